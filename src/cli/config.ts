@@ -1,0 +1,61 @@
+// The config file: one schema, parsed once, frozen. Unknown keys are an error, not silently ignored.
+// Each later part of settle (online, batch) adds its own section here.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { describeZodIssue, LedgerError, parseChart, type Chart } from '../ledger/index.js';
+
+export interface SettleConfig {
+  /** The time zone whose calendar day is the business date (default Asia/Shanghai). */
+  readonly timezone: string;
+  readonly chart: Chart;
+  readonly path: string;
+}
+
+const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  timezone: z
+    .string()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a known IANA time zone')
+    .default('Asia/Shanghai'),
+  ledger: z.unknown(),
+});
+
+export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
+
+export function defaultConfigPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'samples', 'settle.config.json');
+}
+
+export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new LedgerError('config_invalid', `Cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
+  }
+  if (Buffer.byteLength(text) > CONFIG_BYTES_MAX) throw new LedgerError('config_invalid', `Config ${path} is larger than 4 MiB.`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new LedgerError('config_invalid', `Config ${path} is not valid JSON (${(e as Error).message}).`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new LedgerError('config_invalid', describeZodIssue(parsed.error, path));
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), path });
+}
+
+/** Today's calendar date (YYYY-MM-DD) in the given time zone. */
+export function todayIn(timezone: string, nowMs: number): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(nowMs);
+}

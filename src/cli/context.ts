@@ -1,0 +1,44 @@
+// What every command gets: where the database is, how to print, and the clock.
+
+import { resolve } from 'node:path';
+import { Ledger } from '../ledger/index.js';
+import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
+import type { Output } from './output.js';
+
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  readonly clock: () => number;
+}
+
+export interface GlobalOptions {
+  readonly db?: string;
+  readonly json?: boolean;
+}
+
+export interface CommandContext {
+  readonly io: CliIo;
+  readonly out: Output;
+  readonly dbPath: string;
+}
+
+export const DEFAULT_DB_FILE = 'settle.db';
+
+export function resolveDbPath(options: GlobalOptions, io: CliIo): string {
+  return resolve(io.cwd, options.db ?? io.env['SETTLE_DB'] ?? DEFAULT_DB_FILE);
+}
+
+/** Opens the ledger on an existing database, runs the work, and always closes the file. */
+export async function withLedger<T>(ctx: CommandContext, work: (ledger: Ledger, store: SqliteLedgerStore) => Promise<T>): Promise<T> {
+  const store = SqliteLedgerStore.open(ctx.dbPath);
+  try {
+    return await work(new Ledger(store, ctx.io.clock), store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Wraps a command's action: builds its context and records its exit code. */
+export type Run = (action: (ctx: CommandContext, ...args: never[]) => Promise<number>) => (...args: unknown[]) => Promise<void>;

@@ -1,0 +1,83 @@
+// The settle command line. Commands are thin: they parse flags, call the ledger (and later the online
+// and batch services) and render. Exit codes: 0 done and clean · 1 the operator must act ·
+// 2 done, with findings · 70 internal error (a bug).
+
+import { Command, CommanderError } from 'commander';
+import { LedgerError } from '../ledger/index.js';
+import { registerDayCommands } from './commands/day.js';
+import { registerInitCommand } from './commands/init.js';
+import { registerLedgerCommands } from './commands/ledger.js';
+import { resolveDbPath, type CliIo, type CommandContext, type GlobalOptions, type Run } from './context.js';
+import { AbortError, EXIT } from './errors.js';
+import { makeOutput, toJsonText } from './output.js';
+
+export const VERSION = '0.1.0';
+
+function defaultIo(): CliIo {
+  return {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+    cwd: process.cwd(),
+    clock: Date.now,
+  };
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
+}
+
+/** Runs the CLI and returns the exit code; `io` lets tests run it in-process. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = new Command('settle')
+    .description('settle: the back office of an internet payment company — ledger, online payment core, day-end batch jobs')
+    .version(VERSION)
+    .option('--db <path>', 'the SQLite database file (env SETTLE_DB; default ./settle.db)')
+    .option('--json', 'machine-readable output: one JSON object with "ok" and, on a refusal, "code"')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  const run: Run = (action) =>
+    async (...args: unknown[]): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      const ctx: CommandContext = {
+        io,
+        out: makeOutput(globals.json === true, io.stdout, io.stderr),
+        dbPath: resolveDbPath(globals, io),
+      };
+      exitCode = await action(ctx, ...(args.slice(0, -1) as never[]));
+    };
+
+  registerInitCommand(program, run);
+  registerLedgerCommands(program, run);
+  registerDayCommands(program, run);
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  }
+
+  const json = wantsJson(argv);
+  const refuse = (code: string, message: string, nextStep?: string): number => {
+    if (json) io.stdout(`${toJsonText({ ok: false, code, message: nextStep ? `${message} ${nextStep}` : message })}\n`);
+    else io.stderr(`settle: ${code}: ${message}${nextStep ? `\n  next: ${nextStep}` : ''}\n`);
+    return EXIT.abort;
+  };
+
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return EXIT.ok; // --help, --version
+      return json ? refuse('usage', e.message.replace(/^error: /, '')) : EXIT.abort;
+    }
+    if (e instanceof LedgerError) return refuse(e.code, e.message);
+    if (e instanceof AbortError) return refuse(e.code, e.message, e.nextStep);
+    io.stderr(`settle: internal error (a bug; please report it with this output):\n${(e as Error).stack ?? String(e)}\n`);
+    if (json) io.stdout(`${toJsonText({ ok: false, code: 'internal_error', message: (e as Error).message })}\n`);
+    return EXIT.bug;
+  }
+}

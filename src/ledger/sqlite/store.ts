@@ -1,0 +1,570 @@
+// The SQLite adapter of the ledger store port: the only code that talks to SQLite. One database file
+// in WAL mode; synchronous=FULL by default, so a commit the caller saw acknowledged survives a crash or
+// power loss. Integers are read as bigints (safe-integer reads) and converted only where a value is
+// known to be small (sequence numbers, times).
+
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import { entryHash, GENESIS_HASH } from '../chain.js';
+import type { AccountStatus, Chart, Side, Subject, SubjectType } from '../chart.js';
+import { nextDate, type EntryKind, type LedgerCommand } from '../entry.js';
+import { failure, invariant, LedgerError, type LedgerFailure } from '../errors.js';
+import { LIMITS } from '../limits.js';
+import type {
+  AccountFilter,
+  AccountRecord,
+  BusinessDay,
+  ChartLoadResult,
+  CutoffResult,
+  DayBalance,
+  JournalEntry,
+  JournalQuery,
+  LedgerStore,
+  PostResult,
+} from '../port.js';
+import {
+  planCommand,
+  type AccountState,
+  type EntryPlan,
+  type ExpireHoldCommand,
+  type HoldStatus,
+  type PlanContext,
+  type RecordedPosting,
+  type StoredEntry,
+} from '../rules.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type SynchronousMode = 'FULL' | 'NORMAL' | 'OFF';
+
+export interface SqliteOptions {
+  /** Create the file if it does not exist (settle init); otherwise a missing file is db_not_found. */
+  readonly create?: boolean;
+  readonly synchronous?: SynchronousMode;
+  readonly busyTimeoutMs?: number;
+  readonly readonly?: boolean;
+}
+
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => Number(v as bigint);
+const big = (v: unknown): bigint => v as bigint;
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v as bigint));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+
+function toAccountState(r: Row): AccountState {
+  return {
+    accountNo: num(r['account_no']),
+    accountId: r['account_id'] as string,
+    subjectCode: r['subject_code'] as string,
+    currency: r['currency'] as string,
+    status: r['status'] as AccountStatus,
+    flags: num(r['flags']),
+    debitsPending: big(r['debits_pending']),
+    debitsPosted: big(r['debits_posted']),
+    creditsPending: big(r['credits_pending']),
+    creditsPosted: big(r['credits_posted']),
+  };
+}
+
+function toPosting(r: Row): RecordedPosting {
+  return {
+    accountNo: num(r['account_no']),
+    accountId: r['account_id'] as string,
+    side: r['side'] as Side,
+    amountMinor: big(r['amount_minor']),
+    currency: r['currency'] as string,
+  };
+}
+
+const ENTRY_COLUMNS = `
+  e.seq, e.entry_id, e.kind, e.business_date, e.event_type, e.reference, e.memo, e.metadata, e.expires_at_ms,
+  e.fingerprint, e.created_at_ms, e.hash,
+  he.entry_id AS hold_entry_id, re.entry_id AS reverses_entry_id,
+  h.status AS hold_status, rb.entry_id AS reversed_by_entry_id`;
+const ENTRY_JOINS = `
+  LEFT JOIN entries he ON he.seq = e.hold_seq
+  LEFT JOIN entries re ON re.seq = e.reverses_seq
+  LEFT JOIN holds h ON h.entry_seq = e.seq
+  LEFT JOIN reversals r ON r.original_seq = e.seq
+  LEFT JOIN entries rb ON rb.seq = r.reversal_seq`;
+
+export class SqliteLedgerStore implements LedgerStore {
+  readonly db: Database.Database;
+  readonly path: string;
+  private readonly stmt: ReturnType<typeof prepareStatements>;
+
+  private constructor(db: Database.Database, path: string) {
+    this.db = db;
+    this.path = path;
+    this.stmt = prepareStatements(db);
+  }
+
+  static open(path: string, options: SqliteOptions = {}): SqliteLedgerStore {
+    if (path !== ':memory:' && !options.create && !existsSync(path)) {
+      throw new LedgerError('db_not_found', `No database at ${path}.`);
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: options.readonly ?? false });
+    } catch (e) {
+      throw new LedgerError('db_unreadable', `Cannot open ${path}: ${(e as Error).message}.`);
+    }
+    try {
+      db.defaultSafeIntegers(true);
+      db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      if (!options.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      }
+      db.pragma('foreign_keys = ON');
+      migrate(db, options.readonly ?? false);
+      return new SqliteLedgerStore(db, path);
+    } catch (e) {
+      db.close();
+      const code = (e as { code?: unknown }).code;
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+        throw new LedgerError('db_unreadable', `${path} is not a SQLite database (${(e as Error).message}).`);
+      }
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  // ---- chart ----
+
+  async loadChart(chart: Chart, nowMs: number): Promise<ChartLoadResult> {
+    return this.db
+      .transaction((): ChartLoadResult => {
+        let subjectsAdded = 0;
+        let accountsAdded = 0;
+        for (const s of chart.subjects) {
+          const have = this.stmt.subjectByCode.get(s.code) as Row | undefined;
+          if (!have) {
+            this.stmt.insertSubject.run(s.code, s.name, s.type, s.normalSide);
+            subjectsAdded++;
+          } else if (have['type'] !== s.type || have['normal_side'] !== s.normalSide) {
+            throw new LedgerError('config_conflict', `Subject ${s.code} exists as ${String(have['type'])}/${String(have['normal_side'])}.`);
+          }
+        }
+        for (const a of chart.accounts) {
+          if (!this.stmt.subjectByCode.get(a.subjectCode)) {
+            throw new LedgerError('config_unknown_subject', `Account ${a.accountId} names subject ${a.subjectCode}.`);
+          }
+          const have = this.stmt.accountById.get(a.accountId) as Row | undefined;
+          if (!have) {
+            this.stmt.insertAccount.run(a.accountId, a.subjectCode, a.ownerKind, a.ownerId, a.currency, a.status, a.flags, nowMs);
+            accountsAdded++;
+          } else if (
+            have['subject_code'] !== a.subjectCode ||
+            have['owner_kind'] !== a.ownerKind ||
+            have['owner_id'] !== a.ownerId ||
+            have['currency'] !== a.currency ||
+            num(have['flags']) !== a.flags
+          ) {
+            throw new LedgerError('config_conflict', `Account ${a.accountId} exists with other attributes.`);
+          }
+        }
+        return { subjectsAdded, accountsAdded };
+      })
+      .immediate();
+  }
+
+  async listSubjects(): Promise<Subject[]> {
+    return (this.db.prepare('SELECT code, name, type, normal_side FROM subjects ORDER BY code').all() as Row[]).map((r) => ({
+      code: r['code'] as string,
+      name: r['name'] as string,
+      type: r['type'] as SubjectType,
+      normalSide: r['normal_side'] as Side,
+    }));
+  }
+
+  async listAccounts(filter: AccountFilter = {}): Promise<AccountRecord[]> {
+    const where: string[] = [];
+    const args: string[] = [];
+    const add = (column: string, value: string | undefined): void => {
+      if (value !== undefined) {
+        where.push(`a.${column} = ?`);
+        args.push(value);
+      }
+    };
+    add('account_id', filter.accountId);
+    add('subject_code', filter.subjectCode);
+    add('owner_kind', filter.ownerKind);
+    add('owner_id', filter.ownerId);
+    add('currency', filter.currency);
+    const sql = `SELECT a.*, s.name AS subject_name, s.normal_side FROM accounts a JOIN subjects s ON s.code = a.subject_code
+      ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY a.subject_code, a.account_id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      ...toAccountState(r),
+      ownerKind: r['owner_kind'] as AccountRecord['ownerKind'],
+      ownerId: r['owner_id'] as string,
+      subjectName: r['subject_name'] as string,
+      normalSide: r['normal_side'] as Side,
+      createdAtMs: num(r['created_at_ms']),
+    }));
+  }
+
+  async setAccountStatus(accountId: string, status: AccountStatus): Promise<LedgerFailure | undefined> {
+    const info = this.db.prepare('UPDATE accounts SET status = ? WHERE account_id = ?').run(status, accountId);
+    return info.changes === 0 ? failure('account_not_found', `Account ${accountId} does not exist.`) : undefined;
+  }
+
+  // ---- business days ----
+
+  async ensureOpenDay(date: string, nowMs: number): Promise<string> {
+    return this.db
+      .transaction((): string => {
+        const open = this.stmt.openDay.get() as Row | undefined;
+        if (open) return open['business_date'] as string;
+        const any = this.db.prepare('SELECT 1 FROM business_days LIMIT 1').get();
+        invariant(!any, 'a ledger with closed days must have an open day');
+        this.db.prepare("INSERT INTO business_days (business_date, status, opened_at_ms) VALUES (?, 'open', ?)").run(date, nowMs);
+        return date;
+      })
+      .immediate();
+  }
+
+  async openDay(): Promise<string | undefined> {
+    const row = this.stmt.openDay.get() as Row | undefined;
+    return row ? (row['business_date'] as string) : undefined;
+  }
+
+  async listBusinessDays(limit: number): Promise<BusinessDay[]> {
+    const rows = this.db.prepare('SELECT * FROM business_days ORDER BY business_date DESC LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({
+      businessDate: r['business_date'] as string,
+      status: r['status'] as 'open' | 'closed',
+      openedAtMs: num(r['opened_at_ms']),
+      closedAtMs: numOrNull(r['closed_at_ms']),
+    }));
+  }
+
+  async cutoff(date: string, nowMs: number): Promise<CutoffResult | LedgerFailure> {
+    return this.db
+      .transaction((): CutoffResult | LedgerFailure => {
+        const open = this.stmt.openDay.get() as Row | undefined;
+        if (!open) return failure('no_open_day', 'The ledger has no open business day.');
+        const openDate = open['business_date'] as string;
+        if (openDate !== date) {
+          return failure('cutoff_out_of_order', `Business day ${date} is not the open day; the open day is ${openDate}.`);
+        }
+        const next = nextDate(date);
+        this.db.prepare("UPDATE business_days SET status = 'closed', closed_at_ms = ? WHERE business_date = ?").run(nowMs, date);
+        this.db.prepare("INSERT INTO business_days (business_date, status, opened_at_ms) VALUES (?, 'open', ?)").run(next, nowMs);
+        const snap = this.db
+          .prepare(
+            `INSERT INTO day_balances (business_date, account_no, opening_debits, opening_credits, debits, credits,
+               closing_debits, closing_credits, debits_pending, credits_pending)
+             SELECT @date, a.account_no, COALESCE(p.closing_debits, 0), COALESCE(p.closing_credits, 0),
+               a.debits_posted - COALESCE(p.closing_debits, 0), a.credits_posted - COALESCE(p.closing_credits, 0),
+               a.debits_posted, a.credits_posted, a.debits_pending, a.credits_pending
+             FROM accounts a
+             LEFT JOIN day_balances p ON p.account_no = a.account_no AND p.business_date =
+               (SELECT MAX(business_date) FROM business_days WHERE status = 'closed' AND business_date < @date)`,
+          )
+          .run({ date });
+        const totals = (
+          this.db
+            .prepare(
+              `SELECT a.currency, SUM(d.debits) AS debits, SUM(d.credits) AS credits FROM day_balances d
+               JOIN accounts a ON a.account_no = d.account_no WHERE d.business_date = ? GROUP BY a.currency ORDER BY a.currency`,
+            )
+            .all(date) as Row[]
+        ).map((r) => ({ currency: r['currency'] as string, debits: big(r['debits']), credits: big(r['credits']) }));
+        return { closedDate: date, openedDate: next, accountsSnapshotted: snap.changes, totals };
+      })
+      .immediate();
+  }
+
+  async dayBalances(date: string): Promise<DayBalance[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT d.*, a.account_id, a.currency FROM day_balances d JOIN accounts a ON a.account_no = d.account_no
+         WHERE d.business_date = ? ORDER BY a.subject_code, a.account_id`,
+      )
+      .all(date) as Row[];
+    return rows.map((r) => ({
+      businessDate: r['business_date'] as string,
+      accountId: r['account_id'] as string,
+      currency: r['currency'] as string,
+      openingDebits: big(r['opening_debits']),
+      openingCredits: big(r['opening_credits']),
+      debits: big(r['debits']),
+      credits: big(r['credits']),
+      closingDebits: big(r['closing_debits']),
+      closingCredits: big(r['closing_credits']),
+      debitsPending: big(r['debits_pending']),
+      creditsPending: big(r['credits_pending']),
+    }));
+  }
+
+  // ---- writes ----
+
+  async postEntries(commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]> {
+    return this.postEntriesSync(commands, nowMs);
+  }
+
+  /**
+   * The group-commit path: many independent commands in one write transaction. Each command is
+   * planned against the state left by the ones before it; a refused command writes nothing and does
+   * not affect the others. Also usable inside an outer transaction of another adapter on this
+   * database (better-sqlite3 turns the nested transaction into a savepoint).
+   */
+  postEntriesSync(commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number): PostResult[] {
+    invariant(commands.length <= LIMITS.commandsPerBatchMax, `a batch holds at most ${LIMITS.commandsPerBatchMax} commands`);
+    return this.db
+      .transaction((): PostResult[] => {
+        const open = this.stmt.openDay.get() as Row | undefined;
+        if (!open) return commands.map(() => failure('no_open_day', 'The ledger has no open business day.'));
+        const tail = this.stmt.lastEntry.get() as Row | undefined;
+        const chain = { seq: tail ? num(tail['seq']) : 0, hash: tail ? (tail['hash'] as string) : GENESIS_HASH };
+        const ctx = this.planContext(open['business_date'] as string, nowMs);
+        return commands.map((cmd): PostResult => {
+          const planned = planCommand(cmd, ctx);
+          if (!planned.ok) return planned;
+          if (planned.replay) {
+            const e = planned.replay;
+            return { ok: true, entryId: e.entryId, seq: e.seq, businessDate: e.businessDate, replayed: true };
+          }
+          chain.seq += 1;
+          chain.hash = this.writePlan(planned.plan, chain.seq, chain.hash, nowMs);
+          return { ok: true, entryId: planned.plan.entryId, seq: chain.seq, businessDate: planned.plan.businessDate, replayed: false };
+        });
+      })
+      .immediate();
+  }
+
+  async expireHolds(nowMs: number, limit: number): Promise<PostResult[]> {
+    const due = this.db
+      .prepare(
+        `SELECT e.entry_id FROM holds h JOIN entries e ON e.seq = h.entry_seq
+         WHERE h.status = 'pending' AND h.expires_at_ms <= ? ORDER BY h.expires_at_ms, h.entry_seq LIMIT ?`,
+      )
+      .all(nowMs, Math.min(limit, LIMITS.expireBatchMax)) as Row[];
+    if (due.length === 0) return [];
+    return this.postEntriesSync(
+      due.map((r) => ({ type: 'expire_hold', holdId: r['entry_id'] as string })),
+      nowMs,
+    );
+  }
+
+  private planContext(openDay: string, nowMs: number): PlanContext {
+    const s = this.stmt;
+    return {
+      openDay,
+      nowMs,
+      account: (accountId) => {
+        const r = s.accountById.get(accountId) as Row | undefined;
+        return r ? toAccountState(r) : undefined;
+      },
+      entry: (entryId) => {
+        const r = s.storedEntry.get(entryId) as Row | undefined;
+        if (!r) return undefined;
+        const stored: StoredEntry = {
+          seq: num(r['seq']),
+          entryId: r['entry_id'] as string,
+          kind: r['kind'] as EntryKind,
+          fingerprint: r['fingerprint'] as string,
+          businessDate: r['business_date'] as string,
+          holdStatus: (r['hold_status'] as HoldStatus | null) ?? undefined,
+          expiresAtMs: numOrNull(r['expires_at_ms']) ?? undefined,
+          reversedByEntryId: strOrNull(r['reversed_by_entry_id']) ?? undefined,
+        };
+        return stored;
+      },
+      postingsOf: (seq) => (s.postingsOf.all(seq) as Row[]).map(toPosting),
+    };
+  }
+
+  private writePlan(plan: EntryPlan, seq: number, prevHash: string, nowMs: number): string {
+    const s = this.stmt;
+    const hash = entryHash(prevHash, {
+      seq,
+      entryId: plan.entryId,
+      kind: plan.kind,
+      businessDate: plan.businessDate,
+      eventType: plan.eventType,
+      reference: plan.reference,
+      memo: plan.memo,
+      metadata: plan.metadata,
+      expiresAtMs: plan.expiresAtMs,
+      holdEntryId: plan.hold?.entry.entryId ?? null,
+      reversesEntryId: plan.reverses?.entryId ?? null,
+      fingerprint: plan.fingerprint,
+      createdAtMs: nowMs,
+      postings: plan.postings,
+    });
+    s.insertEntry.run(
+      seq,
+      plan.entryId,
+      plan.kind,
+      plan.businessDate,
+      plan.eventType,
+      plan.reference,
+      plan.memo,
+      plan.metadata === null ? null : JSON.stringify(plan.metadata),
+      plan.expiresAtMs,
+      plan.hold?.entry.seq ?? null,
+      plan.reverses?.seq ?? null,
+      plan.fingerprint,
+      nowMs,
+      hash,
+    );
+    plan.postings.forEach((p, idx) => s.insertPosting.run(seq, idx, p.accountNo, p.side, p.amountMinor, p.currency));
+    for (const { account, after } of plan.changes) {
+      s.updateCounters.run(after.debitsPending, after.debitsPosted, after.creditsPending, after.creditsPosted, account.accountNo);
+    }
+    if (plan.kind === 'pending') s.insertHold.run(seq, plan.expiresAtMs);
+    if (plan.hold) {
+      const info = s.resolveHold.run(plan.hold.status, seq, plan.hold.entry.seq);
+      invariant(info.changes === 1, `hold ${plan.hold.entry.entryId} was not pending`);
+    }
+    if (plan.reverses) s.insertReversal.run(plan.reverses.seq, seq);
+    return hash;
+  }
+
+  // ---- reads ----
+
+  async readJournal(q: JournalQuery): Promise<JournalEntry[]> {
+    const limit = Math.max(1, Math.min(q.limit, LIMITS.journalPageMax));
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.afterSeq !== undefined) {
+      where.push(q.descending ? 'e.seq < ?' : 'e.seq > ?');
+      args.push(q.afterSeq);
+    }
+    if (q.businessDate !== undefined) {
+      where.push('e.business_date = ?');
+      args.push(q.businessDate);
+    }
+    if (q.accountId !== undefined) {
+      where.push('e.seq IN (SELECT p.entry_seq FROM postings p JOIN accounts a ON a.account_no = p.account_no WHERE a.account_id = ?)');
+      args.push(q.accountId);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT ${ENTRY_COLUMNS} FROM entries e ${ENTRY_JOINS} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY e.seq ${q.descending ? 'DESC' : 'ASC'} LIMIT ?`,
+      )
+      .all(...args, limit) as Row[];
+    return this.withPostings(rows);
+  }
+
+  async getEntry(entryId: string): Promise<JournalEntry | undefined> {
+    const row = this.db.prepare(`SELECT ${ENTRY_COLUMNS} FROM entries e ${ENTRY_JOINS} WHERE e.entry_id = ?`).get(entryId) as Row | undefined;
+    return row ? this.withPostings([row])[0] : undefined;
+  }
+
+  private withPostings(rows: Row[]): JournalEntry[] {
+    if (rows.length === 0) return [];
+    const seqs = rows.map((r) => num(r['seq']));
+    const low = Math.min(...seqs);
+    const high = Math.max(...seqs);
+    const bySeq = new Map<number, RecordedPosting[]>();
+    for (const p of this.stmt.postingsBetween.all(low, high) as Row[]) {
+      const seq = num(p['entry_seq']);
+      let list = bySeq.get(seq);
+      if (!list) bySeq.set(seq, (list = []));
+      list.push(toPosting(p));
+    }
+    return rows.map((r) => {
+      const seq = num(r['seq']);
+      const metadata = strOrNull(r['metadata']);
+      return {
+        seq,
+        entryId: r['entry_id'] as string,
+        kind: r['kind'] as EntryKind,
+        businessDate: r['business_date'] as string,
+        eventType: r['event_type'] as string,
+        reference: strOrNull(r['reference']),
+        memo: strOrNull(r['memo']),
+        metadata: metadata === null ? null : (JSON.parse(metadata) as Record<string, unknown>),
+        expiresAtMs: numOrNull(r['expires_at_ms']),
+        holdEntryId: strOrNull(r['hold_entry_id']),
+        reversesEntryId: strOrNull(r['reverses_entry_id']),
+        holdStatus: (r['hold_status'] as HoldStatus | null) ?? null,
+        reversedByEntryId: strOrNull(r['reversed_by_entry_id']),
+        fingerprint: r['fingerprint'] as string,
+        createdAtMs: num(r['created_at_ms']),
+        hash: r['hash'] as string,
+        postings: bySeq.get(seq) ?? [],
+      };
+    });
+  }
+}
+
+function migrate(db: Database.Database, readonly: boolean): void {
+  const version = Number(db.pragma('user_version', { simple: true }) as bigint);
+  if (version > SCHEMA_VERSION) {
+    throw new LedgerError('schema_too_new', `The database has schema version ${version}; this settle knows up to ${SCHEMA_VERSION}.`);
+  }
+  if (version === SCHEMA_VERSION) return;
+  invariant(!readonly, 'a read-only database must already be migrated');
+  db.transaction(() => {
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      db.exec(MIGRATIONS[v] ?? '');
+      db.pragma(`user_version = ${v + 1}`);
+    }
+  }).immediate();
+}
+
+function prepareStatements(db: Database.Database): Record<string, Statement> & {
+  [K in
+    | 'subjectByCode'
+    | 'insertSubject'
+    | 'accountById'
+    | 'insertAccount'
+    | 'openDay'
+    | 'lastEntry'
+    | 'storedEntry'
+    | 'postingsOf'
+    | 'postingsBetween'
+    | 'insertEntry'
+    | 'insertPosting'
+    | 'updateCounters'
+    | 'insertHold'
+    | 'resolveHold'
+    | 'insertReversal']: Statement;
+} {
+  return {
+    subjectByCode: db.prepare('SELECT * FROM subjects WHERE code = ?'),
+    insertSubject: db.prepare('INSERT INTO subjects (code, name, type, normal_side) VALUES (?, ?, ?, ?)'),
+    accountById: db.prepare('SELECT * FROM accounts WHERE account_id = ?'),
+    insertAccount: db.prepare(
+      `INSERT INTO accounts (account_id, subject_code, owner_kind, owner_id, currency, status, flags, created_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    openDay: db.prepare("SELECT business_date FROM business_days WHERE status = 'open'"),
+    lastEntry: db.prepare('SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1'),
+    storedEntry: db.prepare(
+      `SELECT e.seq, e.entry_id, e.kind, e.fingerprint, e.business_date, e.expires_at_ms, h.status AS hold_status,
+         rb.entry_id AS reversed_by_entry_id
+       FROM entries e LEFT JOIN holds h ON h.entry_seq = e.seq
+       LEFT JOIN reversals r ON r.original_seq = e.seq LEFT JOIN entries rb ON rb.seq = r.reversal_seq
+       WHERE e.entry_id = ?`,
+    ),
+    postingsOf: db.prepare(
+      `SELECT p.account_no, a.account_id, p.side, p.amount_minor, p.currency FROM postings p
+       JOIN accounts a ON a.account_no = p.account_no WHERE p.entry_seq = ? ORDER BY p.idx`,
+    ),
+    postingsBetween: db.prepare(
+      `SELECT p.entry_seq, p.account_no, a.account_id, p.side, p.amount_minor, p.currency FROM postings p
+       JOIN accounts a ON a.account_no = p.account_no WHERE p.entry_seq BETWEEN ? AND ? ORDER BY p.entry_seq, p.idx`,
+    ),
+    insertEntry: db.prepare(
+      `INSERT INTO entries (seq, entry_id, kind, business_date, event_type, reference, memo, metadata, expires_at_ms,
+         hold_seq, reverses_seq, fingerprint, created_at_ms, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertPosting: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?)'),
+    updateCounters: db.prepare(
+      'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE account_no = ?',
+    ),
+    insertHold: db.prepare("INSERT INTO holds (entry_seq, status, expires_at_ms) VALUES (?, 'pending', ?)"),
+    resolveHold: db.prepare("UPDATE holds SET status = ?, resolved_by_seq = ? WHERE entry_seq = ? AND status = 'pending'"),
+    insertReversal: db.prepare('INSERT INTO reversals (original_seq, reversal_seq) VALUES (?, ?)'),
+  };
+}
