@@ -1,6 +1,7 @@
 // The ledger's public surface for the layers above (online, batch, cli).
 export * from './chart.js';
 export * from './currency.js';
+export * from './default-postings.js';
 export * from './entry.js';
 export * from './errors.js';
 export * from './ledger.js';
