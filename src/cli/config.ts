@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { describeZodIssue, LedgerError, parseChart, type Chart } from '../ledger/index.js';
+import { describeZodIssue, parseChart } from '../ledger/chart-config.js';
+import { LedgerError, type Chart } from '../ledger/index.js';
 
 export interface SettleConfig {
   /** The time zone whose calendar day is the business date (default Asia/Shanghai). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { balanceOnNormalSide, availableOnNormalSide, normalSideOf, parseChart } from './chart.js';
+import { availableOnNormalSide, balanceOnNormalSide, normalSideOf } from './chart.js';
+import { parseChart } from './chart-config.js';
 import { LedgerError } from './errors.js';
 import { TEST_CHART } from './test-support.js';
 

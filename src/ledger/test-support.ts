@@ -1,7 +1,7 @@
 // Helpers shared by the ledger's tests: a small chart on a real SQLite database and a snapshot of
 // everything the ledger stores, to prove a refused command wrote nothing.
 
-import { parseChart, type LedgerConfigInput } from './chart.js';
+import { parseChart, type LedgerConfigInput } from './chart-config.js';
 import type { EntryCommand, PostingInput } from './entry.js';
 import { Ledger } from './ledger.js';
 import { SqliteLedgerStore } from './sqlite/store.js';

@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { isIsoDate, Ledger, LedgerError } from '../../ledger/index.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { loadConfig, todayIn } from '../config.js';
 import type { Run } from '../context.js';
 import { EXIT } from '../errors.js';
 
@@ -15,6 +14,8 @@ export function registerInitCommand(program: Command, run: Run): void {
     .option('--business-date <YYYY-MM-DD>', 'the first business day (default: today in the config time zone)')
     .action(
       run(async (ctx, opts: { config?: string; businessDate?: string }) => {
+        // Loaded on demand: only init reads the config, so other commands start without zod.
+        const { loadConfig, todayIn } = await import('../config.js');
         const config = loadConfig(opts.config ?? ctx.io.env['SETTLE_CONFIG']);
         const date = opts.businessDate ?? todayIn(config.timezone, ctx.io.clock());
         if (!isIsoDate(date)) throw new LedgerError('input_invalid', `--business-date ${date} is not a YYYY-MM-DD date.`);

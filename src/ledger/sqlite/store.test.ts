@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseChart } from '../chart.js';
+import { parseChart } from '../chart-config.js';
 import { LedgerError } from '../errors.js';
 import { Ledger } from '../ledger.js';
 import { openTestLedger, TEST_CHART, transfer } from '../test-support.js';
