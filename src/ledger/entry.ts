@@ -56,6 +56,8 @@ export type LedgerCommand = EntryCommand | PostHoldCommand | VoidHoldCommand | R
 export type EntryKind = 'posted' | 'pending' | 'post_pending' | 'void_pending' | 'expire_pending';
 
 export const ENTRY_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The ledger names the entries that release expired holds `expire.<hold seq>`; callers cannot take those ids. */
+export const RESERVED_ID_PREFIX = 'expire.';
 const EVENT_TYPE = /^[a-z][a-z0-9_.]{0,63}$/;
 
 export function checkEntryId(id: unknown, what = 'id'): LedgerFailure | undefined {
@@ -72,7 +74,12 @@ function checkText(value: unknown, name: string, lengthMax: number): LedgerFailu
 
 /** Validates the parts of a command that need no state: ids, texts, posting count, amounts, balance. */
 export function checkCommandShape(cmd: LedgerCommand): LedgerFailure | undefined {
-  const bad = checkEntryId(cmd.id) ?? checkText(cmd.memo, 'memo', LIMITS.memoLengthMax);
+  const bad =
+    checkEntryId(cmd.id) ??
+    (cmd.id.startsWith(RESERVED_ID_PREFIX)
+      ? failure('entry_id_invalid', `Ids starting with "${RESERVED_ID_PREFIX}" are reserved for the ledger's own hold expiries.`)
+      : undefined) ??
+    checkText(cmd.memo, 'memo', LIMITS.memoLengthMax);
   if (bad) return bad;
   switch (cmd.type) {
     case 'post_hold':

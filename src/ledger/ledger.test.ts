@@ -77,6 +77,8 @@ describe('Given malformed entries, Then each is refused with its code and nothin
   it('fewer than two postings', () => expectRefused(entry([posting('user', 'debit', 100n)]), 'postings_too_few'));
   it('more than 128 postings', () =>
     expectRefused(entry(Array.from({ length: 130 }, (_, i) => posting(i % 2 ? 'merch' : 'chan', i % 2 ? 'credit' : 'debit', 1n))), 'postings_too_many'));
+  it('an id in the prefix reserved for hold expiries', () =>
+    expectRefused(entry([posting('chan', 'debit', 1n), posting('merch', 'credit', 1n)], 'expire.7'), 'entry_id_invalid'));
   it('a bad id', () => expectRefused(entry([posting('chan', 'debit', 1n), posting('merch', 'credit', 1n)], 'has space'), 'entry_id_invalid'));
   it('an unknown account', () => expectRefused(transfer('x', 'ghost', 'merch', 1n), 'account_not_found'));
   it('an unknown currency', () => expectRefused(transfer('x', 'chan', 'merch', 1n, 'XXX'), 'currency_unknown'));

@@ -14,6 +14,7 @@ import {
   type LedgerCommand,
   type PostHoldCommand,
   type PostingInput,
+  RESERVED_ID_PREFIX,
 } from './entry.js';
 import { failure, invariant, type LedgerFailure } from './errors.js';
 import { LIMITS } from './limits.js';
@@ -89,7 +90,7 @@ export interface ExpireHoldCommand {
 }
 
 export function expireEntryId(holdSeq: number): string {
-  return `expire.${holdSeq}`;
+  return `${RESERVED_ID_PREFIX}${holdSeq}`;
 }
 
 export function planCommand(cmd: LedgerCommand | ExpireHoldCommand, ctx: PlanContext): PlanResult {
