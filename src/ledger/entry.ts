@@ -84,6 +84,7 @@ export function checkCommandShape(cmd: LedgerCommand): LedgerFailure | undefined
   switch (cmd.type) {
     case 'post_hold':
       if (cmd.amountMinor !== undefined) {
+        if (typeof cmd.amountMinor !== 'bigint') return failure('input_invalid', 'amountMinor must be a bigint.');
         const amount = parseAmountMinor(cmd.amountMinor);
         if (!amount.ok) return amount;
       }
@@ -126,7 +127,14 @@ function checkEntryShape(cmd: EntryCommand): LedgerFailure | undefined {
     return failure('postings_too_many', `The entry has ${cmd.postings.length} postings.`);
   }
   const net = new Map<string, bigint>();
+  if (cmd.expiresAtMs !== undefined && !Number.isSafeInteger(cmd.expiresAtMs)) {
+    return failure('hold_expiry_invalid', `expiresAtMs ${String(cmd.expiresAtMs)} is not a whole number of milliseconds.`);
+  }
   for (const [i, p] of cmd.postings.entries()) {
+    // Typed callers cannot get these wrong, but a value from JSON or a cast can; refuse it here rather
+    // than let it throw inside a batch and take the other commands down with it.
+    if (typeof p.accountId !== 'string') return failure('input_invalid', `postings[${i}].account_id must be a string.`);
+    if (typeof p.amountMinor !== 'bigint') return failure('input_invalid', `postings[${i}].amountMinor must be a bigint.`);
     const currency = currencyOrFailure(p.currency);
     if (!currency.ok) return currency;
     if (!SIDES.includes(p.side)) return failure('input_invalid', `postings[${i}].side must be "debit" or "credit".`);

@@ -51,6 +51,16 @@ describe('Given a ledger with a funded user', () => {
     await expectRefused(transfer('pay-1', 'user', 'merch', 2_501n), 'id_conflict');
   });
 
+  it('When a batch holds commands a typed caller could not write, Then only those are refused', async () => {
+    const results = await t.ledger.postEntries([
+      transfer('c-1', 'user', 'merch', 100n),
+      { ...transfer('c-2', 'user', 'merch', 100n), expiresAtMs: T0 + 0.5 },
+      { ...transfer('c-3', 'user', 'merch', 100n), postings: [{ accountId: 'user', side: 'debit', amountMinor: '100' as unknown as bigint, currency: 'CNY' }, { accountId: 'merch', side: 'credit', amountMinor: 100n, currency: 'CNY' }] },
+      transfer('c-4', 'user', 'merch', 100n),
+    ]);
+    expect(results.map((r) => (r.ok ? 'ok' : r.code))).toEqual(['ok', 'hold_expiry_invalid', 'input_invalid', 'ok']);
+  });
+
   it('When a batch mixes good and bad commands, Then each succeeds or fails on its own', async () => {
     const results = await t.ledger.postEntries([
       transfer('b-1', 'user', 'merch', 100n),
