@@ -69,6 +69,9 @@ function checkText(value: unknown, name: string, lengthMax: number): LedgerFailu
   if (value === undefined) return undefined;
   if (typeof value !== 'string') return failure('input_invalid', `${name} must be a string.`);
   if (value.length > lengthMax) return failure('input_invalid', `${name} is longer than ${lengthMax} characters.`);
+  // A lone UTF-16 surrogate cannot be stored as UTF-8 unchanged, so the stored text would no longer
+  // match the hash chain; refuse it at the door.
+  if (/\p{Cs}/u.test(value)) return failure('input_invalid', `${name} is not well-formed Unicode (a lone surrogate).`);
   return undefined;
 }
 

@@ -97,6 +97,8 @@ describe('Given malformed entries, Then each is refused with its code and nothin
   it('amount negative', () => expectRefused(transfer('x', 'chan', 'merch', -5n), 'amount_not_positive'));
   it('amount above the ledger maximum (2^53-1)', () => expectRefused(transfer('x', 'chan', 'merch', AMOUNT_MINOR_MAX + 1n), 'amount_too_large'));
   it('amount 2^60', () => expectRefused(transfer('x', 'chan', 'merch', 2n ** 60n), 'amount_too_large'));
+  it('a memo with a lone surrogate (it could not be stored as hashed)', () =>
+    expectRefused({ ...transfer('x', 'chan', 'merch', 1n), memo: 'a\uD800b' }, 'input_invalid'));
   it('an event type with spaces', () => expectRefused({ ...transfer('x', 'chan', 'merch', 1n), eventType: 'Bad Type' }, 'input_invalid'));
 });
 
@@ -264,6 +266,18 @@ describe('Given business days', () => {
     expect(await t.ledger.cutoff('2026-11-25')).toMatchObject({ ok: false, code: 'cutoff_out_of_order' });
     expect(await t.ledger.cutoff('2026-11-27')).toMatchObject({ ok: false, code: 'cutoff_out_of_order' });
     expect(snapshot(t.store)).toBe(before);
+  });
+  it('When a day moves more than 2^63-1 in total across accounts, Then cutoff still sums it exactly', async () => {
+    const max = 2n ** 53n - 1n;
+    const many = (prefix: string, debit: string, credit: string) =>
+      Array.from({ length: 600 }, (_, i) => transfer(`${prefix}-${i}`, debit, credit, max));
+    const results = await t.ledger.postEntries([...many('a', 'chan', 'merch'), ...many('b', 'fee', 'user')]);
+    expect(results.every((r) => r.ok)).toBe(true);
+    const cut = await t.ledger.cutoff();
+    expect(cut).toMatchObject({ closedDate: '2026-11-26' });
+    const cny = 'totals' in cut ? cut.totals.find((x) => x.currency === 'CNY') : undefined;
+    expect(cny?.debits).toBe(1200n * max + 10_000n);
+    expect(cny?.credits).toBe(cny?.debits);
   });
   it('When holds are pending at cutoff, Then they carry over and can be posted the next day', async () => {
     await t.ledger.post(hold('h', 500n, 86_400_000));

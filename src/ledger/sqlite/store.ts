@@ -267,14 +267,20 @@ export class SqliteLedgerStore implements LedgerStore {
                (SELECT MAX(business_date) FROM business_days WHERE status = 'closed' AND business_date < @date)`,
           )
           .run({ date });
-        const totals = (
-          this.db
-            .prepare(
-              `SELECT a.currency, SUM(d.debits) AS debits, SUM(d.credits) AS credits FROM day_balances d
-               JOIN accounts a ON a.account_no = d.account_no WHERE d.business_date = ? GROUP BY a.currency ORDER BY a.currency`,
-            )
-            .all(date) as Row[]
-        ).map((r) => ({ currency: r['currency'] as string, debits: big(r['debits']), credits: big(r['credits']) }));
+        // Summed here in bigint, not with SQL SUM(): a day's total over all accounts may pass 2^63-1
+        // even when every account counter stays within it.
+        const sums = new Map<string, { currency: string; debits: bigint; credits: bigint }>();
+        const rows = this.db
+          .prepare('SELECT a.currency, d.debits, d.credits FROM day_balances d JOIN accounts a ON a.account_no = d.account_no WHERE d.business_date = ?')
+          .iterate(date) as IterableIterator<Row>;
+        for (const r of rows) {
+          const currency = r['currency'] as string;
+          const t = sums.get(currency) ?? { currency, debits: 0n, credits: 0n };
+          t.debits += big(r['debits']);
+          t.credits += big(r['credits']);
+          sums.set(currency, t);
+        }
+        const totals = [...sums.values()].sort((a, b) => (a.currency < b.currency ? -1 : 1));
         return { closedDate: date, openedDate: next, accountsSnapshotted: snap.changes, totals };
       })
       .immediate();
