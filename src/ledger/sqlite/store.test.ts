@@ -160,3 +160,19 @@ describe('Given a chart loaded twice', () => {
     await t.store.close();
   });
 });
+
+describe('Given module migrations on the shared database', () => {
+  it('When a module migrates, Then it runs once, and a newer module version is schema_too_new', async () => {
+    const { migrateModule, openSqlite } = await import('./database.js');
+    const path = join(dir, 'm.db');
+    const db = openSqlite(path, { create: true });
+    const migrations = ['CREATE TABLE widgets (id INTEGER PRIMARY KEY) STRICT', 'ALTER TABLE widgets ADD COLUMN name TEXT'];
+    migrateModule(db, 'widgets', migrations);
+    migrateModule(db, 'widgets', migrations);
+    expect(db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get('widgets')).toEqual({ version: 2n });
+    expect(codeOf(() => migrateModule(db, 'widgets', migrations.slice(0, 1)))).toBe('schema_too_new');
+    const ledger = SqliteLedgerStore.attach(db, path);
+    expect(await ledger.openDay()).toBeUndefined();
+    db.close();
+  });
+});

@@ -3,9 +3,7 @@
 // power loss. Integers are read as bigints (safe-integer reads) and converted only where a value is
 // known to be small (sequence numbers, times).
 
-import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import type { Statement } from 'better-sqlite3';
+import { asOpenError, openSqlite, type SqliteConnection, type SqliteOptions, type SqliteStatement } from './database.js';
 import { entryHash, GENESIS_HASH } from '../chain.js';
 import type { AccountStatus, Chart, Side, Subject, SubjectType } from '../chart.js';
 import { nextDate, type EntryKind, type LedgerCommand } from '../entry.js';
@@ -35,15 +33,7 @@ import {
 } from '../rules.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
-export type SynchronousMode = 'FULL' | 'NORMAL' | 'OFF';
-
-export interface SqliteOptions {
-  /** Create the file if it does not exist (settle init); otherwise a missing file is db_not_found. */
-  readonly create?: boolean;
-  readonly synchronous?: SynchronousMode;
-  readonly busyTimeoutMs?: number;
-  readonly readonly?: boolean;
-}
+export type { SqliteOptions, SynchronousMode } from './database.js';
 
 type Row = Record<string, unknown>;
 
@@ -90,44 +80,30 @@ const ENTRY_JOINS = `
   LEFT JOIN entries rb ON rb.seq = r.reversal_seq`;
 
 export class SqliteLedgerStore implements LedgerStore {
-  readonly db: Database.Database;
+  readonly db: SqliteConnection;
   readonly path: string;
   private readonly stmt: ReturnType<typeof prepareStatements>;
 
-  private constructor(db: Database.Database, path: string) {
+  private constructor(db: SqliteConnection, path: string) {
     this.db = db;
     this.path = path;
     this.stmt = prepareStatements(db);
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteLedgerStore {
-    if (path !== ':memory:' && !options.create && !existsSync(path)) {
-      throw new LedgerError('db_not_found', `No database at ${path}.`);
-    }
-    let db: Database.Database;
+    const db = openSqlite(path, options);
     try {
-      db = new Database(path, { readonly: options.readonly ?? false });
-    } catch (e) {
-      throw new LedgerError('db_unreadable', `Cannot open ${path}: ${(e as Error).message}.`);
-    }
-    try {
-      db.defaultSafeIntegers(true);
-      db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      if (!options.readonly) {
-        db.pragma('journal_mode = WAL');
-        db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-      }
-      db.pragma('foreign_keys = ON');
-      migrate(db, options.readonly ?? false);
-      return new SqliteLedgerStore(db, path);
+      return SqliteLedgerStore.attach(db, path, options.readonly ?? false);
     } catch (e) {
       db.close();
-      const code = (e as { code?: unknown }).code;
-      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
-        throw new LedgerError('db_unreadable', `${path} is not a SQLite database (${(e as Error).message}).`);
-      }
-      throw e;
+      throw asOpenError(e, path);
     }
+  }
+
+  /** The ledger on a connection opened elsewhere (the online core shares it to commit orders and entries together). */
+  static attach(db: SqliteConnection, path: string, readonly = false): SqliteLedgerStore {
+    migrate(db, readonly);
+    return new SqliteLedgerStore(db, path);
   }
 
   async close(): Promise<void> {
@@ -503,7 +479,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 }
 
-function migrate(db: Database.Database, readonly: boolean): void {
+function migrate(db: SqliteConnection, readonly: boolean): void {
   const version = Number(db.pragma('user_version', { simple: true }) as bigint);
   if (version > SCHEMA_VERSION) {
     throw new LedgerError('schema_too_new', `The database has schema version ${version}; this settle knows up to ${SCHEMA_VERSION}.`);
@@ -518,7 +494,7 @@ function migrate(db: Database.Database, readonly: boolean): void {
   }).immediate();
 }
 
-function prepareStatements(db: Database.Database): Record<string, Statement> & {
+function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement> & {
   [K in
     | 'subjectByCode'
     | 'insertSubject'
@@ -534,7 +510,7 @@ function prepareStatements(db: Database.Database): Record<string, Statement> & {
     | 'updateCounters'
     | 'insertHold'
     | 'resolveHold'
-    | 'insertReversal']: Statement;
+    | 'insertReversal']: SqliteStatement;
 } {
   return {
     subjectByCode: db.prepare('SELECT * FROM subjects WHERE code = ?'),

@@ -1,0 +1,83 @@
+// Opening the one SQLite database file settle keeps, and applying each module's migrations.
+// The ledger and the online core share one connection so that an order change and its journal entry
+// commit in one transaction; this module is the only place a connection is made (better-sqlite3 stays
+// inside src/ledger/sqlite/), and adapters of other layers receive the connection as a typed handle.
+
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { invariant, LedgerError } from '../errors.js';
+
+/** A connection to the settle database, for store adapters (never for services). */
+export type SqliteConnection = Database.Database;
+export type SqliteStatement = Database.Statement;
+
+export type SynchronousMode = 'FULL' | 'NORMAL' | 'OFF';
+
+export interface SqliteOptions {
+  /** Create the file if it does not exist (settle init); otherwise a missing file is db_not_found. */
+  readonly create?: boolean;
+  readonly synchronous?: SynchronousMode;
+  readonly busyTimeoutMs?: number;
+  readonly readonly?: boolean;
+}
+
+/** Opens the file with WAL, synchronous=FULL by default, a busy timeout and bigint integer reads. */
+export function openSqlite(path: string, options: SqliteOptions = {}): SqliteConnection {
+  if (path !== ':memory:' && !options.create && !existsSync(path)) {
+    throw new LedgerError('db_not_found', `No database at ${path}.`);
+  }
+  let db: SqliteConnection;
+  try {
+    db = new Database(path, { readonly: options.readonly ?? false });
+  } catch (e) {
+    throw new LedgerError('db_unreadable', `Cannot open ${path}: ${(e as Error).message}.`);
+  }
+  try {
+    db.defaultSafeIntegers(true);
+    db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+    }
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (e) {
+    db.close();
+    throw asOpenError(e, path);
+  }
+}
+
+/** SQLite's "this is not a database" becomes an operator error; anything else stays as it is. */
+export function asOpenError(e: unknown, path: string): unknown {
+  const code = (e as { code?: unknown }).code;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new LedgerError('db_unreadable', `${path} is not a SQLite database (${(e as Error).message}).`);
+  }
+  return e;
+}
+
+/**
+ * Forward-only migrations of one module (e.g. "online"), versioned in the table schema_migrations.
+ * A database whose version for the module is above what this build knows is refused (schema_too_new).
+ * The ledger keeps its version in PRAGMA user_version (see store.ts), as it always has.
+ */
+export function migrateModule(db: SqliteConnection, module: string, migrations: readonly string[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT');
+  const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: bigint } | undefined;
+  const version = row ? Number(row.version) : 0;
+  if (version > migrations.length) {
+    throw new LedgerError('schema_too_new', `The database has ${module} schema version ${version}; this settle knows up to ${migrations.length}.`);
+  }
+  if (version === migrations.length) return;
+  db.transaction(() => {
+    for (let v = version; v < migrations.length; v++) {
+      const sql = migrations[v];
+      invariant(sql !== undefined, `migration ${module}/${v + 1} is missing`);
+      db.exec(sql);
+    }
+    db.prepare('INSERT INTO schema_migrations (module, version) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET version = excluded.version').run(
+      module,
+      migrations.length,
+    );
+  }).immediate();
+}
