@@ -5,7 +5,7 @@
 
 import { asOpenError, openSqlite, type SqliteConnection, type SqliteOptions, type SqliteStatement } from './database.js';
 import { entryHash, GENESIS_HASH } from '../chain.js';
-import type { AccountStatus, Chart, Side, Subject, SubjectType } from '../chart.js';
+import type { AccountSpec, AccountStatus, Chart, Side, Subject, SubjectType } from '../chart.js';
 import { nextDate, type EntryKind, type LedgerCommand } from '../entry.js';
 import { failure, invariant, LedgerError, type LedgerFailure } from '../errors.js';
 import { LIMITS } from '../limits.js';
@@ -116,7 +116,6 @@ export class SqliteLedgerStore implements LedgerStore {
     return this.db
       .transaction((): ChartLoadResult => {
         let subjectsAdded = 0;
-        let accountsAdded = 0;
         for (const s of chart.subjects) {
           const have = this.stmt.subjectByCode.get(s.code) as Row | undefined;
           if (!have) {
@@ -126,27 +125,54 @@ export class SqliteLedgerStore implements LedgerStore {
             throw new LedgerError('config_conflict', `Subject ${s.code} exists as ${String(have['type'])}/${String(have['normal_side'])}.`);
           }
         }
-        for (const a of chart.accounts) {
-          if (!this.stmt.subjectByCode.get(a.subjectCode)) {
-            throw new LedgerError('config_unknown_subject', `Account ${a.accountId} names subject ${a.subjectCode}.`);
-          }
-          const have = this.stmt.accountById.get(a.accountId) as Row | undefined;
-          if (!have) {
-            this.stmt.insertAccount.run(a.accountId, a.subjectCode, a.ownerKind, a.ownerId, a.currency, a.status, a.flags, nowMs);
-            accountsAdded++;
-          } else if (
-            have['subject_code'] !== a.subjectCode ||
-            have['owner_kind'] !== a.ownerKind ||
-            have['owner_id'] !== a.ownerId ||
-            have['currency'] !== a.currency ||
-            num(have['flags']) !== a.flags
-          ) {
-            throw new LedgerError('config_conflict', `Account ${a.accountId} exists with other attributes.`);
-          }
-        }
+        const accountsAdded = this.ensureAccountsSync(chart.accounts, nowMs);
         return { subjectsAdded, accountsAdded };
       })
       .immediate();
+  }
+
+  /**
+   * Opens the accounts that do not exist yet; an existing account with other attributes is
+   * config_conflict. Synchronous, so the online core can open a merchant's or user's account inside
+   * the unit of work that first needs it.
+   */
+  ensureAccountsSync(accounts: readonly AccountSpec[], nowMs: number): number {
+    return this.db.transaction((): number => {
+      let accountsAdded = 0;
+      for (const a of accounts) {
+        if (!this.stmt.subjectByCode.get(a.subjectCode)) {
+          throw new LedgerError('config_unknown_subject', `Account ${a.accountId} names subject ${a.subjectCode}.`);
+        }
+        const have = this.stmt.accountById.get(a.accountId) as Row | undefined;
+        if (!have) {
+          this.stmt.insertAccount.run(a.accountId, a.subjectCode, a.ownerKind, a.ownerId, a.currency, a.status, a.flags, nowMs);
+          accountsAdded++;
+        } else if (
+          have['subject_code'] !== a.subjectCode ||
+          have['owner_kind'] !== a.ownerKind ||
+          have['owner_id'] !== a.ownerId ||
+          have['currency'] !== a.currency ||
+          num(have['flags']) !== a.flags
+        ) {
+          throw new LedgerError('config_conflict', `Account ${a.accountId} exists with other attributes.`);
+        }
+      }
+      return accountsAdded;
+    })();
+  }
+
+  /** The open business day, read inside the caller's transaction. */
+  openDaySync(): string | undefined {
+    const row = this.stmt.openDay.get() as Row | undefined;
+    return row ? (row['business_date'] as string) : undefined;
+  }
+
+  /** One account with its counters, read inside the caller's transaction. */
+  accountSync(accountId: string): (AccountState & { normalSide: Side }) | undefined {
+    const r = this.db
+      .prepare('SELECT a.*, s.normal_side FROM accounts a JOIN subjects s ON s.code = a.subject_code WHERE a.account_id = ?')
+      .get(accountId) as Row | undefined;
+    return r ? { ...toAccountState(r), normalSide: r['normal_side'] as Side } : undefined;
   }
 
   async listSubjects(): Promise<Subject[]> {
@@ -205,8 +231,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   async openDay(): Promise<string | undefined> {
-    const row = this.stmt.openDay.get() as Row | undefined;
-    return row ? (row['business_date'] as string) : undefined;
+    return this.openDaySync();
   }
 
   async listBusinessDays(limit: number): Promise<BusinessDay[]> {

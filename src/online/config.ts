@@ -1,0 +1,65 @@
+// The online core's section of the config: products, channels, fees, limits. Parsed once, frozen;
+// unknown keys are refused. Defaults make the sample config work against `settle channel-sim`.
+
+import { z } from 'zod';
+import { findCurrency } from '../ledger/index.js';
+
+/** Products a merchant can pay with (the seed's 支付产品). `local` products never call a channel. */
+export const PRODUCTS = {
+  quick: { local: false, needsAgreement: true, needsPayer: false, waitsForPayer: false },
+  netbank: { local: false, needsAgreement: false, needsPayer: false, waitsForPayer: true },
+  agreement: { local: false, needsAgreement: true, needsPayer: false, waitsForPayer: false },
+  wallet: { local: false, needsAgreement: false, needsPayer: false, waitsForPayer: true },
+  foreign_card: { local: false, needsAgreement: false, needsPayer: false, waitsForPayer: false },
+  phone_bill: { local: false, needsAgreement: false, needsPayer: false, waitsForPayer: false },
+  virtual_coin: { local: true, needsAgreement: false, needsPayer: true, waitsForPayer: false },
+  balance: { local: true, needsAgreement: false, needsPayer: true, waitsForPayer: false },
+  credit: { local: true, needsAgreement: false, needsPayer: true, waitsForPayer: false },
+} as const;
+export type Product = keyof typeof PRODUCTS;
+export const PRODUCT_NAMES = Object.keys(PRODUCTS) as Product[];
+
+const rate = z.string().regex(/^(0|[1-9][0-9]*)(\.[0-9]{1,18})?$/, 'a rate is a plain decimal string such as "0.006"');
+const currency = z.string().refine((c) => findCurrency(c) !== undefined, 'not a known currency code');
+
+const channelSchema = z.strictObject({
+  id: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/),
+  /** `sim`: the HTTP simulator adapter; `instant`: the in-process bank that answers at once. */
+  adapter: z.enum(['sim', 'instant']).default('sim'),
+  products: z.array(z.enum(['quick', 'netbank', 'agreement', 'wallet', 'foreign_card', 'phone_bill', 'preauth', 'payout'])).min(1),
+  currencies: z.array(currency).min(1),
+  cost_rate: rate.default('0'),
+  timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+});
+
+export const onlineConfigSchema = z.strictObject({
+  channels: z.array(channelSchema).default([
+    { id: 'bank', adapter: 'sim', products: ['quick', 'agreement', 'foreign_card', 'phone_bill', 'netbank', 'preauth'], currencies: ['CNY', 'USD'], cost_rate: '0.0038', timeout_ms: 10_000 },
+    { id: 'wallet', adapter: 'sim', products: ['wallet', 'netbank'], currencies: ['CNY'], cost_rate: '0.006', timeout_ms: 10_000 },
+    { id: 'payout', adapter: 'sim', products: ['payout'], currencies: ['CNY'], cost_rate: '0', timeout_ms: 10_000 },
+  ]),
+  /** The merchant fee rate per product; `default` for products not listed. Virtual coins pay no fee by default. */
+  fee_rates: z.record(z.string(), rate).default({ default: '0.006', virtual_coin: '0' }),
+  /** Products a new merchant may use when `settle merchant add` names none. */
+  default_products: z.array(z.enum(PRODUCT_NAMES as [Product, ...Product[]])).default(PRODUCT_NAMES),
+  /** How long an order that waits for the payer (netbank, wallet) stays open. */
+  order_expiry_s: z.number().int().min(30).max(7 * 24 * 3600).default(1800),
+  /** How long a pre-authorisation hold lives before the ledger releases it. */
+  preauth_expiry_s: z.number().int().min(60).max(30 * 24 * 3600).default(7 * 24 * 3600),
+  /** The default credit line of a user (信用支付), in minor units of CNY. */
+  credit_limit_minor: z.string().regex(/^[0-9]{1,15}$/).default('500000'),
+  body_limit_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
+  rate_limit_per_s: z.number().int().min(1).max(1_000_000).default(2_000),
+});
+
+export type OnlineConfig = z.infer<typeof onlineConfigSchema>;
+export type ChannelConfig = OnlineConfig['channels'][number];
+
+export function parseOnlineConfig(raw: unknown): { ok: true; value: OnlineConfig } | { ok: false; error: z.ZodError } {
+  const parsed = onlineConfigSchema.safeParse(raw ?? {});
+  return parsed.success ? { ok: true, value: Object.freeze(parsed.data) } : { ok: false, error: parsed.error };
+}
+
+export function feeRateFor(config: OnlineConfig, product: string): string {
+  return config.fee_rates[product] ?? config.fee_rates['default'] ?? '0';
+}
