@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeZodIssue, parseChart } from '../ledger/chart-config.js';
 import { LedgerError, type Chart } from '../ledger/index.js';
+import { parseOnlineConfig, type OnlineConfig } from '../online/config.js';
 
 export interface SettleConfig {
   /** The time zone whose calendar day is the business date (default Asia/Shanghai). */
   readonly timezone: string;
   readonly chart: Chart;
+  readonly online: OnlineConfig;
   readonly path: string;
 }
 
@@ -29,6 +31,7 @@ const configSchema = z.strictObject({
     }, 'not a known IANA time zone')
     .default('Asia/Shanghai'),
   ledger: z.unknown(),
+  online: z.unknown().optional(),
 });
 
 export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
@@ -53,7 +56,9 @@ export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw new LedgerError('config_invalid', describeZodIssue(parsed.error, path));
-  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), path });
+  const online = parseOnlineConfig(parsed.data.online);
+  if (!online.ok) throw new LedgerError('config_invalid', describeZodIssue(online.error, `${path}: online`));
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, path });
 }
 
 /** Today's calendar date (YYYY-MM-DD) in the given time zone. */

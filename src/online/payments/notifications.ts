@@ -1,0 +1,55 @@
+// Channel notifications (异步通知): verify the signature with the channel's adapter, ignore duplicates,
+// check the amount and currency against the order, and apply the result idempotently.
+
+import type { ChannelNotification, ChannelPort } from '../channels/port.js';
+import { apiFailure } from '../errors.js';
+import type { OnlineStore, OnlineTx } from '../port.js';
+import { applyPaymentOutcome, applyRefundOutcome, isFailure, Refusal, runUnit, type ApiResult } from './service.js';
+
+function ok(body: Record<string, unknown>): ApiResult {
+  return { ok: true, httpStatus: 200, body: JSON.stringify(body), replayed: false };
+}
+
+export class NotificationService {
+  constructor(
+    private readonly store: OnlineStore,
+    private readonly channels: ReadonlyMap<string, ChannelPort>,
+  ) {}
+
+  async receive(channelId: string, headers: Readonly<Record<string, string | undefined>>, rawBody: Buffer): Promise<ApiResult> {
+    const port = this.channels.get(channelId);
+    if (!port) return apiFailure('not_found', `No channel ${channelId}.`);
+    const parsed = port.parseNotification(headers, rawBody);
+    if (!parsed.ok) return apiFailure(parsed.code, parsed.message);
+    const n = parsed.notification;
+    const result = await runUnit(this.store, (tx) => {
+      if (!tx.rememberNotification(channelId, n.notificationId)) return ok({ ok: true, duplicate: true });
+      applyNotification(tx, channelId, n);
+      return ok({ ok: true, duplicate: false });
+    });
+    return isFailure(result) ? result : result;
+  }
+}
+
+function applyNotification(tx: OnlineTx, channelId: string, n: ChannelNotification): void {
+  const outcome =
+    n.status === 'succeeded'
+      ? ({ status: 'succeeded', channelTxnId: n.channelTxnId } as const)
+      : ({ status: 'declined', declineCode: 'channel_declined', message: 'The channel reported a failure.' } as const);
+  const mismatch = (what: string) => new Refusal(apiFailure('notification_mismatch', `${what} does not match ${n.reference}.`));
+  if (n.reference.startsWith('pay_')) {
+    const p = tx.payment(null, n.reference);
+    if (!p || p.channelId !== channelId) throw mismatch('The reference');
+    if (p.amountMinor !== n.amountMinor || p.currency !== n.currency) throw mismatch('The amount or currency');
+    applyPaymentOutcome(tx, n.reference, outcome);
+    return;
+  }
+  if (n.reference.startsWith('re_')) {
+    const r = tx.refund(null, n.reference);
+    if (!r) throw mismatch('The reference');
+    if (r.amountMinor !== n.amountMinor || r.currency !== n.currency) throw mismatch('The amount or currency');
+    applyRefundOutcome(tx, n.reference, outcome);
+    return;
+  }
+  throw mismatch('The reference');
+}
