@@ -7,6 +7,7 @@ import { LedgerError } from '../ledger/index.js';
 import { registerDayCommands } from './commands/day.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
+import { registerMerchantCommands } from './commands/merchant.js';
 import { resolveDbPath, type CliIo, type CommandContext, type GlobalOptions, type Run } from './context.js';
 import { AbortError, EXIT } from './errors.js';
 import { makeOutput, toJsonText } from './output.js';
@@ -54,6 +55,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   registerInitCommand(program, run);
   registerLedgerCommands(program, run);
   registerDayCommands(program, run);
+  registerMerchantCommands(program, run);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -33,10 +33,10 @@ export const accounts = {
   userCredit: (payerId: string, currency: string) => ref('user', payerId, 'credit', '1131', currency),
 };
 
-/** Opens the accounts if missing and returns their ids. */
-export function ensure(tx: OnlineTx, ...refs: AccountRef[]): string[] {
+/** Opens the accounts if missing and returns their ids, in order. */
+export function ensure<const R extends readonly AccountRef[]>(tx: OnlineTx, ...refs: R): { [K in keyof R]: string } {
   return refs.map((r) => {
     tx.ensureAccount(r);
     return r.accountId;
-  });
+  }) as { [K in keyof R]: string };
 }
