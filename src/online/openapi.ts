@@ -1,6 +1,9 @@
 // /openapi.json, generated from the same field specs that validate requests (payments/validate.ts).
 
 import { API_ERROR_CODES } from './errors.js';
+import { AGREEMENT_SCHEMA } from './payments/agreements.js';
+import { PAYOUT_SCHEMA, TOPUP_SCHEMA } from './payments/payouts.js';
+import { CAPTURE_SCHEMA, PREAUTH_SCHEMA } from './payments/preauths.js';
 import { EMPTY_SCHEMA, PAYMENT_SCHEMA, REFUND_SCHEMA, type FieldSpec, type RequestSchema } from './payments/validate.js';
 import { PAYMENT_STATUSES, REFUND_STATUSES } from './payments/state.js';
 
@@ -57,6 +60,20 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/payments/{id}/void': { post: op('Void (撤销): same business day, full amount, before refunds', EMPTY_SCHEMA, 'The voided payment', true) },
       '/v1/payments/{id}/refunds': { post: op('Refund (退款): partial allowed, never above what remains', REFUND_SCHEMA, 'The refund', true) },
       '/v1/refunds/{id}': { get: op('A refund', null, 'The refund', false) },
+      '/v1/preauths': { post: op('Pre-authorise (预授权): the amount is held', PREAUTH_SCHEMA, 'The pre-authorisation', true) },
+      '/v1/preauths/{id}': { get: op('A pre-authorisation', null, 'The pre-authorisation', false) },
+      '/v1/preauths/{id}/capture': { post: op('Capture (预授权完成): partial allowed, at most the authorised amount', CAPTURE_SCHEMA, 'The capture', true) },
+      '/v1/preauths/{id}/void': { post: op('Void a pre-authorisation (预授权撤销): full, before capture', EMPTY_SCHEMA, 'The voided pre-authorisation', true) },
+      '/v1/captures/{id}': { get: op('A capture', null, 'The capture', false) },
+      '/v1/captures/{id}/void': { post: op('Void a capture (预授权完成撤销): full; the pre-authorisation is valid again', EMPTY_SCHEMA, 'The voided capture', true) },
+      '/v1/agreements': { post: op('Sign an agreement (签约)', AGREEMENT_SCHEMA, 'The agreement', true) },
+      '/v1/agreements/{id}': { get: op('An agreement (签约状态)', null, 'The agreement', false) },
+      '/v1/agreements/{id}/terminate': { post: op('Terminate an agreement (解约)', EMPTY_SCHEMA, 'The agreement', true) },
+      '/v1/payouts': { post: op('Pay out (代付) from your balance', PAYOUT_SCHEMA, 'The payout', true) },
+      '/v1/payouts/{id}': { get: op('A payout', null, 'The payout', false) },
+      '/v1/topups': { post: op("Top up (充值) a user's balance account", TOPUP_SCHEMA, 'The top-up', true) },
+      '/v1/topups/{id}': { get: op('A top-up', null, 'The top-up', false) },
+      '/v1/channel-balances': { get: op('Your balance at each channel (余额查询)', null, 'The balances', false) },
     },
     components: {
       schemas: {

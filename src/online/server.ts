@@ -11,6 +11,9 @@ import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import type { OnlineStore } from './port.js';
 import { NotificationService } from './payments/notifications.js';
+import { AgreementService } from './payments/agreements.js';
+import { PayoutService } from './payments/payouts.js';
+import { PreauthService } from './payments/preauths.js';
 import { isFailure, PaymentService, type ApiResult, type Caller, type Idem } from './payments/service.js';
 
 export interface AuthRequest {
@@ -79,6 +82,9 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
   });
   const metrics = new Metrics();
   const payments = new PaymentService({ store: deps.store, config: deps.config, channels: deps.channels, publicUrl: deps.publicUrl, clock });
+  const preauths = new PreauthService(deps.store, deps.config, deps.channels, clock);
+  const agreements = new AgreementService(deps.store, deps.config, deps.channels, clock);
+  const payouts = new PayoutService(deps.store, deps.config, deps.channels, clock, deps.publicUrl);
   const notifications = new NotificationService(deps.store, deps.channels);
   const limiter = new RateLimiter(deps.config.rate_limit_per_s);
 
@@ -169,6 +175,24 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
     send(reply, await payments.refund(callerOf(request), idemOf(request), (request.params as { id: string }).id, request.jsonBody)),
   );
   app.get('/v1/refunds/:id', async (request, reply) => send(reply, await payments.getRefund(callerOf(request), (request.params as { id: string }).id)));
+
+  const id = (request: FastifyRequest): string => (request.params as { id: string }).id;
+  app.post('/v1/preauths', async (request, reply) => send(reply, await preauths.create(callerOf(request), idemOf(request), request.jsonBody)));
+  app.get('/v1/preauths/:id', async (request, reply) => send(reply, await preauths.get(callerOf(request), id(request))));
+  app.post('/v1/preauths/:id/capture', async (request, reply) => send(reply, await preauths.capture(callerOf(request), idemOf(request), id(request), request.jsonBody)));
+  app.post('/v1/preauths/:id/void', async (request, reply) => send(reply, await preauths.void(callerOf(request), idemOf(request), id(request), request.jsonBody)));
+  app.get('/v1/captures/:id', async (request, reply) => send(reply, await preauths.getCapture(callerOf(request), id(request))));
+  app.post('/v1/captures/:id/void', async (request, reply) => send(reply, await preauths.voidCapture(callerOf(request), idemOf(request), id(request), request.jsonBody)));
+
+  app.post('/v1/agreements', async (request, reply) => send(reply, await agreements.sign(callerOf(request), idemOf(request), request.jsonBody)));
+  app.get('/v1/agreements/:id', async (request, reply) => send(reply, await agreements.get(callerOf(request), id(request))));
+  app.post('/v1/agreements/:id/terminate', async (request, reply) => send(reply, await agreements.terminate(callerOf(request), idemOf(request), id(request), request.jsonBody)));
+
+  app.post('/v1/payouts', async (request, reply) => send(reply, await payouts.payout(callerOf(request), idemOf(request), request.jsonBody)));
+  app.get('/v1/payouts/:id', async (request, reply) => send(reply, await payouts.getPayout(callerOf(request), id(request))));
+  app.post('/v1/topups', async (request, reply) => send(reply, await payouts.topup(callerOf(request), idemOf(request), request.jsonBody)));
+  app.get('/v1/topups/:id', async (request, reply) => send(reply, await payouts.getTopup(callerOf(request), id(request))));
+  app.get('/v1/channel-balances', async (_request, reply) => send(reply, await payouts.channelBalances()));
 
   app.post('/v1/channel-notifications/:channel', async (request, reply) => {
     const result = await notifications.receive((request.params as { channel: string }).channel, request.headers as Record<string, string | undefined>, request.rawBody);

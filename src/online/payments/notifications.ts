@@ -4,6 +4,7 @@
 import type { ChannelNotification, ChannelPort } from '../channels/port.js';
 import { apiFailure } from '../errors.js';
 import type { OnlineStore, OnlineTx } from '../port.js';
+import { applyPayoutOutcome, applyTopupOutcome } from './payouts.js';
 import { applyPaymentOutcome, applyRefundOutcome, isFailure, Refusal, runUnit, type ApiResult } from './service.js';
 
 function ok(body: Record<string, unknown>): ApiResult {
@@ -49,6 +50,20 @@ function applyNotification(tx: OnlineTx, channelId: string, n: ChannelNotificati
     if (!r) throw mismatch('The reference');
     if (r.amountMinor !== n.amountMinor || r.currency !== n.currency) throw mismatch('The amount or currency');
     applyRefundOutcome(tx, n.reference, outcome);
+    return;
+  }
+  if (n.reference.startsWith('po_')) {
+    const p = tx.payout(null, n.reference);
+    if (!p || p.channelId !== channelId) throw mismatch('The reference');
+    if (p.amountMinor !== n.amountMinor || p.currency !== n.currency) throw mismatch('The amount or currency');
+    applyPayoutOutcome(tx, n.reference, outcome);
+    return;
+  }
+  if (n.reference.startsWith('tu_')) {
+    const t = tx.topup(null, n.reference);
+    if (!t || t.channelId !== channelId) throw mismatch('The reference');
+    if (t.amountMinor !== n.amountMinor || t.currency !== n.currency) throw mismatch('The amount or currency');
+    applyTopupOutcome(tx, n.reference, outcome);
     return;
   }
   throw mismatch('The reference');

@@ -1,0 +1,291 @@
+// Pre-authorisation (预授权), its void (预授权撤销), completion (预授权完成, partial allowed, at most the
+// authorised amount) and completion void (预授权完成撤销: full; the pre-authorisation is valid again).
+// The ledger holds the authorised amount as a two-phase hold; a capture posts part of it and releases
+// the rest; a capture void reverses the capture and places a new hold.
+
+import { postingsFor, type EntryCommand } from '../../ledger/index.js';
+import type { ChannelPort } from '../channels/port.js';
+import { feeRateFor, type OnlineConfig } from '../config.js';
+import { apiFailure } from '../errors.js';
+import type { CaptureRecord, OnlineStore, OnlineTx, PreauthRecord } from '../port.js';
+import { accounts, ensure } from './accounts.js';
+import { outcomeFailure, twoStep } from './operations.js';
+import { applyRate } from '../../ledger/index.js';
+import { newId, postOrRefuse, Refusal, routeFor, type ApiResult, type Caller, type Idem } from './service.js';
+import { nextPreauthStatus } from './state.js';
+import { parseBody, type RequestSchema } from './validate.js';
+
+const REF = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export const PREAUTH_SCHEMA = {
+  merchant_order_no: { kind: 'string', required: true, pattern: REF, description: 'Your order number; unique per merchant.' },
+  amount: { kind: 'amount', required: true, description: 'The amount to authorise, integer minor units.' },
+  currency: { kind: 'currency', required: true, description: 'ISO 4217 code.' },
+  payer_id: { kind: 'string', required: false, pattern: REF, description: 'The card holder, for your records.' },
+  description: { kind: 'string', required: false, maxLength: 256, description: 'Shown to the card holder where supported.' },
+} as const satisfies RequestSchema;
+
+export const CAPTURE_SCHEMA = {
+  amount: { kind: 'amount', required: false, description: 'At most the authorised amount; the whole of it when left out.' },
+} as const satisfies RequestSchema;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function preauthView(p: PreauthRecord): Record<string, unknown> {
+  return {
+    id: p.preauthId,
+    object: 'preauth',
+    merchant_order_no: p.merchantOrderNo,
+    amount: Number(p.amountMinor),
+    currency: p.currency,
+    status: p.status,
+    captured_amount: Number(p.capturedMinor),
+    capture_id: p.captureId,
+    channel: p.channelId,
+    channel_txn_id: p.channelTxnId,
+    payer_id: p.payerId,
+    expires_at: iso(p.expiresAtMs),
+    failure_code: p.failureCode,
+    failure_message: p.failureMessage,
+    created_at: iso(p.createdAtMs),
+    updated_at: iso(p.updatedAtMs),
+  };
+}
+
+export function captureView(c: CaptureRecord): Record<string, unknown> {
+  return {
+    id: c.captureId,
+    object: 'capture',
+    preauth_id: c.preauthId,
+    amount: Number(c.amountMinor),
+    currency: c.currency,
+    status: c.status,
+    fee: Number(c.feeMinor),
+    created_at: iso(c.createdAtMs),
+    updated_at: iso(c.updatedAtMs),
+  };
+}
+
+function holdEntry(tx: OnlineTx, p: PreauthRecord, id: string, expiresAtMs: number): EntryCommand {
+  const [receivable, payable] = ensure(tx, accounts.channelReceivable(p.channelId ?? '', p.currency), accounts.merchantPayable(p.merchantId, p.currency));
+  return {
+    type: 'entry',
+    id,
+    eventType: 'preauth.held',
+    reference: p.preauthId,
+    memo: `pre-authorisation ${p.merchantOrderNo}`,
+    expiresAtMs,
+    postings: postingsFor('preauth.held', { grossMinor: p.amountMinor }, { channel_receivable: receivable, merchant_payable: payable }, p.currency),
+  };
+}
+
+/** The fee and channel cost of a capture, booked beside the posted hold (payment.succeeded minus the gross part). */
+function captureFeeEntry(tx: OnlineTx, c: CaptureRecord, channelId: string): EntryCommand | undefined {
+  if (c.feeMinor === 0n && c.costMinor === 0n) return undefined;
+  const [payable, fee, receivable, cost] = ensure(
+    tx,
+    accounts.merchantPayable(c.merchantId, c.currency),
+    accounts.feeIncome(c.currency),
+    accounts.channelReceivable(channelId, c.currency),
+    accounts.channelCost(c.currency),
+  );
+  const postings = [
+    ...(c.feeMinor > 0n ? [{ accountId: payable, side: 'debit' as const, amountMinor: c.feeMinor, currency: c.currency }, { accountId: fee, side: 'credit' as const, amountMinor: c.feeMinor, currency: c.currency }] : []),
+    ...(c.costMinor > 0n ? [{ accountId: cost, side: 'debit' as const, amountMinor: c.costMinor, currency: c.currency }, { accountId: receivable, side: 'credit' as const, amountMinor: c.costMinor, currency: c.currency }] : []),
+  ];
+  return { type: 'entry', id: `capfee.${c.captureId}`, eventType: 'capture.fee', reference: c.captureId, memo: 'fee and channel cost of a capture', postings };
+}
+
+export class PreauthService {
+  constructor(
+    private readonly store: OnlineStore,
+    private readonly config: OnlineConfig,
+    private readonly channels: ReadonlyMap<string, ChannelPort>,
+    private readonly clock: () => number,
+  ) {}
+
+  private port(id: string | null): ChannelPort {
+    const port = id === null ? undefined : this.channels.get(id);
+    if (!port) throw new Refusal(apiFailure('channel_unavailable', `Channel ${String(id)} is not connected.`));
+    return port;
+  }
+
+  async create(caller: Caller, idem: Idem, raw: unknown): Promise<ApiResult> {
+    const parsed = parseBody(PREAUTH_SCHEMA, raw);
+    if (!parsed.ok) return parsed;
+    const f = parsed.value;
+    if (!caller.products.includes('foreign_card') && !caller.products.includes('quick')) {
+      return apiFailure('product_not_enabled', `Pre-authorisation is not enabled for ${caller.merchantId}.`);
+    }
+    const route = routeFor(this.config, 'preauth', f.currency);
+    if (!route || !this.channels.get(route.id)) return apiFailure('channel_unavailable', `No channel serves pre-authorisation in ${f.currency}.`);
+    const nowMs = this.clock();
+    const record: PreauthRecord = {
+      preauthId: newId('pa', nowMs),
+      merchantId: caller.merchantId,
+      merchantOrderNo: f.merchant_order_no,
+      amountMinor: f.amount,
+      currency: f.currency,
+      status: 'processing',
+      channelId: route.id,
+      channelTxnId: null,
+      payerId: f.payer_id ?? null,
+      holdEntryId: null,
+      capturedMinor: 0n,
+      captureId: null,
+      expiresAtMs: nowMs + this.config.preauth_expiry_s * 1000,
+      failureCode: null,
+      failureMessage: null,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    return twoStep(this.store, caller, idem, {
+      prepare: (tx) => {
+        if (tx.insertPreauth(record) === 'duplicate') throw new Refusal(apiFailure('merchant_order_no_duplicate', `merchant_order_no ${record.merchantOrderNo} exists.`));
+        return { resourceId: record.preauthId, record };
+      },
+      call: (p) => this.port(p.channelId).preauth({ reference: p.preauthId, product: 'preauth', amountMinor: p.amountMinor, currency: p.currency, payerId: p.payerId ?? undefined }),
+      complete: (tx, outcome, p) => ({ httpStatus: 201, view: preauthView(applyPreauthOutcome(tx, p.preauthId, outcome)) }),
+    });
+  }
+
+  async capture(caller: Caller, idem: Idem, preauthId: string, raw: unknown): Promise<ApiResult> {
+    const parsed = parseBody(CAPTURE_SCHEMA, raw ?? {});
+    if (!parsed.ok) return parsed;
+    const captureId = newId('cap', this.clock());
+    return twoStep(this.store, caller, idem, {
+      prepare: (tx) => {
+        const p = authorized(tx, caller.merchantId, preauthId);
+        const amount = parsed.value.amount ?? p.amountMinor;
+        if (amount > p.amountMinor) throw new Refusal(apiFailure('preauth_capture_exceeds', `At most ${p.amountMinor} minor units were authorised.`));
+        return { resourceId: captureId, record: { preauth: p, amount } };
+      },
+      call: ({ preauth, amount }) => this.port(preauth.channelId).capture({ reference: captureId, originalReference: preauthId, amountMinor: amount, currency: preauth.currency }),
+      complete: (tx, outcome, { amount }) => {
+        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The capture was not confirmed');
+        const p = authorized(tx, caller.merchantId, preauthId);
+        const to = nextPreauthStatus(p.status, 'capture');
+        if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+        const capture: CaptureRecord = {
+          captureId,
+          preauthId,
+          merchantId: p.merchantId,
+          amountMinor: amount,
+          currency: p.currency,
+          status: 'succeeded',
+          feeMinor: applyRate(amount, feeRateFor(this.config, 'foreign_card'), 'half_up'),
+          costMinor: applyRate(amount, this.config.channels.find((c) => c.id === p.channelId)?.cost_rate ?? '0', 'half_up'),
+          createdAtMs: tx.nowMs,
+          updatedAtMs: tx.nowMs,
+        };
+        tx.insertCapture(capture);
+        tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId });
+        postOrRefuse(tx, { type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
+        const fee = captureFeeEntry(tx, capture, p.channelId ?? '');
+        if (fee) postOrRefuse(tx, fee);
+        tx.publish({ topic: 'preauth.captured', aggregateId: preauthId, merchantId: p.merchantId, payload: captureView(capture) });
+        return { httpStatus: 201, view: captureView(capture) };
+      },
+    });
+  }
+
+  async void(caller: Caller, idem: Idem, preauthId: string, raw: unknown): Promise<ApiResult> {
+    const parsed = parseBody({}, raw ?? {});
+    if (!parsed.ok) return parsed;
+    return twoStep(this.store, caller, idem, {
+      prepare: (tx) => ({ resourceId: preauthId, record: authorized(tx, caller.merchantId, preauthId) }),
+      call: (p) => this.port(p.channelId).preauthVoid({ reference: `pavoid.${preauthId}.${p.updatedAtMs}`, originalReference: preauthId, amountMinor: p.amountMinor, currency: p.currency }),
+      complete: (tx, outcome) => {
+        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The pre-authorisation void was not confirmed');
+        const p = authorized(tx, caller.merchantId, preauthId);
+        const to = nextPreauthStatus(p.status, 'void');
+        if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+        tx.updatePreauth(preauthId, p.status, { status: to });
+        postOrRefuse(tx, { type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
+        const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
+        tx.publish({ topic: 'preauth.voided', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(voided) });
+        return { httpStatus: 200, view: preauthView(voided) };
+      },
+    });
+  }
+
+  async voidCapture(caller: Caller, idem: Idem, captureId: string, raw: unknown): Promise<ApiResult> {
+    const parsed = parseBody({}, raw ?? {});
+    if (!parsed.ok) return parsed;
+    const checked = (tx: OnlineTx): { capture: CaptureRecord; preauth: PreauthRecord } => {
+      const c = tx.capture(caller.merchantId, captureId);
+      if (!c) throw new Refusal(apiFailure('not_found', `No capture ${captureId}.`));
+      const p = tx.preauth(caller.merchantId, c.preauthId);
+      if (c.status !== 'succeeded' || !p || p.status !== 'captured' || p.captureId !== captureId) {
+        throw new Refusal(apiFailure('illegal_transition', `Capture ${captureId} is ${c.status}.`));
+      }
+      return { capture: c, preauth: p };
+    };
+    return twoStep(this.store, caller, idem, {
+      prepare: (tx) => ({ resourceId: captureId, record: checked(tx) }),
+      call: ({ capture, preauth }) =>
+        this.port(preauth.channelId).captureVoid({ reference: `capvoid.${captureId}`, originalReference: captureId, amountMinor: capture.amountMinor, currency: capture.currency }),
+      complete: (tx, outcome) => {
+        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The capture void was not confirmed');
+        const { capture, preauth } = checked(tx);
+        const to = nextPreauthStatus(preauth.status, 'capture_voided');
+        if (!to) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauth.preauthId} is ${preauth.status}.`));
+        postOrRefuse(tx, { type: 'reverse', id: `capvoid.${captureId}`, entryId: `cap.${captureId}`, memo: 'capture void (预授权完成撤销)' });
+        if (capture.feeMinor > 0n || capture.costMinor > 0n) postOrRefuse(tx, { type: 'reverse', id: `capfeevoid.${captureId}`, entryId: `capfee.${captureId}` });
+        // The pre-authorisation is valid again: a new hold for the authorised amount, until its original expiry.
+        const newHold = `auth.${captureId}.renewed`;
+        postOrRefuse(tx, holdEntry(tx, preauth, newHold, Math.max(preauth.expiresAtMs, tx.nowMs + 60_000)));
+        tx.updateCapture(captureId, 'succeeded', { status: 'voided' });
+        tx.updatePreauth(preauth.preauthId, preauth.status, { status: to, capturedMinor: 0n, captureId: null, holdEntryId: newHold });
+        const voided: CaptureRecord = { ...capture, status: 'voided', updatedAtMs: tx.nowMs };
+        tx.publish({ topic: 'capture.voided', aggregateId: captureId, merchantId: capture.merchantId, payload: captureView(voided) });
+        return { httpStatus: 200, view: captureView(voided) };
+      },
+    });
+  }
+
+  async get(caller: Caller, preauthId: string): Promise<ApiResult> {
+    const p = await this.store.unit((tx) => tx.preauth(caller.merchantId, preauthId));
+    return p ? { ok: true, httpStatus: 200, body: JSON.stringify(preauthView(p)), replayed: false } : apiFailure('not_found', `No pre-authorisation ${preauthId}.`);
+  }
+
+  async getCapture(caller: Caller, captureId: string): Promise<ApiResult> {
+    const c = await this.store.unit((tx) => tx.capture(caller.merchantId, captureId));
+    return c ? { ok: true, httpStatus: 200, body: JSON.stringify(captureView(c)), replayed: false } : apiFailure('not_found', `No capture ${captureId}.`);
+  }
+}
+
+function authorized(tx: OnlineTx, merchantId: string, preauthId: string): PreauthRecord {
+  const p = tx.preauth(merchantId, preauthId);
+  if (!p) throw new Refusal(apiFailure('not_found', `No pre-authorisation ${preauthId}.`));
+  if (p.status !== 'authorized') throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+  if (p.expiresAtMs <= tx.nowMs) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} expired.`));
+  return p;
+}
+
+/** Applies the channel's answer to a processing pre-authorisation: success places the ledger hold. */
+export function applyPreauthOutcome(tx: OnlineTx, preauthId: string, outcome: Parameters<typeof outcomeFailure>[0] | { status: 'succeeded'; channelTxnId: string }): PreauthRecord {
+  const p = tx.preauth(null, preauthId);
+  if (!p) throw new Error(`pre-authorisation ${preauthId} vanished`);
+  if (p.status !== 'processing') return p;
+  if (outcome.status === 'succeeded') {
+    const holdId = `auth.${preauthId}`;
+    postOrRefuse(tx, holdEntry(tx, p, holdId, p.expiresAtMs));
+    tx.updatePreauth(preauthId, 'processing', { status: 'authorized', channelTxnId: outcome.channelTxnId, holdEntryId: holdId });
+    const done = { ...p, status: 'authorized' as const, channelTxnId: outcome.channelTxnId, holdEntryId: holdId, updatedAtMs: tx.nowMs };
+    tx.publish({ topic: 'preauth.authorized', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(done) });
+    return done;
+  }
+  if (outcome.status === 'declined') {
+    tx.updatePreauth(preauthId, 'processing', { status: 'failed', failureCode: outcome.declineCode, failureMessage: outcome.message });
+    return { ...p, status: 'failed', failureCode: outcome.declineCode, failureMessage: outcome.message };
+  }
+  return p;
+}
+
+/** Marks authorised pre-authorisations past their expiry as expired (the ledger sweep releases the holds). */
+export function expirePreauth(tx: OnlineTx, preauthId: string): boolean {
+  const p = tx.preauth(null, preauthId);
+  if (!p || p.status !== 'authorized' || p.expiresAtMs > tx.nowMs) return false;
+  return tx.updatePreauth(preauthId, 'authorized', { status: 'expired' });
+}
