@@ -46,6 +46,7 @@ declare module 'fastify' {
   }
 }
 
+const EMPTY_BODY = Buffer.alloc(0);
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** Token bucket per merchant: `ratePerS` requests a second, bursts up to the same number. */
@@ -88,7 +89,7 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
   const notifications = new NotificationService(deps.store, deps.channels);
   const limiter = new RateLimiter(deps.config.rate_limit_per_s);
 
-  app.decorateRequest('rawBody', Buffer.alloc(0));
+  app.decorateRequest('rawBody', null as unknown as Buffer);
   app.decorateRequest('jsonBody', undefined);
   app.decorateRequest('jsonError', false);
   app.decorateRequest('caller', undefined);
@@ -123,6 +124,9 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
   });
 
   // Merchant authentication, rate limit and the Idempotency-Key, for every /v1 route but notifications.
+  app.addHook('onRequest', async (request) => {
+    request.rawBody = EMPTY_BODY;
+  });
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     if (!request.url.startsWith('/v1/') || request.url.startsWith('/v1/channel-notifications/')) return;
     const caller = await deps.authenticate({ method: request.method, pathWithQuery: request.url, headers: request.headers, rawBody: request.rawBody });

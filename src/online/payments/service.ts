@@ -189,21 +189,21 @@ export class PaymentService {
     const nowMs = this.deps.clock();
     const record = this.newPayment(caller, req, route, nowMs);
     // 4. persist (and, for local products, settle it in the same unit)
-    const first = await runUnit(this.deps.store, (tx): ApiResult | PaymentRecord => {
+    const first = await runUnit(this.deps.store, (tx): ApiResult | { record: PaymentRecord; agreementToken: string | undefined } => {
       const prior = priorAnswer(tx, caller, idem);
       if (prior) return prior;
-      if (req.agreementId !== undefined) checkAgreement(tx, caller.merchantId, req.agreementId, req.payerId);
+      const agreementToken = req.agreementId === undefined ? undefined : checkAgreement(tx, caller.merchantId, req.agreementId, req.payerId);
       if (local) return this.payLocally(tx, caller, idem, record);
       if (tx.insertPayment(record) === 'duplicate') throw new Refusal(duplicateOrder(req.merchantOrderNo));
       tx.markInFlight(caller.merchantId, idem.key, idem.requestHash, record.paymentId);
       tx.publish({ topic: 'payment.created', aggregateId: record.paymentId, merchantId: caller.merchantId, payload: paymentView(record) });
-      return record;
+      return { record, agreementToken };
     });
     if (isFailure(first) || 'httpStatus' in first) return first;
     // 5. call the channel (outside any transaction)
-    const outcome = await this.callPay(port as ChannelPort, first);
+    const outcome = await this.callPay(port as ChannelPort, first.record, first.agreementToken);
     // 6. update and 7. publish, and the idempotent answer
-    return this.finish(caller, idem, first.paymentId, outcome);
+    return this.finish(caller, idem, first.record.paymentId, outcome);
   }
 
   private newPayment(caller: Caller, req: PaymentRequest, route: ChannelConfig | undefined, nowMs: number): PaymentRecord {
@@ -264,7 +264,7 @@ export class PaymentService {
     return answer(tx, caller, idem, 201, paymentView(done));
   }
 
-  private async callPay(port: ChannelPort, p: PaymentRecord): Promise<ChannelOutcome> {
+  private async callPay(port: ChannelPort, p: PaymentRecord, agreementToken: string | undefined): Promise<ChannelOutcome> {
     try {
       return await port.pay({
         reference: p.paymentId,
@@ -272,7 +272,7 @@ export class PaymentService {
         amountMinor: p.amountMinor,
         currency: p.currency,
         payerId: p.payerId ?? undefined,
-        agreementToken: p.agreementId ?? undefined,
+        agreementToken,
         description: p.description ?? undefined,
         notifyUrl: `${this.deps.publicUrl()}/v1/channel-notifications/${p.channelId ?? ''}`,
       });
@@ -409,11 +409,13 @@ function duplicateOrder(no: string): ApiFailure {
   return apiFailure('merchant_order_no_duplicate', `merchant_order_no ${no} exists.`);
 }
 
-function checkAgreement(tx: OnlineTx, merchantId: string, agreementId: string, payerId: string | undefined): void {
+/** The channel's token of an active agreement of this merchant (and payer, when given). */
+function checkAgreement(tx: OnlineTx, merchantId: string, agreementId: string, payerId: string | undefined): string | undefined {
   const a = tx.agreement(merchantId, agreementId);
   if (!a) throw new Refusal(apiFailure('agreement_not_active', `No agreement ${agreementId}.`));
   if (a.status !== 'active') throw new Refusal(apiFailure('agreement_not_active', `Agreement ${agreementId} is ${a.status}.`));
   if (payerId !== undefined && a.payerId !== payerId) throw new Refusal(apiFailure('agreement_not_active', `Agreement ${agreementId} belongs to another payer.`));
+  return a.agreementToken ?? undefined;
 }
 
 function voidable(tx: OnlineTx, merchantId: string, paymentId: string): PaymentRecord {
