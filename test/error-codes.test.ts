@@ -5,6 +5,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_ERROR_CODES } from '../src/ledger/errors.js';
+import { API_ERROR_CODES } from '../src/online/errors.js';
+import { ONLINE_AUTH_ERROR_CODES } from '../src/online/merchants/errors.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -17,10 +19,17 @@ function testFiles(dir: string): string[] {
 describe('Given the table of ledger error codes', () => {
   const root = join(import.meta.dirname, '..');
   const corpus = [...testFiles(join(root, 'src')), ...testFiles(join(root, 'test'))].map((f) => readFileSync(f, 'utf8')).join('\n');
-  it.each(Object.keys(LEDGER_ERROR_CODES))('Then code %s is asserted by some test', (code) => {
+  it.each(Object.keys(LEDGER_ERROR_CODES))('Then ledger code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(API_ERROR_CODES))('Then API code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(ONLINE_AUTH_ERROR_CODES))('Then authentication code %s is asserted by some test', (code) => {
     expect(corpus).toContain(`'${code}'`);
   });
   it('Then every code tells the operator what to do next', () => {
     for (const hint of Object.values(LEDGER_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);
+    for (const { hint } of [...Object.values(API_ERROR_CODES), ...Object.values(ONLINE_AUTH_ERROR_CODES)]) expect(hint.length).toBeGreaterThan(25);
   });
 });

@@ -4,10 +4,12 @@
 
 import { Command, CommanderError } from 'commander';
 import { LedgerError } from '../ledger/index.js';
+import { registerChannelSimCommand } from './commands/channel-sim.js';
 import { registerDayCommands } from './commands/day.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerMerchantCommands } from './commands/merchant.js';
+import { registerServeCommand } from './commands/serve.js';
 import { resolveDbPath, type CliIo, type CommandContext, type GlobalOptions, type Run } from './context.js';
 import { AbortError, EXIT } from './errors.js';
 import { makeOutput, toJsonText } from './output.js';
@@ -55,7 +57,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   registerInitCommand(program, run);
   registerLedgerCommands(program, run);
   registerDayCommands(program, run);
+  registerChannelSimCommand(program, run);
   registerMerchantCommands(program, run);
+  registerServeCommand(program, run);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

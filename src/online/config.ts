@@ -43,7 +43,7 @@ export const onlineConfigSchema = z.strictObject({
   /** Products a new merchant may use when `settle merchant add` names none. */
   default_products: z.array(z.enum(PRODUCT_NAMES as [Product, ...Product[]])).default(PRODUCT_NAMES),
   /** How long an order that waits for the payer (netbank, wallet) stays open. */
-  order_expiry_s: z.number().int().min(30).max(7 * 24 * 3600).default(1800),
+  order_expiry_s: z.number().int().min(1).max(7 * 24 * 3600).default(1800),
   /** How long a pre-authorisation hold lives before the ledger releases it. */
   preauth_expiry_s: z.number().int().min(60).max(30 * 24 * 3600).default(7 * 24 * 3600),
   /** The default credit line of a user (信用支付), in minor units of CNY. */

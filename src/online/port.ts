@@ -201,6 +201,8 @@ export interface OnlineStore {
   /** Orders still processing (for recovery, 补单) and orders waiting for the payer past their expiry. */
   processing(table: 'payments' | 'refunds' | 'preauths' | 'payouts' | 'topups' | 'agreements', olderThanMs: number, limit: number): Promise<{ id: string; merchantId: string }[]>;
   expiredWaiting(nowMs: number, limit: number): Promise<string[]>;
+  /** Authorised pre-authorisations whose hold has passed its expiry. */
+  expiredPreauths(nowMs: number, limit: number): Promise<string[]>;
   counts(): Promise<Record<string, number>>;
   drain(): Promise<void>;
 }

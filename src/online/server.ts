@@ -79,7 +79,6 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
         : deps.logger,
     bodyLimit: deps.config.body_limit_bytes,
     requestIdHeader: 'x-request-id',
-    disableRequestLogging: deps.logger === false,
   });
   const metrics = new Metrics();
   const payments = new PaymentService({ store: deps.store, config: deps.config, channels: deps.channels, publicUrl: deps.publicUrl, clock });

@@ -4,18 +4,22 @@
 
 import type { ChannelPort } from '../channels/port.js';
 import type { OnlineStore } from '../port.js';
+import { expirePreauth } from './preauths.js';
 import { applyPaymentOutcome, applyRefundOutcome, closeExpired } from './service.js';
 
 export interface RecoveryOptions {
   /** Only orders untouched this long are queried, so live requests are left alone. */
   readonly staleAfterMs: number;
   readonly batchMax: number;
+  /** Releases expired ledger holds (pre-authorisations); returns how many. */
+  readonly expireHolds?: () => Promise<number>;
 }
 
 export interface RecoveryReport {
   readonly queried: number;
   readonly finished: number;
   readonly closed: number;
+  readonly holdsReleased: number;
 }
 
 export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<string, ChannelPort>, nowMs: number, options: RecoveryOptions): Promise<RecoveryReport> {
@@ -25,6 +29,10 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
   for (const id of await store.expiredWaiting(nowMs, options.batchMax)) {
     if (await store.unit((tx) => closeExpired(tx, id))) closed++;
   }
+  for (const id of await store.expiredPreauths(nowMs, options.batchMax)) {
+    if (await store.unit((tx) => expirePreauth(tx, id))) closed++;
+  }
+  const holdsReleased = options.expireHolds ? await options.expireHolds() : 0;
   for (const { id } of await store.processing('payments', nowMs - options.staleAfterMs, options.batchMax)) {
     const p = await store.unit((tx) => tx.payment(null, id));
     const port = p?.channelId ? channels.get(p.channelId) : undefined;
@@ -51,7 +59,7 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
     const updated = await store.unit((tx) => applyRefundOutcome(tx, id, outcome));
     if (updated.status !== 'processing') finished++;
   }
-  return { queried, finished, closed };
+  return { queried, finished, closed, holdsReleased };
 }
 
 /** Runs recovery now and every `intervalMs`; returns a stop function. Errors are logged, never fatal. */
@@ -65,7 +73,7 @@ export function startRecoveryLoop(
   const tick = (): void => {
     running = run().then(
       (r) => {
-        if (r.queried + r.closed > 0) log(r);
+        if (r.queried + r.closed + r.holdsReleased > 0) log(r);
       },
       (e: Error) => log(e),
     );

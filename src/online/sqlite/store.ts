@@ -101,6 +101,11 @@ export class SqliteOnlineStore implements OnlineStore {
     return rows.map((r) => r['payment_id'] as string);
   }
 
+  async expiredPreauths(nowMs: number, limit: number): Promise<string[]> {
+    const rows = this.stmt('expiredPreauths', "SELECT preauth_id FROM preauths WHERE status = 'authorized' AND expires_at_ms <= ? LIMIT ?").all(nowMs, limit) as Row[];
+    return rows.map((r) => r['preauth_id'] as string);
+  }
+
   async counts(): Promise<Record<string, number>> {
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM payments GROUP BY status').all() as Row[];
     return Object.fromEntries(rows.map((r) => [r['status'] as string, Number(r['n'] as bigint)]));

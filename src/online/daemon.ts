@@ -1,0 +1,97 @@
+// `settle serve`: one process that opens the database (ledger, orders and merchants on one connection),
+// connects the channels, serves the API, runs recovery, and shuts down gracefully — in-flight requests
+// finish, the group-commit queue is flushed, then the file is closed.
+
+import { Ledger } from '../ledger/index.js';
+import { openSqlite, type SynchronousMode } from '../ledger/sqlite/database.js';
+import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
+import type { ChannelPort } from './channels/port.js';
+import type { OnlineConfig } from './config.js';
+import { apiFailure } from './errors.js';
+import { MerchantStore } from './merchants/store.js';
+import { authenticate } from './merchants/signing.js';
+import { recoverOnce, startRecoveryLoop } from './payments/recovery.js';
+import type { Caller } from './payments/service.js';
+import { buildServer, type Authenticator } from './server.js';
+import { SqliteOnlineStore } from './sqlite/store.js';
+
+export interface DaemonOptions {
+  readonly dbPath: string;
+  readonly config: OnlineConfig;
+  readonly port: number;
+  readonly host?: string;
+  /** Builds the channel adapters (the simulator's HTTP adapter by default; see channels/registry.ts). */
+  readonly channels: (publicUrl: string) => ReadonlyMap<string, ChannelPort>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger?: boolean | Record<string, unknown>;
+  readonly synchronous?: SynchronousMode;
+  readonly recoveryIntervalMs?: number;
+  readonly recoveryStaleAfterMs?: number;
+}
+
+export interface Daemon {
+  readonly url: string;
+  readonly store: SqliteOnlineStore;
+  readonly ledger: Ledger;
+  readonly merchants: MerchantStore;
+  close(): Promise<void>;
+}
+
+export function merchantAuthenticator(merchants: MerchantStore, clock: () => number): Authenticator {
+  return async (request): Promise<Caller | ReturnType<typeof apiFailure>> => {
+    const result = await authenticate(request, { nowMs: clock(), keys: merchants.keyLookup, nonces: merchants.nonceStore });
+    if (!result.ok) return { ok: false, code: result.code, httpStatus: result.httpStatus, message: result.message };
+    const merchant = await merchants.getMerchant(result.merchantId);
+    if (!merchant) return apiFailure('not_found', 'The merchant of this key no longer exists.');
+    return { merchantId: merchant.merchantId, products: merchant.products };
+  };
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const db = openSqlite(options.dbPath, { synchronous: options.synchronous ?? 'FULL' });
+  const ledgerStore = SqliteLedgerStore.attach(db, options.dbPath);
+  const store = new SqliteOnlineStore(db, ledgerStore);
+  const merchants = MerchantStore.open(db, { env: options.env, dbPath: options.dbPath, defaultProducts: options.config.default_products });
+  const host = options.host ?? '127.0.0.1';
+  let url = `http://${host}:${options.port}`;
+  const channels = options.channels(url);
+  const { app } = buildServer({
+    store,
+    config: options.config,
+    channels,
+    authenticate: merchantAuthenticator(merchants, Date.now),
+    publicUrl: () => url,
+    logger: options.logger ?? true,
+  });
+  await app.listen({ port: options.port, host });
+  const address = app.server.address();
+  if (typeof address === 'object' && address) url = `http://${host}:${address.port}`;
+  const ledger = new Ledger(ledgerStore);
+  const stopRecovery = startRecoveryLoop(
+    () =>
+      recoverOnce(store, channels, Date.now(), {
+        // Never query an order whose own channel call may still be waiting for its answer.
+        staleAfterMs: options.recoveryStaleAfterMs ?? Math.max(...options.config.channels.map((c) => c.timeout_ms), 0) + 5_000,
+        batchMax: 200,
+        expireHolds: async () => (await ledger.expireHolds()).filter((r) => r.ok).length,
+      }),
+    options.recoveryIntervalMs ?? 5_000,
+    (r) => (r instanceof Error ? app.log.error({ err: r }, 'recovery failed') : app.log.info({ recovery: r }, 'recovery pass')),
+  );
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    store,
+    ledger,
+    merchants,
+    close() {
+      closing ??= (async () => {
+        await stopRecovery();
+        await app.close(); // stops accepting, lets in-flight requests finish
+        await store.drain();
+        db.close();
+      })();
+      return closing;
+    },
+  };
+}
