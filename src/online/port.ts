@@ -32,6 +32,8 @@ export interface PaymentRecord {
   readonly redirectUrl: string | null;
   readonly expiresAtMs: number | null;
   readonly routeNote: string | null;
+  /** A void sent to the channel and not yet answered; refunds and other voids wait for it. */
+  readonly pendingOp: string | null;
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
 }
@@ -67,6 +69,8 @@ export interface PreauthRecord {
   readonly holdEntryId: string | null;
   readonly capturedMinor: bigint;
   readonly captureId: string | null;
+  /** A capture or void sent to the channel and not yet answered; competing ones are refused. */
+  readonly pendingOp: string | null;
   readonly expiresAtMs: number;
   readonly failureCode: string | null;
   readonly failureMessage: string | null;

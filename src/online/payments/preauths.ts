@@ -133,6 +133,7 @@ export class PreauthService {
       holdEntryId: null,
       capturedMinor: 0n,
       captureId: null,
+      pendingOp: null,
       expiresAtMs: nowMs + this.config.preauth_expiry_s * 1000,
       failureCode: null,
       failureMessage: null,
@@ -155,15 +156,19 @@ export class PreauthService {
     const captureId = newId('cap', this.clock());
     return twoStep(this.store, caller, idem, {
       prepare: (tx) => {
-        const p = authorized(tx, caller.merchantId, preauthId);
+        const p = authorized(tx, caller.merchantId, preauthId, null);
         const amount = parsed.value.amount ?? p.amountMinor;
         if (amount > p.amountMinor) throw new Refusal(apiFailure('preauth_capture_exceeds', `At most ${p.amountMinor} minor units were authorised.`));
+        tx.updatePreauth(preauthId, p.status, { pendingOp: `capture:${captureId}` });
         return { resourceId: captureId, record: { preauth: p, amount } };
       },
       call: ({ preauth, amount }) => this.port(preauth.channelId).capture({ reference: captureId, originalReference: preauthId, amountMinor: amount, currency: preauth.currency }),
       complete: (tx, outcome, { amount }) => {
-        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The capture was not confirmed');
-        const p = authorized(tx, caller.merchantId, preauthId);
+        if (outcome.status !== 'succeeded') {
+          tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
+          return outcomeFailure(outcome, 'The capture was not confirmed');
+        }
+        const p = authorized(tx, caller.merchantId, preauthId, `capture:${captureId}`);
         const to = nextPreauthStatus(p.status, 'capture');
         if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
         const capture: CaptureRecord = {
@@ -179,7 +184,7 @@ export class PreauthService {
           updatedAtMs: tx.nowMs,
         };
         tx.insertCapture(capture);
-        tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId });
+        tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId, pendingOp: null });
         postOrRefuse(tx, { type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
         const fee = captureFeeEntry(tx, capture, p.channelId ?? '');
         if (fee) postOrRefuse(tx, fee);
@@ -193,14 +198,21 @@ export class PreauthService {
     const parsed = parseBody({}, raw ?? {});
     if (!parsed.ok) return parsed;
     return twoStep(this.store, caller, idem, {
-      prepare: (tx) => ({ resourceId: preauthId, record: authorized(tx, caller.merchantId, preauthId) }),
+      prepare: (tx) => {
+        const p = authorized(tx, caller.merchantId, preauthId, null);
+        tx.updatePreauth(preauthId, p.status, { pendingOp: 'void' });
+        return { resourceId: preauthId, record: p };
+      },
       call: (p) => this.port(p.channelId).preauthVoid({ reference: `pavoid.${preauthId}.${p.updatedAtMs}`, originalReference: preauthId, amountMinor: p.amountMinor, currency: p.currency }),
       complete: (tx, outcome) => {
-        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The pre-authorisation void was not confirmed');
-        const p = authorized(tx, caller.merchantId, preauthId);
+        if (outcome.status !== 'succeeded') {
+          tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
+          return outcomeFailure(outcome, 'The pre-authorisation void was not confirmed');
+        }
+        const p = authorized(tx, caller.merchantId, preauthId, 'void');
         const to = nextPreauthStatus(p.status, 'void');
         if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
-        tx.updatePreauth(preauthId, p.status, { status: to });
+        tx.updatePreauth(preauthId, p.status, { status: to, pendingOp: null });
         postOrRefuse(tx, { type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
         const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
         tx.publish({ topic: 'preauth.voided', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(voided) });
@@ -212,22 +224,29 @@ export class PreauthService {
   async voidCapture(caller: Caller, idem: Idem, captureId: string, raw: unknown): Promise<ApiResult> {
     const parsed = parseBody({}, raw ?? {});
     if (!parsed.ok) return parsed;
-    const checked = (tx: OnlineTx): { capture: CaptureRecord; preauth: PreauthRecord } => {
+    const checked = (tx: OnlineTx, expectedPendingOp: string | null): { capture: CaptureRecord; preauth: PreauthRecord } => {
       const c = tx.capture(caller.merchantId, captureId);
       if (!c) throw new Refusal(apiFailure('not_found', `No capture ${captureId}.`));
       const p = tx.preauth(caller.merchantId, c.preauthId);
-      if (c.status !== 'succeeded' || !p || p.status !== 'captured' || p.captureId !== captureId) {
-        throw new Refusal(apiFailure('illegal_transition', `Capture ${captureId} is ${c.status}.`));
+      if (c.status !== 'succeeded' || !p || p.status !== 'captured' || p.captureId !== captureId || p.pendingOp !== expectedPendingOp) {
+        throw new Refusal(apiFailure('illegal_transition', `Capture ${captureId} is ${c.status}${p?.pendingOp ? `, with a ${p.pendingOp} in progress` : ''}.`));
       }
       return { capture: c, preauth: p };
     };
     return twoStep(this.store, caller, idem, {
-      prepare: (tx) => ({ resourceId: captureId, record: checked(tx) }),
+      prepare: (tx) => {
+        const record = checked(tx, null);
+        tx.updatePreauth(record.preauth.preauthId, 'captured', { pendingOp: 'capture_void' });
+        return { resourceId: captureId, record };
+      },
       call: ({ capture, preauth }) =>
         this.port(preauth.channelId).captureVoid({ reference: `capvoid.${captureId}`, originalReference: captureId, amountMinor: capture.amountMinor, currency: capture.currency }),
-      complete: (tx, outcome) => {
-        if (outcome.status !== 'succeeded') return outcomeFailure(outcome, 'The capture void was not confirmed');
-        const { capture, preauth } = checked(tx);
+      complete: (tx, outcome, { preauth: before }) => {
+        if (outcome.status !== 'succeeded') {
+          tx.updatePreauth(before.preauthId, 'captured', { pendingOp: null });
+          return outcomeFailure(outcome, 'The capture void was not confirmed');
+        }
+        const { capture, preauth } = checked(tx, 'capture_void');
         const to = nextPreauthStatus(preauth.status, 'capture_voided');
         if (!to) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauth.preauthId} is ${preauth.status}.`));
         postOrRefuse(tx, { type: 'reverse', id: `capvoid.${captureId}`, entryId: `cap.${captureId}`, memo: 'capture void (预授权完成撤销)' });
@@ -236,7 +255,7 @@ export class PreauthService {
         const newHold = `auth.${captureId}.renewed`;
         postOrRefuse(tx, holdEntry(tx, preauth, newHold, Math.max(preauth.expiresAtMs, tx.nowMs + 60_000)));
         tx.updateCapture(captureId, 'succeeded', { status: 'voided' });
-        tx.updatePreauth(preauth.preauthId, preauth.status, { status: to, capturedMinor: 0n, captureId: null, holdEntryId: newHold });
+        tx.updatePreauth(preauth.preauthId, preauth.status, { status: to, capturedMinor: 0n, captureId: null, holdEntryId: newHold, pendingOp: null });
         const voided: CaptureRecord = { ...capture, status: 'voided', updatedAtMs: tx.nowMs };
         tx.publish({ topic: 'capture.voided', aggregateId: captureId, merchantId: capture.merchantId, payload: captureView(voided) });
         return { httpStatus: 200, view: captureView(voided) };
@@ -255,10 +274,11 @@ export class PreauthService {
   }
 }
 
-function authorized(tx: OnlineTx, merchantId: string, preauthId: string): PreauthRecord {
+function authorized(tx: OnlineTx, merchantId: string, preauthId: string, expectedPendingOp: string | null): PreauthRecord {
   const p = tx.preauth(merchantId, preauthId);
   if (!p) throw new Refusal(apiFailure('not_found', `No pre-authorisation ${preauthId}.`));
   if (p.status !== 'authorized') throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+  if (p.pendingOp !== expectedPendingOp) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} has a ${String(p.pendingOp)} in progress.`));
   if (p.expiresAtMs <= tx.nowMs) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} expired.`));
   return p;
 }

@@ -233,6 +233,7 @@ export class PaymentService {
       redirectUrl: null,
       expiresAtMs: PRODUCTS[req.product].waitsForPayer ? nowMs + this.deps.config.order_expiry_s * 1000 : null,
       routeNote: route ? `first capable channel: ${route.id}` : 'local: no channel',
+      pendingOp: null,
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     };
@@ -317,6 +318,7 @@ export class PaymentService {
       if (p.status !== 'succeeded' && p.status !== 'partially_refunded') {
         throw new Refusal(apiFailure('payment_not_refundable', `Payment ${paymentId} is ${p.status}.`));
       }
+      if (p.pendingOp !== null) throw new Refusal(apiFailure('payment_not_refundable', `Payment ${paymentId} has a ${p.pendingOp} in progress.`));
       const remaining = p.amountMinor - p.refundedMinor - p.refundReservedMinor;
       if (req.amountMinor > remaining) throw new Refusal(apiFailure('refund_exceeds_remaining', `${remaining} minor units remain refundable.`));
       const refund: RefundRecord = {
@@ -374,8 +376,10 @@ export class PaymentService {
     const checked = await runUnit(this.deps.store, (tx): ApiResult | PaymentRecord => {
       const prior = priorAnswer(tx, caller, idem);
       if (prior) return prior;
-      const p = voidable(tx, caller.merchantId, paymentId);
+      const p = voidable(tx, caller.merchantId, paymentId, null);
       if (PRODUCTS[p.product as Product].local) return answer(tx, caller, idem, 200, paymentView(applyVoid(tx, p)));
+      // Refunds and other voids wait until the channel has answered this one.
+      tx.updatePayment(paymentId, p.status, { pendingOp: 'void' });
       tx.markInFlight(caller.merchantId, idem.key, idem.requestHash, paymentId);
       return p;
     });
@@ -391,7 +395,8 @@ export class PaymentService {
     }
     return runUnit(this.deps.store, (tx): ApiResult => {
       if (outcome.status !== 'succeeded') {
-        // Nothing changed at our side; the answer is kept so a retry with the same key gets it.
+        // Nothing changed at our side but the in-flight mark; the answer is kept so a retry with the same key gets it.
+        tx.updatePayment(paymentId, checked.status, { pendingOp: null });
         const f =
           outcome.status === 'declined'
             ? apiFailure('channel_declined', outcome.message)
@@ -399,7 +404,7 @@ export class PaymentService {
         tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, f.httpStatus, JSON.stringify({ error: { code: f.code, message: f.message } }));
         return f;
       }
-      const p = voidable(tx, caller.merchantId, paymentId);
+      const p = voidable(tx, caller.merchantId, paymentId, 'void');
       return answer(tx, caller, idem, 200, paymentView(applyVoid(tx, p)));
     });
   }
@@ -418,10 +423,11 @@ function checkAgreement(tx: OnlineTx, merchantId: string, agreementId: string, p
   return a.agreementToken ?? undefined;
 }
 
-function voidable(tx: OnlineTx, merchantId: string, paymentId: string): PaymentRecord {
+function voidable(tx: OnlineTx, merchantId: string, paymentId: string, expectedPendingOp: string | null): PaymentRecord {
   const p = tx.payment(merchantId, paymentId);
   if (!p) throw new Refusal(apiFailure('not_found', `No payment ${paymentId}.`));
   if (p.status !== 'succeeded') throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is ${p.status}.`));
+  if (p.pendingOp !== expectedPendingOp) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} has a ${String(p.pendingOp)} in progress.`));
   if (p.refundedMinor > 0n || p.refundReservedMinor > 0n) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} has refunds.`));
   if (p.businessDate !== tx.openDay()) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is from business day ${p.businessDate ?? '?'}.`));
   return p;
@@ -429,7 +435,7 @@ function voidable(tx: OnlineTx, merchantId: string, paymentId: string): PaymentR
 
 function applyVoid(tx: OnlineTx, p: PaymentRecord): PaymentRecord {
   const to = nextPaymentStatus(p.status, 'void');
-  if (!to || !tx.updatePayment(p.paymentId, p.status, { status: to })) throw new Refusal(apiFailure('illegal_transition', `Payment ${p.paymentId} is ${p.status}.`));
+  if (!to || !tx.updatePayment(p.paymentId, p.status, { status: to, pendingOp: null })) throw new Refusal(apiFailure('illegal_transition', `Payment ${p.paymentId} is ${p.status}.`));
   postOrRefuse(tx, { type: 'reverse', id: `void.${p.paymentId}`, entryId: paymentEntryId(p.paymentId), memo: `void (撤销) of ${p.merchantOrderNo}` });
   const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
   tx.publish({ topic: 'payment.voided', aggregateId: p.paymentId, merchantId: p.merchantId, payload: paymentView(voided) });

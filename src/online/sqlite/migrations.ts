@@ -81,4 +81,9 @@ export const ONLINE_MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX outbox_undelivered ON outbox (seq) WHERE delivered_at_ms IS NULL;
   `,
+  // 2: an operation in flight at the channel (a void or a capture) blocks competing ones until it ends.
+  `
+  ALTER TABLE payments ADD COLUMN pending_op TEXT;
+  ALTER TABLE preauths ADD COLUMN pending_op TEXT;
+  `,
 ];
