@@ -15,8 +15,9 @@ export function registerServeCommand(program: Command, run: Run): void {
     .option('--channel-sim-url <url>', 'where settle channel-sim listens (env SETTLE_CHANNEL_SIM_URL)')
     .option('--instant-channels', 'answer every channel in-process at once (benchmarks; no simulator needed)')
     .option('--quiet', 'no request logs')
+    .option('--recovery-after-ms <n>', 'query the channel about orders untouched this long (default: the longest channel timeout + 5 s)')
     .action(
-      run(async (ctx, opts: { port: string; host: string; config?: string; channelSimUrl?: string; instantChannels?: boolean; quiet?: boolean }) => {
+      run(async (ctx, opts: { port: string; host: string; config?: string; channelSimUrl?: string; instantChannels?: boolean; quiet?: boolean; recoveryAfterMs?: string }) => {
         const port = Number.parseInt(opts.port, 10);
         if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new LedgerError('input_invalid', `--port ${opts.port} is not a port number.`);
         const { loadConfig } = await import('../config.js');
@@ -31,6 +32,7 @@ export function registerServeCommand(program: Command, run: Run): void {
           host: opts.host,
           env: ctx.io.env,
           logger: opts.quiet ? false : true,
+          ...(opts.recoveryAfterMs !== undefined ? { recoveryStaleAfterMs: Number.parseInt(opts.recoveryAfterMs, 10), recoveryIntervalMs: 250 } : {}),
           channels: () => buildChannels(config.online, { simUrl, env: ctx.io.env, instant: opts.instantChannels === true }),
         });
         ctx.io.stderr(`settle serve listening on ${daemon.url} (database ${ctx.dbPath})\n`);
