@@ -24,7 +24,9 @@ export interface ChainedRecord {
 }
 
 export function entryHash(prevHash: string, r: ChainedRecord): string {
-  const body = canonicalJson([
+  // One flat JSON array written field by field (metadata canonicalised on its own): deterministic and
+  // cheap, since every write pays for it.
+  const body = JSON.stringify([
     r.seq,
     r.entryId,
     r.kind,
@@ -32,13 +34,13 @@ export function entryHash(prevHash: string, r: ChainedRecord): string {
     r.eventType,
     r.reference,
     r.memo,
-    r.metadata,
+    r.metadata === null ? null : canonicalJson(r.metadata),
     r.expiresAtMs,
     r.holdEntryId,
     r.reversesEntryId,
     r.fingerprint,
     r.createdAtMs,
-    r.postings.map((p) => [p.accountId, p.side, p.amountMinor, p.currency]),
+    r.postings.map((p) => [p.accountId, p.side, p.amountMinor.toString(), p.currency]),
   ]);
   return sha256Hex(`${prevHash}\n${body}`);
 }

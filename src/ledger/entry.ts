@@ -1,7 +1,7 @@
 // Commands the ledger accepts, and the pure validation of their shape. Everything an operator or a
 // service submits passes through parseCommand() at the boundary; after that the values are trusted.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Side } from './chart.js';
 import { SIDES } from './chart.js';
 import { failure, type LedgerFailure } from './errors.js';
@@ -176,12 +176,44 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
-/** Fingerprint of what the caller asked for: same id + same fingerprint = a replay. */
+const postingTuples = (postings: readonly PostingInput[]): [string, Side, string, string][] =>
+  postings.map((p) => [p.accountId, p.side, p.amountMinor.toString(), p.currency]);
+
+/**
+ * Fingerprint of what the caller asked for: same id + same fingerprint = a replay. Each command is
+ * written as one flat JSON array, field by field (absent and undefined alike as null; metadata with its
+ * keys sorted), which is several times faster than a generic canonical serialiser on the hot path.
+ */
 export function commandFingerprint(cmd: LedgerCommand): string {
-  return sha256Hex(canonicalJson(cmd));
+  let fields: unknown[];
+  switch (cmd.type) {
+    case 'entry':
+      fields = [
+        cmd.type,
+        cmd.id,
+        cmd.eventType,
+        cmd.reference ?? null,
+        cmd.memo ?? null,
+        cmd.businessDate ?? null,
+        cmd.expiresAtMs ?? null,
+        cmd.metadata === undefined ? null : canonicalJson(cmd.metadata),
+        postingTuples(cmd.postings),
+      ];
+      break;
+    case 'post_hold':
+      fields = [cmd.type, cmd.id, cmd.holdId, cmd.amountMinor?.toString() ?? null, cmd.memo ?? null];
+      break;
+    case 'void_hold':
+      fields = [cmd.type, cmd.id, cmd.holdId, cmd.memo ?? null];
+      break;
+    case 'reverse':
+      fields = [cmd.type, cmd.id, cmd.entryId, cmd.memo ?? null];
+      break;
+  }
+  return sha256Hex(JSON.stringify(fields));
 }
 
 // ---- Parsing the JSON form (the contract of `settle ledger post --file`) ----

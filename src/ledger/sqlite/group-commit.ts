@@ -10,6 +10,8 @@ export interface GroupCommitOptions {
   readonly batchMax?: number;
   /** Extra wait for more units to join a batch; 0 = just the current turn of the event loop. */
   readonly waitMs?: number;
+  /** Called after any rollback (a unit's savepoint or the whole batch), so caches can be dropped. */
+  readonly onRollback?: () => void;
 }
 
 interface Pending {
@@ -28,6 +30,7 @@ export class GroupCommitter {
   private readonly db: SqliteConnection;
   private readonly batchMax: number;
   private readonly waitMs: number;
+  private readonly onRollback: () => void;
   private queue: Pending[] = [];
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
@@ -43,6 +46,7 @@ export class GroupCommitter {
     this.db = db;
     this.batchMax = options.batchMax ?? 256;
     this.waitMs = options.waitMs ?? 0;
+    this.onRollback = options.onRollback ?? (() => undefined);
     this.begin = db.prepare('BEGIN IMMEDIATE');
     this.commit = db.prepare('COMMIT');
     this.rollback = db.prepare('ROLLBACK');
@@ -89,12 +93,14 @@ export class GroupCommitter {
         } catch (e) {
           this.rollbackTo.run();
           this.release.run();
+          this.onRollback();
           outcomes.push({ ok: false, value: e });
         }
       }
       this.commit.run();
     } catch (e) {
       if (this.db.inTransaction) this.rollback.run();
+      this.onRollback();
       for (const unit of batch) unit.reject(e);
       return this.notifyIdle();
     }

@@ -176,3 +176,48 @@ describe('Given module migrations on the shared database', () => {
     db.close();
   });
 });
+
+describe('Given the account cache of the write path', () => {
+  it('When another connection freezes an account, Then the next post sees it (data_version)', async () => {
+    const path = join(dir, 'cache.db');
+    const t = await openTestLedger(path);
+    await t.ledger.post(transfer('a', 'chan', 'merch', 1n)); // caches chan and merch
+    const other = SqliteLedgerStore.open(path);
+    await other.setAccountStatus('merch', 'frozen');
+    await other.close();
+    expect(await t.ledger.post(transfer('b', 'chan', 'merch', 1n))).toMatchObject({ ok: false, code: 'account_frozen' });
+    await t.store.close();
+  });
+
+  it('When an enclosing unit rolls back after posting, Then the cache forgets the undone counters', async () => {
+    const { GroupCommitter } = await import('./group-commit.js');
+    const t = await openTestLedger();
+    await t.ledger.post(transfer('fund', 'chan', 'user', 100n));
+    const gc = new GroupCommitter(t.store.db, { onRollback: () => t.store.invalidateAccountCache() });
+    await expect(
+      gc.run(() => {
+        t.store.postEntriesSync([transfer('spend', 'user', 'merch', 100n)], Date.now());
+        throw new Error('the unit fails after posting');
+      }),
+    ).rejects.toThrow(/after posting/);
+    // Had the cache kept the rolled-back debit, this would be insufficient_funds.
+    expect(await t.ledger.post(transfer('spend-2', 'user', 'merch', 100n))).toMatchObject({ ok: true });
+    expect((await t.ledger.verify()).ok).toBe(true);
+    await t.store.close();
+  });
+
+  it('When an enclosing unit rolls back and nobody tells the cache, Then the counters would drift (the hook matters)', async () => {
+    const { GroupCommitter } = await import('./group-commit.js');
+    const t = await openTestLedger();
+    await t.ledger.post(transfer('fund', 'chan', 'user', 100n));
+    const gc = new GroupCommitter(t.store.db);
+    await gc
+      .run(() => {
+        t.store.postEntriesSync([transfer('spend', 'user', 'merch', 100n)], Date.now());
+        throw new Error('rolled back');
+      })
+      .catch(() => undefined);
+    expect(await t.ledger.post(transfer('spend-2', 'user', 'merch', 100n))).toMatchObject({ ok: false, code: 'insufficient_funds' });
+    await t.store.close();
+  });
+});

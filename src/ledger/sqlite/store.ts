@@ -37,6 +37,9 @@ export type { SqliteOptions, SynchronousMode } from './database.js';
 
 type Row = Record<string, unknown>;
 
+/** Accounts kept in the write path's cache before it is emptied and refilled. */
+const ACCOUNT_CACHE_MAX = 200_000;
+
 const num = (v: unknown): number => Number(v as bigint);
 const big = (v: unknown): bigint => v as bigint;
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v as bigint));
@@ -84,10 +87,17 @@ export class SqliteLedgerStore implements LedgerStore {
   readonly path: string;
   private readonly stmt: ReturnType<typeof prepareStatements>;
 
+  private readonly accountCache = new Map<string, AccountState>();
+  private dataVersion = -1;
+  private readonly postTransaction: {
+    immediate(commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number): PostResult[];
+  };
+
   private constructor(db: SqliteConnection, path: string) {
     this.db = db;
     this.path = path;
     this.stmt = prepareStatements(db);
+    this.postTransaction = db.transaction((commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number) => this.postBatch(commands, nowMs));
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteLedgerStore {
@@ -211,6 +221,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   async setAccountStatus(accountId: string, status: AccountStatus): Promise<LedgerFailure | undefined> {
+    this.accountCache.delete(accountId);
     const info = this.db.prepare('UPDATE accounts SET status = ? WHERE account_id = ?').run(status, accountId);
     return info.changes === 0 ? failure('account_not_found', `Account ${accountId} does not exist.`) : undefined;
   }
@@ -323,26 +334,52 @@ export class SqliteLedgerStore implements LedgerStore {
    */
   postEntriesSync(commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number): PostResult[] {
     invariant(commands.length <= LIMITS.commandsPerBatchMax, `a batch holds at most ${LIMITS.commandsPerBatchMax} commands`);
-    return this.db
-      .transaction((): PostResult[] => {
-        const open = this.stmt.openDay.get() as Row | undefined;
-        if (!open) return commands.map(() => failure('no_open_day', 'The ledger has no open business day.'));
-        const tail = this.stmt.lastEntry.get() as Row | undefined;
-        const chain = { seq: tail ? num(tail['seq']) : 0, hash: tail ? (tail['hash'] as string) : GENESIS_HASH };
-        const ctx = this.planContext(open['business_date'] as string, nowMs);
-        return commands.map((cmd): PostResult => {
-          const planned = planCommand(cmd, ctx);
-          if (!planned.ok) return planned;
-          if (planned.replay) {
-            const e = planned.replay;
-            return { ok: true, entryId: e.entryId, seq: e.seq, businessDate: e.businessDate, replayed: true };
-          }
-          chain.seq += 1;
-          chain.hash = this.writePlan(planned.plan, chain.seq, chain.hash, nowMs);
-          return { ok: true, entryId: planned.plan.entryId, seq: chain.seq, businessDate: planned.plan.businessDate, replayed: false };
-        });
-      })
-      .immediate();
+    try {
+      return this.postTransaction.immediate(commands, nowMs);
+    } catch (e) {
+      // The transaction (or savepoint) rolled back: cached counters may be ahead of the file.
+      this.invalidateAccountCache();
+      throw e;
+    }
+  }
+
+  private postBatch(commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number): PostResult[] {
+    this.checkAccountCache();
+    const open = this.stmt.openDay.get() as Row | undefined;
+    if (!open) return commands.map(() => failure('no_open_day', 'The ledger has no open business day.'));
+    const tail = this.stmt.lastEntry.get() as Row | undefined;
+    const chain = { seq: tail ? num(tail['seq']) : 0, hash: tail ? (tail['hash'] as string) : GENESIS_HASH };
+    const ctx = this.planContext(open['business_date'] as string, nowMs);
+    return commands.map((cmd): PostResult => {
+      const planned = planCommand(cmd, ctx);
+      if (!planned.ok) return planned;
+      if (planned.replay) {
+        const e = planned.replay;
+        return { ok: true, entryId: e.entryId, seq: e.seq, businessDate: e.businessDate, replayed: true };
+      }
+      chain.seq += 1;
+      chain.hash = this.writePlan(planned.plan, chain.seq, chain.hash, nowMs);
+      return { ok: true, entryId: planned.plan.entryId, seq: chain.seq, businessDate: planned.plan.businessDate, replayed: false };
+    });
+  }
+
+  // ---- the account cache ----
+  // Reading two accounts per entry was a fifth of the write path, so account rows (with their counters)
+  // are kept between batches. The cache is dropped when another connection has committed (PRAGMA
+  // data_version, read inside the write transaction), when a write transaction of ours rolls back
+  // (here, or an enclosing unit of work: see invalidateAccountCache), and when it grows past its bound.
+
+  /** Call after a rollback that may have undone postings made through this store. */
+  invalidateAccountCache(): void {
+    this.accountCache.clear();
+  }
+
+  private checkAccountCache(): void {
+    const version = Number(this.stmt.dataVersion.get() as bigint);
+    if (version !== this.dataVersion || this.accountCache.size > ACCOUNT_CACHE_MAX) {
+      this.accountCache.clear();
+      this.dataVersion = version;
+    }
   }
 
   async expireHolds(nowMs: number, limit: number): Promise<PostResult[]> {
@@ -365,8 +402,25 @@ export class SqliteLedgerStore implements LedgerStore {
       openDay,
       nowMs,
       account: (accountId) => {
-        const r = s.accountById.get(accountId) as Row | undefined;
-        return r ? toAccountState(r) : undefined;
+        const cached = this.accountCache.get(accountId);
+        if (cached) return cached;
+        // Raw rows of just the columns needed: this read runs for every posting not in the cache.
+        const r = s.accountState.get(accountId) as unknown[] | undefined;
+        if (!r) return undefined;
+        const state: AccountState = {
+          accountNo: num(r[0]),
+          accountId: r[1] as string,
+          subjectCode: r[2] as string,
+          currency: r[3] as string,
+          status: r[4] as AccountStatus,
+          flags: num(r[5]),
+          debitsPending: big(r[6]),
+          debitsPosted: big(r[7]),
+          creditsPending: big(r[8]),
+          creditsPosted: big(r[9]),
+        };
+        this.accountCache.set(accountId, state);
+        return state;
       },
       entry: (entryId) => {
         const r = s.storedEntry.get(entryId) as Row | undefined;
@@ -421,9 +475,15 @@ export class SqliteLedgerStore implements LedgerStore {
       nowMs,
       hash,
     );
-    plan.postings.forEach((p, idx) => s.insertPosting.run(seq, idx, p.accountNo, p.side, p.amountMinor, p.currency));
+    const [first, second] = plan.postings;
+    if (plan.postings.length === 2 && first && second) {
+      s.insertTwoPostings.run(seq, 0, first.accountNo, first.side, first.amountMinor, first.currency, seq, 1, second.accountNo, second.side, second.amountMinor, second.currency);
+    } else {
+      plan.postings.forEach((p, idx) => s.insertPosting.run(seq, idx, p.accountNo, p.side, p.amountMinor, p.currency));
+    }
     for (const { account, after } of plan.changes) {
       s.updateCounters.run(after.debitsPending, after.debitsPosted, after.creditsPending, after.creditsPosted, account.accountNo);
+      this.accountCache.set(account.accountId, { ...account, ...after });
     }
     if (plan.kind === 'pending') s.insertHold.run(seq, plan.expiresAtMs);
     if (plan.hold) {
@@ -472,13 +532,22 @@ export class SqliteLedgerStore implements LedgerStore {
     const low = Math.min(...seqs);
     const high = Math.max(...seqs);
     const bySeq = new Map<number, RecordedPosting[]>();
+    if (high - low + 1 > rows.length * 2) {
+      // A sparse page (one account's entries, newest first): read each entry's postings, not the whole span.
+      for (const seq of seqs) bySeq.set(seq, (this.stmt.postingsOf.all(seq) as Row[]).map(toPosting));
+      return rows.map((r) => this.toJournalEntry(r, bySeq));
+    }
     for (const p of this.stmt.postingsBetween.all(low, high) as Row[]) {
       const seq = num(p['entry_seq']);
       let list = bySeq.get(seq);
       if (!list) bySeq.set(seq, (list = []));
       list.push(toPosting(p));
     }
-    return rows.map((r) => {
+    return rows.map((r) => this.toJournalEntry(r, bySeq));
+  }
+
+  private toJournalEntry(r: Row, bySeq: ReadonlyMap<number, RecordedPosting[]>): JournalEntry {
+    {
       const seq = num(r['seq']);
       const metadata = strOrNull(r['metadata']);
       return {
@@ -500,7 +569,7 @@ export class SqliteLedgerStore implements LedgerStore {
         hash: r['hash'] as string,
         postings: bySeq.get(seq) ?? [],
       };
-    });
+    }
   }
 }
 
@@ -532,6 +601,9 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
     | 'postingsBetween'
     | 'insertEntry'
     | 'insertPosting'
+    | 'insertTwoPostings'
+    | 'dataVersion'
+    | 'accountState'
     | 'updateCounters'
     | 'insertHold'
     | 'resolveHold'
@@ -567,6 +639,14 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
          hold_seq, reverses_seq, fingerprint, created_at_ms, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertPosting: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?)'),
+    dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    insertTwoPostings: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)'),
+    accountState: db
+      .prepare(
+        `SELECT account_no, account_id, subject_code, currency, status, flags, debits_pending, debits_posted, credits_pending, credits_posted
+         FROM accounts WHERE account_id = ?`,
+      )
+      .raw(true),
     updateCounters: db.prepare(
       'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE account_no = ?',
     ),

@@ -62,7 +62,8 @@ export class SqliteOnlineStore implements OnlineStore {
     this.db = db;
     this.clock = options.clock ?? Date.now;
     this.ledger = ledger;
-    this.committer = new GroupCommitter(db, options);
+    // A unit that rolls back may undo ledger postings: the ledger's account cache must go with them.
+    this.committer = new GroupCommitter(db, { ...options, onRollback: () => ledger.invalidateAccountCache() });
     this.tx = this.makeTx();
   }
 
