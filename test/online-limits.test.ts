@@ -81,4 +81,48 @@ describe('Given a merchant and channels that misbehave', () => {
     expect(limited[0]?.headers.get('retry-after')).toBe('1');
     await waitFor(async () => ((await s.request('GET', '/v1/payments/none')).status === 404 ? true : undefined));
   });
+
+  it('When the channel sends the same notification twice, Then the second is acknowledged as a duplicate and applied once', async () => {
+    await knob('wallet', { notify_delay_ms: null });
+    try {
+      const pay = await s.request('POST', '/v1/payments', { merchant_order_no: orderNo(), product: 'wallet', amount: 2_600, currency: 'CNY' });
+      const body = JSON.stringify({
+        notification_id: `twice-${String(pay.body['id'])}`,
+        channel: 'wallet',
+        operation: 'pay',
+        reference: pay.body['id'],
+        channel_txn_id: `WALLET-${String(pay.body['id'])}`,
+        status: 'succeeded',
+        amount_minor: '2600',
+        currency: 'CNY',
+      });
+      const send = () =>
+        fetch(`${s.daemon.url}/v1/channel-notifications/wallet`, { method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(devSecretFor('wallet'), body, Date.now()) }, body });
+      const first = (await (await send()).json()) as Record<string, unknown>;
+      const second = (await (await send()).json()) as Record<string, unknown>;
+      expect(first).toMatchObject({ ok: true, duplicate: false });
+      expect(second).toMatchObject({ ok: true, duplicate: true });
+      expect((await s.request('GET', `/v1/payments/${String(pay.body['id'])}`)).body['status']).toBe('succeeded');
+      const journal = await s.daemon.ledger.store.readJournal({ limit: 10_000 });
+      expect(journal.filter((e) => e.reference === pay.body['id'])).toHaveLength(1);
+    } finally {
+      await knob('wallet', { notify_delay_ms: 200 });
+    }
+  });
+
+  it('When the daemon is asked to stop while a payment waits on a slow channel, Then the payment still finishes and is answered', async () => {
+    const local = await startStack();
+    try {
+      await fetch(`${local.sim.url}/admin/channels/bank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ latency_ms: 400 }) });
+      const pending = local.request('POST', '/v1/payments', { merchant_order_no: orderNo(), product: 'foreign_card', amount: 3_000, currency: 'CNY' });
+      await new Promise((r) => setTimeout(r, 100));
+      const closing = local.daemon.close();
+      const reply = await pending;
+      await closing;
+      expect(reply.status).toBe(201);
+      expect(reply.body['status']).toBe('succeeded');
+    } finally {
+      await local.close();
+    }
+  });
 });
