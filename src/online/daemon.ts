@@ -9,7 +9,8 @@ import type { ChannelPort } from './channels/port.js';
 import type { OnlineConfig } from './config.js';
 import { apiFailure } from './errors.js';
 import { MerchantStore } from './merchants/store.js';
-import { authenticate } from './merchants/signing.js';
+import { authenticate, type NonceStore } from './merchants/signing.js';
+import type { OnlineStore } from './port.js';
 import { recoverOnce, startRecoveryLoop } from './payments/recovery.js';
 import type { Caller } from './payments/service.js';
 import { buildServer, type Authenticator } from './server.js';
@@ -39,9 +40,18 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-export function merchantAuthenticator(merchants: MerchantStore, clock: () => number): Authenticator {
+/**
+ * Nonces are written in the next group-committed transaction, with the requests' other writes, instead
+ * of one autocommit (one fsync) each; units run one at a time, so of two requests with the same nonce
+ * exactly one is accepted.
+ */
+export function groupCommittedNonces(merchants: MerchantStore, store: OnlineStore): NonceStore {
+  return { remember: (keyId, nonce, seenAtMs, expiresAtMs) => store.unit(() => merchants.rememberNonceSync(keyId, nonce, seenAtMs, expiresAtMs)) };
+}
+
+export function merchantAuthenticator(merchants: MerchantStore, clock: () => number, nonces: NonceStore = merchants.nonceStore): Authenticator {
   return async (request): Promise<Caller | ReturnType<typeof apiFailure>> => {
-    const result = await authenticate(request, { nowMs: clock(), keys: merchants.keyLookup, nonces: merchants.nonceStore });
+    const result = await authenticate(request, { nowMs: clock(), keys: merchants.keyLookup, nonces });
     if (!result.ok) return { ok: false, code: result.code, httpStatus: result.httpStatus, message: result.message };
     const merchant = await merchants.getMerchant(result.merchantId);
     if (!merchant) return apiFailure('not_found', 'The merchant of this key no longer exists.');
@@ -61,7 +71,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     store,
     config: options.config,
     channels,
-    authenticate: merchantAuthenticator(merchants, Date.now),
+    authenticate: merchantAuthenticator(merchants, Date.now, groupCommittedNonces(merchants, store)),
     publicUrl: () => url,
     logger: options.logger ?? true,
   });

@@ -413,7 +413,7 @@ export class MerchantStore {
     this.defaultProducts = checkProducts(options.defaultProducts ?? PRODUCT_NAMES);
     this.stmt = prepareStatements(db);
     this.keyLookup = { findKey: async (keyId) => this.findKey(keyId) };
-    this.nonceStore = { remember: async (keyId, nonce, seenAtMs, expiresAtMs) => this.rememberNonce(keyId, nonce, seenAtMs, expiresAtMs) };
+    this.nonceStore = { remember: async (keyId, nonce, seenAtMs, expiresAtMs) => this.rememberNonceSync(keyId, nonce, seenAtMs, expiresAtMs) };
   }
 
   /**
@@ -549,7 +549,11 @@ export class MerchantStore {
     };
   }
 
-  private rememberNonce(keyId: string, nonce: string, seenAtMs: number, expiresAtMs: number): boolean {
+  /**
+   * Records a nonce; false when (key, nonce) was seen before. Synchronous, so the daemon can run it
+   * inside a group-committed unit of work instead of paying one fsync per request.
+   */
+  rememberNonceSync(keyId: string, nonce: string, seenAtMs: number, expiresAtMs: number): boolean {
     if (seenAtMs - this.lastPruneMs >= MERCHANT_LIMITS.noncePruneIntervalMs) this.pruneNonces(seenAtMs);
     // One statement: of two concurrent inserts of the same (key, nonce), exactly one changes a row.
     return this.stmt.insertNonce.run(keyId, nonce, seenAtMs, expiresAtMs).changes === 1;
