@@ -168,7 +168,8 @@ export class PreauthService {
           tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
           return outcomeFailure(outcome, 'The capture was not confirmed');
         }
-        const p = authorized(tx, caller.merchantId, preauthId, `capture:${captureId}`);
+        // The channel has captured: book it even if the hold expired meanwhile.
+        const p = authorized(tx, caller.merchantId, preauthId, `capture:${captureId}`, true);
         const to = nextPreauthStatus(p.status, 'capture');
         if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
         const capture: CaptureRecord = {
@@ -185,7 +186,22 @@ export class PreauthService {
         };
         tx.insertCapture(capture);
         tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId, pendingOp: null });
-        postOrRefuse(tx, { type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
+        const posted = tx.post({ type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
+        if (!posted.ok && posted.code === 'hold_expired') {
+          // The hold ran out while the channel worked (the expiry sweep releases it): book the capture as
+          // a plain entry instead, with the same id, so a capture void can still reverse it.
+          const [receivable, payable] = ensure(tx, accounts.channelReceivable(p.channelId ?? '', p.currency), accounts.merchantPayable(p.merchantId, p.currency));
+          postOrRefuse(tx, {
+            type: 'entry',
+            id: `cap.${captureId}`,
+            eventType: 'preauth.captured',
+            reference: captureId,
+            memo: `capture of ${p.merchantOrderNo} after its hold expired`,
+            postings: postingsFor('preauth.held', { grossMinor: amount }, { channel_receivable: receivable, merchant_payable: payable }, p.currency),
+          });
+        } else if (!posted.ok) {
+          throw new Error(`ledger refused the capture ${captureId}: ${posted.code}: ${posted.message}`);
+        }
         const fee = captureFeeEntry(tx, capture, p.channelId ?? '');
         if (fee) postOrRefuse(tx, fee);
         tx.publish({ topic: 'preauth.captured', aggregateId: preauthId, merchantId: p.merchantId, payload: captureView(capture) });
@@ -203,17 +219,19 @@ export class PreauthService {
         tx.updatePreauth(preauthId, p.status, { pendingOp: 'void' });
         return { resourceId: preauthId, record: p };
       },
-      call: (p) => this.port(p.channelId).preauthVoid({ reference: `pavoid.${preauthId}.${p.updatedAtMs}`, originalReference: preauthId, amountMinor: p.amountMinor, currency: p.currency }),
+      call: (p) => this.port(p.channelId).preauthVoid({ reference: `pavoid.${p.holdEntryId ?? preauthId}`, originalReference: preauthId, amountMinor: p.amountMinor, currency: p.currency }),
       complete: (tx, outcome) => {
         if (outcome.status !== 'succeeded') {
           tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
           return outcomeFailure(outcome, 'The pre-authorisation void was not confirmed');
         }
-        const p = authorized(tx, caller.merchantId, preauthId, 'void');
+        const p = authorized(tx, caller.merchantId, preauthId, 'void', true);
         const to = nextPreauthStatus(p.status, 'void');
         if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
         tx.updatePreauth(preauthId, p.status, { status: to, pendingOp: null });
-        postOrRefuse(tx, { type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
+        const released = tx.post({ type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
+        // A hold that expired meanwhile is released by the expiry sweep; nothing else to undo.
+        if (!released.ok && released.code !== 'hold_expired') throw new Error(`ledger refused the void of ${p.holdEntryId}: ${released.code}`);
         const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
         tx.publish({ topic: 'preauth.voided', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(voided) });
         return { httpStatus: 200, view: preauthView(voided) };
@@ -274,12 +292,13 @@ export class PreauthService {
   }
 }
 
-function authorized(tx: OnlineTx, merchantId: string, preauthId: string, expectedPendingOp: string | null): PreauthRecord {
+/** An authorised pre-authorisation; `channelConfirmed` when the channel already acted (no expiry check). */
+function authorized(tx: OnlineTx, merchantId: string, preauthId: string, expectedPendingOp: string | null, channelConfirmed = false): PreauthRecord {
   const p = tx.preauth(merchantId, preauthId);
   if (!p) throw new Refusal(apiFailure('not_found', `No pre-authorisation ${preauthId}.`));
   if (p.status !== 'authorized') throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
   if (p.pendingOp !== expectedPendingOp) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} has a ${String(p.pendingOp)} in progress.`));
-  if (p.expiresAtMs <= tx.nowMs) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} expired.`));
+  if (!channelConfirmed && p.expiresAtMs <= tx.nowMs) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} expired.`));
   return p;
 }
 
@@ -306,6 +325,7 @@ export function applyPreauthOutcome(tx: OnlineTx, preauthId: string, outcome: Pa
 /** Marks authorised pre-authorisations past their expiry as expired (the ledger sweep releases the holds). */
 export function expirePreauth(tx: OnlineTx, preauthId: string): boolean {
   const p = tx.preauth(null, preauthId);
-  if (!p || p.status !== 'authorized' || p.expiresAtMs > tx.nowMs) return false;
+  // Not while a capture or void is out at the channel: its answer decides.
+  if (!p || p.status !== 'authorized' || p.expiresAtMs > tx.nowMs || p.pendingOp !== null) return false;
   return tx.updatePreauth(preauthId, 'authorized', { status: 'expired' });
 }

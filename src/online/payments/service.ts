@@ -404,7 +404,9 @@ export class PaymentService {
         tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, f.httpStatus, JSON.stringify({ error: { code: f.code, message: f.message } }));
         return f;
       }
-      const p = voidable(tx, caller.merchantId, paymentId, 'void');
+      // The channel has voided: record it even if the business day turned meanwhile (the reversal
+      // lands on the new day), or the bank and our books would disagree.
+      const p = voidable(tx, caller.merchantId, paymentId, 'void', true);
       return answer(tx, caller, idem, 200, paymentView(applyVoid(tx, p)));
     });
   }
@@ -423,13 +425,16 @@ function checkAgreement(tx: OnlineTx, merchantId: string, agreementId: string, p
   return a.agreementToken ?? undefined;
 }
 
-function voidable(tx: OnlineTx, merchantId: string, paymentId: string, expectedPendingOp: string | null): PaymentRecord {
+/** A payment that may be voided; `channelConfirmed` when the channel already voided it (no day check). */
+function voidable(tx: OnlineTx, merchantId: string, paymentId: string, expectedPendingOp: string | null, channelConfirmed = false): PaymentRecord {
   const p = tx.payment(merchantId, paymentId);
   if (!p) throw new Refusal(apiFailure('not_found', `No payment ${paymentId}.`));
   if (p.status !== 'succeeded') throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is ${p.status}.`));
   if (p.pendingOp !== expectedPendingOp) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} has a ${String(p.pendingOp)} in progress.`));
   if (p.refundedMinor > 0n || p.refundReservedMinor > 0n) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} has refunds.`));
-  if (p.businessDate !== tx.openDay()) throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is from business day ${p.businessDate ?? '?'}.`));
+  if (!channelConfirmed && p.businessDate !== tx.openDay()) {
+    throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is from business day ${p.businessDate ?? '?'}.`));
+  }
   return p;
 }
 

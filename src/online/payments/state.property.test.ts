@@ -21,9 +21,8 @@
 //   and every refusal carries a known API error code, no exception escapes, and an Idempotency-Key
 //   executes successfully at most once.
 // ONLINE_PROPERTY_RUNS raises the number of runs (default 60, about 12 s on 2 cores); ONLINE_PROPERTY_COVERAGE=1
-// prints how often each status, code and oracle case was reached. One race is kept out by default because it is a
-// known bug, pinned by the `it.fails` tests at the end: a cutoff between a channel void's two units
-// (ONLINE_PROPERTY_RACE_CUTOFF=1 lets it in; the property then finds it within a few hundred runs).
+// prints how often each status, code and oracle case was reached. A cutoff between a channel void's two units
+// once stranded the payment; the reproductions at the end pin the fix.
 
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
@@ -56,8 +55,8 @@ import {
 const DEFAULT_RUNS = 60;
 const RUNS = Math.max(1, Number.parseInt(process.env['ONLINE_PROPERTY_RUNS'] ?? '', 10) || DEFAULT_RUNS);
 const TIMEOUT_MS = Math.max(60_000, RUNS * 3_000);
-/** ONLINE_PROPERTY_RACE_CUTOFF=1 lets a cutoff race the voids of its step (fails until the known bug is fixed). */
-const RACE_CUTOFF_WITH_VOIDS = process.env['ONLINE_PROPERTY_RACE_CUTOFF'] === '1';
+/** A cutoff races the voids of its step (the bug this once found is fixed); ONLINE_PROPERTY_RACE_CUTOFF=0 orders them. */
+const RACE_CUTOFF_WITH_VOIDS = process.env['ONLINE_PROPERTY_RACE_CUTOFF'] !== '0';
 
 const MERCHANT: Caller = { merchantId: 'M100001', products: PRODUCT_NAMES };
 const FIRST_DAY = '2026-11-26';
@@ -797,8 +796,8 @@ function checkExpectation(planned: Planned, outcome: Outcome): void {
 async function runStep(run: Run, step: Step): Promise<string[]> {
   const planned = step.ops.map((op) => plan(run, op));
   const concurrent = planned.length > 1;
-  // Known bug (see the test at the end of the file): a cutoff landing between a channel void's two units
-  // strands the payment. Unless asked to race them, such a step closes the day first.
+  // A cutoff landing between a channel void's two units once stranded the payment (see the end of the
+  // file); with ONLINE_PROPERTY_RACE_CUTOFF=0 such a step closes the day first.
   const cutoffFirst = concurrent && !RACE_CUTOFF_WITH_VOIDS && planned.some((p) => p.label === 'cutoff') && planned.some((p) => p.request?.endpoint === 'void');
   const cutoffs = planned.filter((p) => p.label === 'cutoff').length;
   const started: (Promise<Outcome | 'cutoff' | 'skipped'> | undefined)[] = planned.map((p) => (cutoffFirst && p.label === 'cutoff' ? execute(run, p, 0, cutoffs) : undefined));
@@ -1128,12 +1127,11 @@ describe('Given funded payers, an in-memory SQLite store with the ledger attache
 });
 
 // ---------------------------------------------------------------------------------------------
-// Known bugs the property found (or that share its root cause), pinned as deterministic reproductions.
-// `it.fails` passes while the bug is there; when it is fixed the test fails: change it to `it`.
+// Bugs the property found (or that shared its root cause), pinned as deterministic reproductions of the fix.
 // ---------------------------------------------------------------------------------------------
 
 describe('Given a succeeded foreign_card payment through the instant bank', () => {
-  it.fails('When a cutoff lands between the two units of its void, Then the bank and the payment still agree and the payment is not stranded (KNOWN BUG)', async () => {
+  it('When a cutoff lands between the two units of its void, Then the bank and the payment still agree and the payment is not stranded', async () => {
     const w = await makeWorld({ balances: [0, 0, 0], coins: [0, 0] });
     try {
       const paid = okBody(await w.payments.create(MERCHANT, { key: 'p', requestHash: 'p' }, { merchant_order_no: 'O1', product: 'foreign_card', amount: 10_000, currency: 'CNY' }), 'pay');
@@ -1156,7 +1154,7 @@ describe('Given a succeeded foreign_card payment through the instant bank', () =
 });
 
 describe('Given an authorised pre-authorisation that expires while the bank works on its capture', () => {
-  it.fails('When the bank confirms the capture after the expiry, Then the capture is booked or the bank is not left with it (KNOWN BUG, same root cause)', async () => {
+  it('When the bank confirms the capture after the expiry, Then the capture is booked or the bank is not left with it', async () => {
     let now = Date.UTC(2026, 10, 26, 2, 0, 0);
     const clock = (): number => now;
     const db = openSqlite(':memory:');
