@@ -64,4 +64,33 @@ describe('Given orders that wait or time out', () => {
     }, 8_000);
     expect(done.body).toMatchObject({ status: 'failed', failure_code: 'channel_not_received' });
   });
+
+  it('When a capture times out at the channel, Then the pre-authorisation waits, recovery books the capture, and a retry gets the final answer', async () => {
+    const auth = await s.request('POST', '/v1/preauths', { merchant_order_no: orderNo(), amount: 20_000, currency: 'CNY' });
+    const id = String(auth.body['id']);
+    const cap = await s.request('POST', `/v1/preauths/${id}/capture`, { amount: 10_061 }, { idempotencyKey: `cap-${id}` });
+    expect(cap.status).toBe(503);
+    expect(cap.body).toMatchObject({ error: { code: 'channel_unavailable' } });
+    const waiting = await s.request('GET', `/v1/preauths/${id}`);
+    expect(waiting.body).toMatchObject({ status: 'authorized', pending_operation: 'capture' });
+    expect((await s.request('POST', `/v1/preauths/${id}/void`, {})).body).toMatchObject({ error: { code: 'illegal_transition' } });
+    const captured = await waitFor(async () => {
+      const g = await s.request('GET', `/v1/preauths/${id}`);
+      return g.body['status'] === 'captured' ? g : undefined;
+    }, 8_000);
+    expect(captured.body).toMatchObject({ captured_amount: 10_061, pending_operation: null });
+    const retry = await s.request('POST', `/v1/preauths/${id}/capture`, { amount: 10_061 }, { idempotencyKey: `cap-${id}` });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body).toMatchObject({ object: 'capture', status: 'succeeded', amount: 10_061 });
+    expect((await s.daemon.ledger.verify()).ok).toBe(true);
+  });
+
+  it('When the daemon has a payment in flight and a retry comes after recovery, Then the retry gets the payment, not in_flight', async () => {
+    const r = await s.request('POST', '/v1/payments', { merchant_order_no: orderNo(), product: 'foreign_card', amount: 20_061, currency: 'CNY' }, { idempotencyKey: 'retry-after-recovery' });
+    expect(['processing', 'succeeded']).toContain(r.body['status']);
+    await waitFor(async () => ((await s.request('GET', `/v1/payments/${String(r.body['id'])}`)).body['status'] === 'succeeded' ? true : undefined), 8_000);
+    const retry = await s.request('POST', '/v1/payments', { merchant_order_no: String(r.body['merchant_order_no']), product: 'foreign_card', amount: 20_061, currency: 'CNY' }, { idempotencyKey: 'retry-after-recovery' });
+    expect(retry.body).toMatchObject({ id: r.body['id'] });
+  });
 });

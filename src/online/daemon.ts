@@ -85,6 +85,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         // Never query an order whose own channel call may still be waiting for its answer.
         staleAfterMs: options.recoveryStaleAfterMs ?? Math.max(...options.config.channels.map((c) => c.timeout_ms), 0) + 5_000,
         batchMax: 200,
+        config: options.config,
         expireHolds: async () => (await ledger.expireHolds()).filter((r) => r.ok).length,
       }),
     options.recoveryIntervalMs ?? 5_000,

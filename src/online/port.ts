@@ -157,6 +157,8 @@ export interface OnlineTx {
   idempotency(merchantId: string, key: string, requestHash: string): IdempotencyState;
   markInFlight(merchantId: string, key: string, requestHash: string, resourceId: string): void;
   saveResponse(merchantId: string, key: string, requestHash: string, httpStatus: number, body: string): void;
+  /** Stores the final answer of every request still in flight for this object (recovery finished it). */
+  resolveInFlight(resourceId: string, httpStatus: number, body: string): void;
 
   insertPayment(p: PaymentRecord): 'ok' | 'duplicate';
   payment(merchantId: string | null, paymentId: string): PaymentRecord | undefined;
@@ -205,6 +207,8 @@ export interface OnlineStore {
   /** Orders still processing (for recovery, 补单) and orders waiting for the payer past their expiry. */
   processing(table: 'payments' | 'refunds' | 'preauths' | 'payouts' | 'topups' | 'agreements', olderThanMs: number, limit: number): Promise<{ id: string; merchantId: string }[]>;
   expiredWaiting(nowMs: number, limit: number): Promise<string[]>;
+  /** Payments or pre-authorisations with a void or capture out at the channel, untouched since olderThanMs. */
+  withPendingOp(table: 'payments' | 'preauths', olderThanMs: number, limit: number): Promise<{ id: string; pendingOp: string }[]>;
   /** Authorised pre-authorisations whose hold has passed its expiry. */
   expiredPreauths(nowMs: number, limit: number): Promise<string[]>;
   counts(): Promise<Record<string, number>>;

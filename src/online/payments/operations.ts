@@ -35,7 +35,10 @@ export async function twoStep<R>(store: OnlineStore, caller: Caller, idem: Idem,
   return runUnit(store, (tx): ApiResult => {
     const done = steps.complete(tx, outcome, first.record);
     if (isFailure(done)) {
-      tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, done.httpStatus, JSON.stringify({ error: { code: done.code, message: done.message } }));
+      // An unknown outcome keeps the key in flight: recovery asks the channel and stores the final answer.
+      if (done.code !== 'channel_unavailable') {
+        tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, done.httpStatus, JSON.stringify({ error: { code: done.code, message: done.message } }));
+      }
       return done;
     }
     return answer(tx, caller, idem, done.httpStatus, done.view);

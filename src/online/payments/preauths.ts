@@ -4,9 +4,9 @@
 // the rest; a capture void reverses the capture and places a new hold.
 
 import { postingsFor, type EntryCommand } from '../../ledger/index.js';
-import type { ChannelPort } from '../channels/port.js';
+import type { ChannelOutcome, ChannelPort } from '../channels/port.js';
 import { feeRateFor, type OnlineConfig } from '../config.js';
-import { apiFailure } from '../errors.js';
+import { apiFailure, type ApiFailure } from '../errors.js';
 import type { CaptureRecord, OnlineStore, OnlineTx, PreauthRecord } from '../port.js';
 import { accounts, ensure } from './accounts.js';
 import { outcomeFailure, twoStep } from './operations.js';
@@ -41,6 +41,8 @@ export function preauthView(p: PreauthRecord): Record<string, unknown> {
     status: p.status,
     captured_amount: Number(p.capturedMinor),
     capture_id: p.captureId,
+    /** A capture or void sent to the channel and not yet answered (other operations wait for it). */
+    pending_operation: p.pendingOp === null ? null : (p.pendingOp.split(':')[0] ?? null),
     channel: p.channelId,
     channel_txn_id: p.channelTxnId,
     payer_id: p.payerId,
@@ -159,54 +161,11 @@ export class PreauthService {
         const p = authorized(tx, caller.merchantId, preauthId, null);
         const amount = parsed.value.amount ?? p.amountMinor;
         if (amount > p.amountMinor) throw new Refusal(apiFailure('preauth_capture_exceeds', `At most ${p.amountMinor} minor units were authorised.`));
-        tx.updatePreauth(preauthId, p.status, { pendingOp: `capture:${captureId}` });
+        tx.updatePreauth(preauthId, p.status, { pendingOp: `capture:${captureId}:${amount}` });
         return { resourceId: captureId, record: { preauth: p, amount } };
       },
       call: ({ preauth, amount }) => this.port(preauth.channelId).capture({ reference: captureId, originalReference: preauthId, amountMinor: amount, currency: preauth.currency }),
-      complete: (tx, outcome, { amount }) => {
-        if (outcome.status !== 'succeeded') {
-          tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
-          return outcomeFailure(outcome, 'The capture was not confirmed');
-        }
-        // The channel has captured: book it even if the hold expired meanwhile.
-        const p = authorized(tx, caller.merchantId, preauthId, `capture:${captureId}`, true);
-        const to = nextPreauthStatus(p.status, 'capture');
-        if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
-        const capture: CaptureRecord = {
-          captureId,
-          preauthId,
-          merchantId: p.merchantId,
-          amountMinor: amount,
-          currency: p.currency,
-          status: 'succeeded',
-          feeMinor: applyRate(amount, feeRateFor(this.config, 'foreign_card'), 'half_up'),
-          costMinor: applyRate(amount, this.config.channels.find((c) => c.id === p.channelId)?.cost_rate ?? '0', 'half_up'),
-          createdAtMs: tx.nowMs,
-          updatedAtMs: tx.nowMs,
-        };
-        tx.insertCapture(capture);
-        tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId, pendingOp: null });
-        const posted = tx.post({ type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
-        if (!posted.ok && posted.code === 'hold_expired') {
-          // The hold ran out while the channel worked (the expiry sweep releases it): book the capture as
-          // a plain entry instead, with the same id, so a capture void can still reverse it.
-          const [receivable, payable] = ensure(tx, accounts.channelReceivable(p.channelId ?? '', p.currency), accounts.merchantPayable(p.merchantId, p.currency));
-          postOrRefuse(tx, {
-            type: 'entry',
-            id: `cap.${captureId}`,
-            eventType: 'preauth.captured',
-            reference: captureId,
-            memo: `capture of ${p.merchantOrderNo} after its hold expired`,
-            postings: postingsFor('preauth.held', { grossMinor: amount }, { channel_receivable: receivable, merchant_payable: payable }, p.currency),
-          });
-        } else if (!posted.ok) {
-          throw new Error(`ledger refused the capture ${captureId}: ${posted.code}: ${posted.message}`);
-        }
-        const fee = captureFeeEntry(tx, capture, p.channelId ?? '');
-        if (fee) postOrRefuse(tx, fee);
-        tx.publish({ topic: 'preauth.captured', aggregateId: preauthId, merchantId: p.merchantId, payload: captureView(capture) });
-        return { httpStatus: 201, view: captureView(capture) };
-      },
+      complete: (tx, outcome, { amount }) => settleCapture(tx, this.config, caller.merchantId, preauthId, captureId, amount, outcome),
     });
   }
 
@@ -220,64 +179,22 @@ export class PreauthService {
         return { resourceId: preauthId, record: p };
       },
       call: (p) => this.port(p.channelId).preauthVoid({ reference: `pavoid.${p.holdEntryId ?? preauthId}`, originalReference: preauthId, amountMinor: p.amountMinor, currency: p.currency }),
-      complete: (tx, outcome) => {
-        if (outcome.status !== 'succeeded') {
-          tx.updatePreauth(preauthId, 'authorized', { pendingOp: null });
-          return outcomeFailure(outcome, 'The pre-authorisation void was not confirmed');
-        }
-        const p = authorized(tx, caller.merchantId, preauthId, 'void', true);
-        const to = nextPreauthStatus(p.status, 'void');
-        if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
-        tx.updatePreauth(preauthId, p.status, { status: to, pendingOp: null });
-        const released = tx.post({ type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
-        // A hold that expired meanwhile is released by the expiry sweep; nothing else to undo.
-        if (!released.ok && released.code !== 'hold_expired') throw new Error(`ledger refused the void of ${p.holdEntryId}: ${released.code}`);
-        const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
-        tx.publish({ topic: 'preauth.voided', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(voided) });
-        return { httpStatus: 200, view: preauthView(voided) };
-      },
+      complete: (tx, outcome) => settlePreauthVoid(tx, caller.merchantId, preauthId, outcome),
     });
   }
 
   async voidCapture(caller: Caller, idem: Idem, captureId: string, raw: unknown): Promise<ApiResult> {
     const parsed = parseBody({}, raw ?? {});
     if (!parsed.ok) return parsed;
-    const checked = (tx: OnlineTx, expectedPendingOp: string | null): { capture: CaptureRecord; preauth: PreauthRecord } => {
-      const c = tx.capture(caller.merchantId, captureId);
-      if (!c) throw new Refusal(apiFailure('not_found', `No capture ${captureId}.`));
-      const p = tx.preauth(caller.merchantId, c.preauthId);
-      if (c.status !== 'succeeded' || !p || p.status !== 'captured' || p.captureId !== captureId || p.pendingOp !== expectedPendingOp) {
-        throw new Refusal(apiFailure('illegal_transition', `Capture ${captureId} is ${c.status}${p?.pendingOp ? `, with a ${p.pendingOp} in progress` : ''}.`));
-      }
-      return { capture: c, preauth: p };
-    };
     return twoStep(this.store, caller, idem, {
       prepare: (tx) => {
-        const record = checked(tx, null);
+        const record = capturedBy(tx, caller.merchantId, captureId, null);
         tx.updatePreauth(record.preauth.preauthId, 'captured', { pendingOp: 'capture_void' });
         return { resourceId: captureId, record };
       },
       call: ({ capture, preauth }) =>
         this.port(preauth.channelId).captureVoid({ reference: `capvoid.${captureId}`, originalReference: captureId, amountMinor: capture.amountMinor, currency: capture.currency }),
-      complete: (tx, outcome, { preauth: before }) => {
-        if (outcome.status !== 'succeeded') {
-          tx.updatePreauth(before.preauthId, 'captured', { pendingOp: null });
-          return outcomeFailure(outcome, 'The capture void was not confirmed');
-        }
-        const { capture, preauth } = checked(tx, 'capture_void');
-        const to = nextPreauthStatus(preauth.status, 'capture_voided');
-        if (!to) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauth.preauthId} is ${preauth.status}.`));
-        postOrRefuse(tx, { type: 'reverse', id: `capvoid.${captureId}`, entryId: `cap.${captureId}`, memo: 'capture void (预授权完成撤销)' });
-        if (capture.feeMinor > 0n || capture.costMinor > 0n) postOrRefuse(tx, { type: 'reverse', id: `capfeevoid.${captureId}`, entryId: `capfee.${captureId}` });
-        // The pre-authorisation is valid again: a new hold for the authorised amount, until its original expiry.
-        const newHold = `auth.${captureId}.renewed`;
-        postOrRefuse(tx, holdEntry(tx, preauth, newHold, Math.max(preauth.expiresAtMs, tx.nowMs + 60_000)));
-        tx.updateCapture(captureId, 'succeeded', { status: 'voided' });
-        tx.updatePreauth(preauth.preauthId, preauth.status, { status: to, capturedMinor: 0n, captureId: null, holdEntryId: newHold, pendingOp: null });
-        const voided: CaptureRecord = { ...capture, status: 'voided', updatedAtMs: tx.nowMs };
-        tx.publish({ topic: 'capture.voided', aggregateId: captureId, merchantId: capture.merchantId, payload: captureView(voided) });
-        return { httpStatus: 200, view: captureView(voided) };
-      },
+      complete: (tx, outcome) => settleCaptureVoid(tx, caller.merchantId, captureId, outcome),
     });
   }
 
@@ -293,7 +210,7 @@ export class PreauthService {
 }
 
 /** An authorised pre-authorisation; `channelConfirmed` when the channel already acted (no expiry check). */
-function authorized(tx: OnlineTx, merchantId: string, preauthId: string, expectedPendingOp: string | null, channelConfirmed = false): PreauthRecord {
+function authorized(tx: OnlineTx, merchantId: string | null, preauthId: string, expectedPendingOp: string | null, channelConfirmed = false): PreauthRecord {
   const p = tx.preauth(merchantId, preauthId);
   if (!p) throw new Refusal(apiFailure('not_found', `No pre-authorisation ${preauthId}.`));
   if (p.status !== 'authorized') throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
@@ -328,4 +245,106 @@ export function expirePreauth(tx: OnlineTx, preauthId: string): boolean {
   // Not while a capture or void is out at the channel: its answer decides.
   if (!p || p.status !== 'authorized' || p.expiresAtMs > tx.nowMs || p.pendingOp !== null) return false;
   return tx.updatePreauth(preauthId, 'authorized', { status: 'expired' });
+}
+
+type Settled = { readonly httpStatus: number; readonly view: unknown } | ApiFailure;
+
+/**
+ * What a follow-up operation leaves when the channel did not confirm it: a decline frees the object for
+ * other operations; an unknown answer keeps it blocked (the operation may have happened at the channel)
+ * until recovery asks the channel.
+ */
+function unconfirmed(tx: OnlineTx, preauthId: string, from: PreauthRecord['status'], outcome: Exclude<ChannelOutcome, { status: 'succeeded' }>, what: string): ApiFailure {
+  if (outcome.status === 'declined') tx.updatePreauth(preauthId, from, { pendingOp: null });
+  return outcomeFailure(outcome, what);
+}
+
+/** The second step of a capture (also run by recovery): books the capture once the channel confirmed it. */
+export function settleCapture(tx: OnlineTx, config: OnlineConfig, merchantId: string | null, preauthId: string, captureId: string, amount: bigint, outcome: ChannelOutcome): Settled {
+  if (outcome.status !== 'succeeded') return unconfirmed(tx, preauthId, 'authorized', outcome, 'The capture was not confirmed');
+  // The channel has captured: book it even if the hold expired meanwhile.
+  const p = authorized(tx, merchantId, preauthId, `capture:${captureId}:${amount}`, true);
+  const to = nextPreauthStatus(p.status, 'capture');
+  if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+  const capture: CaptureRecord = {
+    captureId,
+    preauthId,
+    merchantId: p.merchantId,
+    amountMinor: amount,
+    currency: p.currency,
+    status: 'succeeded',
+    feeMinor: applyRate(amount, feeRateFor(config, 'foreign_card'), 'half_up'),
+    costMinor: applyRate(amount, config.channels.find((c) => c.id === p.channelId)?.cost_rate ?? '0', 'half_up'),
+    createdAtMs: tx.nowMs,
+    updatedAtMs: tx.nowMs,
+  };
+  tx.insertCapture(capture);
+  tx.updatePreauth(preauthId, p.status, { status: to, capturedMinor: amount, captureId, pendingOp: null });
+  const posted = tx.post({ type: 'post_hold', id: `cap.${captureId}`, holdId: p.holdEntryId, amountMinor: amount, memo: `capture of ${p.merchantOrderNo}` });
+  if (!posted.ok && posted.code === 'hold_expired') {
+    // The hold ran out while the channel worked (the expiry sweep releases it): book the capture as a
+    // plain entry instead, with the same id, so a capture void can still reverse it.
+    const [receivable, payable] = ensure(tx, accounts.channelReceivable(p.channelId ?? '', p.currency), accounts.merchantPayable(p.merchantId, p.currency));
+    postOrRefuse(tx, {
+      type: 'entry',
+      id: `cap.${captureId}`,
+      eventType: 'preauth.captured',
+      reference: captureId,
+      memo: `capture of ${p.merchantOrderNo} after its hold expired`,
+      postings: postingsFor('preauth.held', { grossMinor: amount }, { channel_receivable: receivable, merchant_payable: payable }, p.currency),
+    });
+  } else if (!posted.ok) {
+    throw new Error(`ledger refused the capture ${captureId}: ${posted.code}: ${posted.message}`);
+  }
+  const fee = captureFeeEntry(tx, capture, p.channelId ?? '');
+  if (fee) postOrRefuse(tx, fee);
+  tx.publish({ topic: 'preauth.captured', aggregateId: preauthId, merchantId: p.merchantId, payload: captureView(capture) });
+  return { httpStatus: 201, view: captureView(capture) };
+}
+
+/** The second step of a pre-authorisation void (also run by recovery). */
+export function settlePreauthVoid(tx: OnlineTx, merchantId: string | null, preauthId: string, outcome: ChannelOutcome): Settled {
+  if (outcome.status !== 'succeeded') return unconfirmed(tx, preauthId, 'authorized', outcome, 'The pre-authorisation void was not confirmed');
+  const p = authorized(tx, merchantId, preauthId, 'void', true);
+  const to = nextPreauthStatus(p.status, 'void');
+  if (!to || p.holdEntryId === null) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauthId} is ${p.status}.`));
+  tx.updatePreauth(preauthId, p.status, { status: to, pendingOp: null });
+  const released = tx.post({ type: 'void_hold', id: `void.${p.holdEntryId}`, holdId: p.holdEntryId, memo: `pre-authorisation void of ${p.merchantOrderNo}` });
+  // A hold that expired meanwhile is released by the expiry sweep; nothing else to undo.
+  if (!released.ok && released.code !== 'hold_expired') throw new Error(`ledger refused the void of ${p.holdEntryId}: ${released.code}`);
+  const voided = { ...p, status: to, updatedAtMs: tx.nowMs };
+  tx.publish({ topic: 'preauth.voided', aggregateId: preauthId, merchantId: p.merchantId, payload: preauthView(voided) });
+  return { httpStatus: 200, view: preauthView(voided) };
+}
+
+/** A succeeded capture whose pre-authorisation is captured by it, with the expected operation in flight. */
+function capturedBy(tx: OnlineTx, merchantId: string | null, captureId: string, expectedPendingOp: string | null): { capture: CaptureRecord; preauth: PreauthRecord } {
+  const c = tx.capture(merchantId, captureId);
+  if (!c) throw new Refusal(apiFailure('not_found', `No capture ${captureId}.`));
+  const p = tx.preauth(merchantId, c.preauthId);
+  if (c.status !== 'succeeded' || !p || p.status !== 'captured' || p.captureId !== captureId || p.pendingOp !== expectedPendingOp) {
+    throw new Refusal(apiFailure('illegal_transition', `Capture ${captureId} is ${c.status}${p?.pendingOp ? `, with a ${p.pendingOp} in progress` : ''}.`));
+  }
+  return { capture: c, preauth: p };
+}
+
+/** The second step of a capture void (also run by recovery): the pre-authorisation is valid again. */
+export function settleCaptureVoid(tx: OnlineTx, merchantId: string | null, captureId: string, outcome: ChannelOutcome): Settled {
+  if (outcome.status !== 'succeeded') {
+    const c = tx.capture(merchantId, captureId);
+    return unconfirmed(tx, c?.preauthId ?? '', 'captured', outcome, 'The capture void was not confirmed');
+  }
+  const { capture, preauth } = capturedBy(tx, merchantId, captureId, 'capture_void');
+  const to = nextPreauthStatus(preauth.status, 'capture_voided');
+  if (!to) throw new Refusal(apiFailure('illegal_transition', `Pre-authorisation ${preauth.preauthId} is ${preauth.status}.`));
+  postOrRefuse(tx, { type: 'reverse', id: `capvoid.${captureId}`, entryId: `cap.${captureId}`, memo: 'capture void (预授权完成撤销)' });
+  if (capture.feeMinor > 0n || capture.costMinor > 0n) postOrRefuse(tx, { type: 'reverse', id: `capfeevoid.${captureId}`, entryId: `capfee.${captureId}` });
+  // The pre-authorisation is valid again: a new hold for the authorised amount, until its original expiry.
+  const newHold = `auth.${captureId}.renewed`;
+  postOrRefuse(tx, holdEntry(tx, preauth, newHold, Math.max(preauth.expiresAtMs, tx.nowMs + 60_000)));
+  tx.updateCapture(captureId, 'succeeded', { status: 'voided' });
+  tx.updatePreauth(preauth.preauthId, preauth.status, { status: to, capturedMinor: 0n, captureId: null, holdEntryId: newHold, pendingOp: null });
+  const voided: CaptureRecord = { ...capture, status: 'voided', updatedAtMs: tx.nowMs };
+  tx.publish({ topic: 'capture.voided', aggregateId: captureId, merchantId: capture.merchantId, payload: captureView(voided) });
+  return { httpStatus: 200, view: captureView(voided) };
 }

@@ -394,22 +394,29 @@ export class PaymentService {
       outcome = { status: 'unknown', reason: 'protocol', message: (e as Error).message };
     }
     return runUnit(this.deps.store, (tx): ApiResult => {
-      if (outcome.status !== 'succeeded') {
-        // Nothing changed at our side but the in-flight mark; the answer is kept so a retry with the same key gets it.
-        tx.updatePayment(paymentId, checked.status, { pendingOp: null });
-        const f =
-          outcome.status === 'declined'
-            ? apiFailure('channel_declined', outcome.message)
-            : apiFailure('channel_unavailable', outcome.status === 'unknown' ? outcome.message : 'The channel has not confirmed the void.');
-        tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, f.httpStatus, JSON.stringify({ error: { code: f.code, message: f.message } }));
-        return f;
+      const settled = settlePaymentVoid(tx, caller.merchantId, paymentId, outcome);
+      if (!isFailure(settled)) return answer(tx, caller, idem, 200, paymentView(settled));
+      // A decline is the final answer to this key; an unknown outcome keeps it in flight for recovery.
+      if (settled.code !== 'channel_unavailable') {
+        tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, settled.httpStatus, JSON.stringify({ error: { code: settled.code, message: settled.message } }));
       }
-      // The channel has voided: record it even if the business day turned meanwhile (the reversal
-      // lands on the new day), or the bank and our books would disagree.
-      const p = voidable(tx, caller.merchantId, paymentId, 'void', true);
-      return answer(tx, caller, idem, 200, paymentView(applyVoid(tx, p)));
+      return settled;
     });
   }
+}
+
+/**
+ * The second step of a channel void (also run by recovery). Once the channel has voided, the books
+ * follow even if the business day turned meanwhile (the reversal lands on the new day). A decline frees
+ * the payment for refunds again; an unknown answer keeps the void in flight until the channel is asked.
+ */
+export function settlePaymentVoid(tx: OnlineTx, merchantId: string | null, paymentId: string, outcome: ChannelOutcome): PaymentRecord | ApiFailure {
+  if (outcome.status === 'succeeded') return applyVoid(tx, voidable(tx, merchantId, paymentId, 'void', true));
+  if (outcome.status === 'declined') {
+    tx.updatePayment(paymentId, 'succeeded', { pendingOp: null });
+    return apiFailure('channel_declined', outcome.message);
+  }
+  return apiFailure('channel_unavailable', outcome.status === 'unknown' ? outcome.message : 'The channel has not confirmed the void.');
 }
 
 function duplicateOrder(no: string): ApiFailure {
@@ -426,7 +433,7 @@ function checkAgreement(tx: OnlineTx, merchantId: string, agreementId: string, p
 }
 
 /** A payment that may be voided; `channelConfirmed` when the channel already voided it (no day check). */
-function voidable(tx: OnlineTx, merchantId: string, paymentId: string, expectedPendingOp: string | null, channelConfirmed = false): PaymentRecord {
+function voidable(tx: OnlineTx, merchantId: string | null, paymentId: string, expectedPendingOp: string | null, channelConfirmed = false): PaymentRecord {
   const p = tx.payment(merchantId, paymentId);
   if (!p) throw new Refusal(apiFailure('not_found', `No payment ${paymentId}.`));
   if (p.status !== 'succeeded') throw new Refusal(apiFailure('void_not_allowed', `Payment ${paymentId} is ${p.status}.`));

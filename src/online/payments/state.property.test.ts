@@ -363,6 +363,8 @@ interface PaymentV {
   readonly payer: string | null;
   readonly orderNo: string;
   readonly businessDate: string | null;
+  /** A void out at the channel with no answer yet (an unknown outcome): refunds and voids are refused. */
+  readonly pendingOp: string | null;
 }
 interface RefundV {
   readonly id: string;
@@ -381,6 +383,8 @@ interface PreauthV {
   readonly currency: string;
   readonly channel: string | null;
   readonly orderNo: string;
+  /** A capture, void or capture void out at the channel with no answer yet: follow-ups are refused. */
+  readonly pendingOp: string | null;
 }
 interface CaptureV {
   readonly id: string;
@@ -421,6 +425,7 @@ const paymentOf = (o: Json): PaymentV => ({
   payer: strOrNull(o, 'payer_id'),
   orderNo: str(o, 'merchant_order_no'),
   businessDate: strOrNull(o, 'business_date'),
+  pendingOp: strOrNull(o, 'pending_operation'),
 });
 const refundOf = (o: Json): RefundV => ({
   id: str(o, 'id'),
@@ -439,6 +444,7 @@ const preauthOf = (o: Json): PreauthV => ({
   currency: str(o, 'currency'),
   channel: strOrNull(o, 'channel'),
   orderNo: str(o, 'merchant_order_no'),
+  pendingOp: strOrNull(o, 'pending_operation'),
 });
 const captureOf = (o: Json): CaptureV => ({
   id: str(o, 'id'),
@@ -651,6 +657,7 @@ function plan(run: Run, op: Op): Planned {
       let expected: Expect;
       if (!p) expected = { kind: 'error', code: 'not_found' };
       else if (p.status !== 'succeeded' && p.status !== 'partially_refunded') expected = { kind: 'error', code: 'payment_not_refundable' };
+      else if (p.pendingOp !== null) expected = { kind: 'error', code: 'payment_not_refundable' };
       else if (amount > room) expected = { kind: 'error', code: 'refund_exceeds_remaining' };
       else if ([...snap.refunds.values()].some((r) => r.refundNo === refundNo)) expected = { kind: 'error', code: 'merchant_refund_no_duplicate' };
       else if (PRODUCTS[p.product].local) expected = { kind: 'ok', status: 'succeeded' };
@@ -666,7 +673,7 @@ function plan(run: Run, op: Op): Planned {
       if (k !== 'fresh') return { label, request: req, expect: k };
       let expected: Expect;
       if (!p) expected = { kind: 'error', code: 'not_found' };
-      else if (p.status !== 'succeeded' || processingRefunds(snap, p.id) > 0n || p.businessDate !== snap.openDay) expected = { kind: 'error', code: 'void_not_allowed' };
+      else if (p.status !== 'succeeded' || p.pendingOp !== null || processingRefunds(snap, p.id) > 0n || p.businessDate !== snap.openDay) expected = { kind: 'error', code: 'void_not_allowed' };
       else expected = { kind: 'ok', status: 'voided' };
       return { label, request: req, expect: expected };
     }
@@ -695,7 +702,7 @@ function plan(run: Run, op: Op): Planned {
       if (k !== 'fresh') return { label, request: req, expect: k };
       let expected: Expect;
       if (!p) expected = { kind: 'error', code: 'not_found' };
-      else if (p.status !== 'authorized') expected = { kind: 'error', code: 'illegal_transition' };
+      else if (p.status !== 'authorized' || p.pendingOp !== null) expected = { kind: 'error', code: 'illegal_transition' };
       else if (amount > p.amount) expected = { kind: 'error', code: 'preauth_capture_exceeds' };
       else if (isDecline(amount)) expected = { kind: 'error', code: 'channel_declined' };
       else if (isUnknown(amount)) expected = { kind: 'error', code: 'channel_unavailable' };
@@ -709,7 +716,11 @@ function plan(run: Run, op: Op): Planned {
       const label = `preauth void ${p?.status ?? 'missing'}`;
       const k = keyExpectation(run, req);
       if (k !== 'fresh') return { label, request: req, expect: k };
-      const expected: Expect = !p ? { kind: 'error', code: 'not_found' } : p.status !== 'authorized' ? { kind: 'error', code: 'illegal_transition' } : { kind: 'ok', status: 'voided' };
+      const expected: Expect = !p
+        ? { kind: 'error', code: 'not_found' }
+        : p.status !== 'authorized' || p.pendingOp !== null
+          ? { kind: 'error', code: 'illegal_transition' }
+          : { kind: 'ok', status: 'voided' };
       return { label, request: req, expect: expected };
     }
     case 'captureVoid': {
@@ -722,7 +733,7 @@ function plan(run: Run, op: Op): Planned {
       if (k !== 'fresh') return { label, request: req, expect: k };
       let expected: Expect;
       if (!c) expected = { kind: 'error', code: 'not_found' };
-      else if (c.status !== 'succeeded' || p?.status !== 'captured' || p.captureId !== c.id) expected = { kind: 'error', code: 'illegal_transition' };
+      else if (c.status !== 'succeeded' || p?.status !== 'captured' || p.captureId !== c.id || p.pendingOp !== null) expected = { kind: 'error', code: 'illegal_transition' };
       else expected = { kind: 'ok', status: 'voided' };
       return { label, request: req, expect: expected };
     }

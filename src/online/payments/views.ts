@@ -27,6 +27,8 @@ export function paymentView(p: PaymentRecord): Record<string, unknown> {
     business_date: p.businessDate,
     failure_code: p.failureCode,
     failure_message: p.failureMessage,
+    /** A void sent to the channel and not yet answered (refunds and voids wait for it). */
+    pending_operation: p.pendingOp,
     created_at: iso(p.createdAtMs),
     updated_at: iso(p.updatedAtMs),
   };

@@ -86,4 +86,10 @@ export const ONLINE_MIGRATIONS: readonly string[] = [
   ALTER TABLE payments ADD COLUMN pending_op TEXT;
   ALTER TABLE preauths ADD COLUMN pending_op TEXT;
   `,
+  // 3: recovery answers requests left in flight (the daemon died, or the channel's answer was unknown).
+  `
+  CREATE INDEX idempotency_in_flight ON idempotency_keys (resource_id) WHERE state = 'in_flight';
+  CREATE INDEX payments_pending_op ON payments (updated_at_ms) WHERE pending_op IS NOT NULL;
+  CREATE INDEX preauths_pending_op ON preauths (updated_at_ms) WHERE pending_op IS NOT NULL;
+  `,
 ];

@@ -102,6 +102,14 @@ export class SqliteOnlineStore implements OnlineStore {
     return rows.map((r) => r['payment_id'] as string);
   }
 
+  async withPendingOp(table: 'payments' | 'preauths', olderThanMs: number, limit: number): Promise<{ id: string; pendingOp: string }[]> {
+    const rows = this.stmt(
+      `pendingOp:${table}`,
+      `SELECT ${ID_COLUMN[table]} AS id, pending_op FROM ${table} WHERE pending_op IS NOT NULL AND updated_at_ms <= ? ORDER BY updated_at_ms LIMIT ?`,
+    ).all(olderThanMs, limit) as Row[];
+    return rows.map((r) => ({ id: r['id'] as string, pendingOp: r['pending_op'] as string }));
+  }
+
   async expiredPreauths(nowMs: number, limit: number): Promise<string[]> {
     const rows = this.stmt('expiredPreauths', "SELECT preauth_id FROM preauths WHERE status = 'authorized' AND expires_at_ms <= ? LIMIT ?").all(nowMs, limit) as Row[];
     return rows.map((r) => r['preauth_id'] as string);
@@ -165,6 +173,9 @@ export class SqliteOnlineStore implements OnlineStore {
          VALUES (@merchant, @key, @hash, 'done', @status, @body, @now, @now)
          ON CONFLICT (merchant_id, idem_key) DO UPDATE SET state = 'done', http_status = @status, response_body = @body, updated_at_ms = @now`,
       ),
+      resolve: this.db.prepare(
+        "UPDATE idempotency_keys SET state = 'done', http_status = ?, response_body = ?, updated_at_ms = ? WHERE state = 'in_flight' AND resource_id = ?",
+      ),
     };
     const outbox = this.db.prepare('INSERT INTO outbox (topic, aggregate_id, merchant_id, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)');
     const notification = this.db.prepare('INSERT INTO channel_notifications (channel_id, notification_id, received_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
@@ -184,6 +195,9 @@ export class SqliteOnlineStore implements OnlineStore {
       },
       saveResponse(merchantId, key, requestHash, httpStatus, body) {
         idem.done.run({ merchant: merchantId, key, hash: requestHash, status: httpStatus, body, now: self.nowMs });
+      },
+      resolveInFlight(resourceId, httpStatus, body) {
+        idem.resolve.run(httpStatus, body, self.nowMs, resourceId);
       },
       insertPayment: (p) => self.insert('payments', p),
       payment: (m, id) => self.select('payments', m, id),
