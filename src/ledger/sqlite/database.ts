@@ -40,6 +40,8 @@ export function openSqlite(path: string, options: SqliteOptions = {}): SqliteCon
       db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
     }
     db.pragma('foreign_keys = ON');
+    // Savepoints and sorts spill to memory, not to temp files.
+    db.pragma('temp_store = MEMORY');
     return db;
   } catch (e) {
     db.close();

@@ -147,7 +147,12 @@ export class SqliteLedgerStore implements LedgerStore {
    * the unit of work that first needs it.
    */
   ensureAccountsSync(accounts: readonly AccountSpec[], nowMs: number): number {
-    return this.db.transaction((): number => {
+    // Inside a caller's transaction (a unit of work) its savepoint already makes this atomic.
+    return this.db.inTransaction ? this.openAccounts(accounts, nowMs) : this.db.transaction(() => this.openAccounts(accounts, nowMs))();
+  }
+
+  private openAccounts(accounts: readonly AccountSpec[], nowMs: number): number {
+    {
       let accountsAdded = 0;
       for (const a of accounts) {
         if (!this.stmt.subjectByCode.get(a.subjectCode)) {
@@ -168,7 +173,7 @@ export class SqliteLedgerStore implements LedgerStore {
         }
       }
       return accountsAdded;
-    })();
+    }
   }
 
   /** The open business day, read inside the caller's transaction. */
@@ -179,9 +184,7 @@ export class SqliteLedgerStore implements LedgerStore {
 
   /** One account with its counters, read inside the caller's transaction. */
   accountSync(accountId: string): (AccountState & { normalSide: Side }) | undefined {
-    const r = this.db
-      .prepare('SELECT a.*, s.normal_side FROM accounts a JOIN subjects s ON s.code = a.subject_code WHERE a.account_id = ?')
-      .get(accountId) as Row | undefined;
+    const r = this.stmt.accountWithSide.get(accountId) as Row | undefined;
     return r ? { ...toAccountState(r), normalSide: r['normal_side'] as Side } : undefined;
   }
 
@@ -335,7 +338,8 @@ export class SqliteLedgerStore implements LedgerStore {
   postEntriesSync(commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number): PostResult[] {
     invariant(commands.length <= LIMITS.commandsPerBatchMax, `a batch holds at most ${LIMITS.commandsPerBatchMax} commands`);
     try {
-      return this.postTransaction.immediate(commands, nowMs);
+      // Inside a caller's transaction (a unit of work), its savepoint already makes the batch atomic.
+      return this.db.inTransaction ? this.postBatch(commands, nowMs) : this.postTransaction.immediate(commands, nowMs);
     } catch (e) {
       // The transaction (or savepoint) rolled back: cached counters may be ahead of the file.
       this.invalidateAccountCache();
@@ -603,6 +607,7 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
     | 'insertPosting'
     | 'insertTwoPostings'
     | 'dataVersion'
+    | 'accountWithSide'
     | 'accountState'
     | 'updateCounters'
     | 'insertHold'
@@ -640,6 +645,7 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
     ),
     insertPosting: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?)'),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
+    accountWithSide: db.prepare('SELECT a.*, s.normal_side FROM accounts a JOIN subjects s ON s.code = a.subject_code WHERE a.account_id = ?'),
     insertTwoPostings: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)'),
     accountState: db
       .prepare(

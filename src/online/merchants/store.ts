@@ -365,6 +365,7 @@ function prepareStatements(db: SqliteConnection) {
       'INSERT INTO merchant_nonces (key_id, nonce, seen_at_ms, expires_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING',
     ),
     pruneNonces: db.prepare('DELETE FROM merchant_nonces WHERE expires_at_ms < ?'),
+    productsOf: db.prepare('SELECT products FROM merchants WHERE merchant_id = ?'),
     insertKeyCheck: db.prepare('INSERT INTO merchant_master_key_check (id, check_hex) VALUES (1, ?) ON CONFLICT (id) DO NOTHING'),
     keyCheck: db.prepare('SELECT check_hex FROM merchant_master_key_check WHERE id = 1'),
   };
@@ -538,7 +539,7 @@ export class MerchantStore {
     const material: KeyMaterial =
       r['scheme'] === 'rsa'
         ? { scheme: 'rsa', publicKeyPem: r['public_key_pem'] as string }
-        : { scheme: 'hmac', secret: decryptSecret(this.masterKey, keyId, r['secret_ciphertext'] as Buffer) };
+        : { scheme: 'hmac', secret: this.secretOf(keyId, r['secret_ciphertext'] as Buffer) };
     return {
       keyId,
       merchantId: r['merchant_id'] as string,
@@ -547,6 +548,24 @@ export class MerchantStore {
       material,
       verifiesUntilMs: r['status'] === 'active' ? null : numOrNull(r['retired_at_ms']),
     };
+  }
+
+  /** Decrypted secrets by key, kept while the ciphertext is unchanged (the row is still read each time). */
+  private readonly secrets = new Map<string, { readonly ciphertext: Buffer; readonly secret: string }>();
+
+  private secretOf(keyId: string, ciphertext: Buffer): string {
+    const cached = this.secrets.get(keyId);
+    if (cached && cached.ciphertext.equals(ciphertext)) return cached.secret;
+    const secret = decryptSecret(this.masterKey, keyId, ciphertext);
+    if (this.secrets.size > 10_000) this.secrets.clear();
+    this.secrets.set(keyId, { ciphertext: Buffer.from(ciphertext), secret });
+    return secret;
+  }
+
+  /** The products a merchant may use, for each authenticated request (no key rows read). */
+  productsOf(merchantId: string): readonly string[] | undefined {
+    const r = this.stmt.productsOf.get(merchantId) as Row | undefined;
+    return r ? (JSON.parse(r['products'] as string) as string[]) : undefined;
   }
 
   /**

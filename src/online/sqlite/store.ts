@@ -13,8 +13,17 @@ import { ONLINE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
 
-const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-const camel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+/** Name conversions, memoised: they run for every column of every row. */
+function memo(f: (s: string) => string): (s: string) => string {
+  const seen = new Map<string, string>();
+  return (s) => {
+    let v = seen.get(s);
+    if (v === undefined) seen.set(s, (v = f(s)));
+    return v;
+  };
+}
+const snake = memo((s) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+const camel = memo((s) => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
 
 function toRecord<T>(row: Row | undefined): T | undefined {
   if (!row) return undefined;
@@ -54,6 +63,8 @@ export class SqliteOnlineStore implements OnlineStore {
   private readonly statements = new Map<string, SqliteStatement>();
   private readonly tx: OnlineTx;
   private nowMs = 0;
+  /** Ledger accounts known to exist (dropped on any rollback, which may undo an opening). */
+  private readonly knownAccounts = new Set<string>();
 
   private readonly clock: () => number;
 
@@ -63,7 +74,13 @@ export class SqliteOnlineStore implements OnlineStore {
     this.clock = options.clock ?? Date.now;
     this.ledger = ledger;
     // A unit that rolls back may undo ledger postings: the ledger's account cache must go with them.
-    this.committer = new GroupCommitter(db, { ...options, onRollback: () => ledger.invalidateAccountCache() });
+    this.committer = new GroupCommitter(db, {
+      ...options,
+      onRollback: () => {
+        ledger.invalidateAccountCache();
+        this.knownAccounts.clear();
+      },
+    });
     this.tx = this.makeTx();
   }
 
@@ -237,7 +254,10 @@ export class SqliteOnlineStore implements OnlineStore {
         return day;
       },
       ensureAccount(spec) {
+        if (self.knownAccounts.has(spec.accountId)) return;
         self.ledger.ensureAccountsSync([{ ...spec, ownerKind: spec.ownerKind as AccountSpec['ownerKind'], status: 'active' }], self.nowMs);
+        if (self.knownAccounts.size > 100_000) self.knownAccounts.clear();
+        self.knownAccounts.add(spec.accountId);
       },
       accountBalance(accountId) {
         const a = self.ledger.accountSync(accountId);
