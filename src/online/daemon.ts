@@ -22,7 +22,7 @@ export interface DaemonOptions {
   readonly port: number;
   readonly host?: string;
   /** Builds the channel adapters (the simulator's HTTP adapter by default; see channels/registry.ts). */
-  readonly channels: (publicUrl: string) => ReadonlyMap<string, ChannelPort>;
+  readonly channels: () => ReadonlyMap<string, ChannelPort>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger?: boolean | Record<string, unknown>;
   readonly synchronous?: SynchronousMode;
@@ -66,7 +66,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const merchants = MerchantStore.open(db, { env: options.env, dbPath: options.dbPath, defaultProducts: options.config.default_products });
   const host = options.host ?? '127.0.0.1';
   let url = `http://${host}:${options.port}`;
-  const channels = options.channels(url);
+  const channels = options.channels();
   const { app } = buildServer({
     store,
     config: options.config,

@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/cli/config.js';
-import { parseChart } from '../../src/ledger/chart-config.js';
 import { Ledger } from '../../src/ledger/index.js';
 import { SqliteLedgerStore } from '../../src/ledger/sqlite/store.js';
 import { startChannelSim, type ChannelSim } from '../../src/online/channel-sim/server.js';
@@ -59,7 +58,6 @@ export async function startStack(options: { onlineConfig?: Partial<OnlineConfig>
     ],
   });
   await store.close();
-  void parseChart;
   const sim = await startChannelSim({ dbPath: join(dir, 'sim.db'), port: 0, seed: 'e2e', env });
   const daemon = await startDaemon({
     dbPath,

@@ -5,7 +5,7 @@ import type { ChannelNotification, ChannelPort } from '../channels/port.js';
 import { apiFailure } from '../errors.js';
 import type { OnlineStore, OnlineTx } from '../port.js';
 import { applyPayoutOutcome, applyTopupOutcome } from './payouts.js';
-import { applyPaymentOutcome, applyRefundOutcome, isFailure, Refusal, runUnit, type ApiResult } from './service.js';
+import { applyPaymentOutcome, applyRefundOutcome, Refusal, runUnit, type ApiResult } from './service.js';
 
 function ok(body: Record<string, unknown>): ApiResult {
   return { ok: true, httpStatus: 200, body: JSON.stringify(body), replayed: false };
@@ -23,12 +23,11 @@ export class NotificationService {
     const parsed = port.parseNotification(headers, rawBody);
     if (!parsed.ok) return apiFailure(parsed.code, parsed.message);
     const n = parsed.notification;
-    const result = await runUnit(this.store, (tx) => {
+    return runUnit(this.store, (tx) => {
       if (!tx.rememberNotification(channelId, n.notificationId)) return ok({ ok: true, duplicate: true });
       applyNotification(tx, channelId, n);
       return ok({ ok: true, duplicate: false });
     });
-    return isFailure(result) ? result : result;
   }
 }
 
