@@ -41,12 +41,29 @@ export interface Daemon {
 }
 
 /**
- * Nonces are written in the next group-committed transaction, with the requests' other writes, instead
- * of one autocommit (one fsync) each; units run one at a time, so of two requests with the same nonce
- * exactly one is accepted.
+ * The daemon's nonce store: the check is made in memory (atomic in this single writer process, and
+ * loaded from the database at start, so a restart forgets nothing), and the row is written in the next
+ * group-committed transaction without holding the request back. A request whose unit of work is refused
+ * keeps its nonce: the signature does not cover the Idempotency-Key, so a refused request must not be
+ * replayable under another key.
  */
-export function groupCommittedNonces(merchants: MerchantStore, store: OnlineStore): NonceStore {
-  return { remember: (keyId, nonce, seenAtMs, expiresAtMs) => store.unit(() => merchants.rememberNonceSync(keyId, nonce, seenAtMs, expiresAtMs)) };
+export function memoryFirstNonces(merchants: MerchantStore, store: OnlineStore, nowMs: number, log: (e: Error) => void): NonceStore {
+  const live = new Map<string, number>();
+  for (const n of merchants.liveNonces(nowMs)) live.set(`${n.keyId}\u0000${n.nonce}`, n.expiresAtMs);
+  let prunedAtMs = nowMs;
+  return {
+    remember: async (keyId, nonce, seenAtMs, expiresAtMs) => {
+      if (seenAtMs - prunedAtMs > 60_000) {
+        for (const [k, until] of live) if (until < seenAtMs) live.delete(k);
+        prunedAtMs = seenAtMs;
+      }
+      const key = `${keyId}\u0000${nonce}`;
+      if (live.has(key)) return false;
+      live.set(key, expiresAtMs);
+      store.unit(() => merchants.rememberNonceSync(keyId, nonce, seenAtMs, expiresAtMs)).catch(log);
+      return true;
+    },
+  };
 }
 
 export function merchantAuthenticator(merchants: MerchantStore, clock: () => number, nonces: NonceStore = merchants.nonceStore): Authenticator {
@@ -71,7 +88,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     store,
     config: options.config,
     channels,
-    authenticate: merchantAuthenticator(merchants, Date.now, groupCommittedNonces(merchants, store)),
+    authenticate: merchantAuthenticator(merchants, Date.now, memoryFirstNonces(merchants, store, Date.now(), (e) => app.log.error({ err: e }, 'nonce write failed'))),
     publicUrl: () => url,
     logger: options.logger ?? true,
   });

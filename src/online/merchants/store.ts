@@ -365,6 +365,7 @@ function prepareStatements(db: SqliteConnection) {
       'INSERT INTO merchant_nonces (key_id, nonce, seen_at_ms, expires_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key_id, nonce) DO NOTHING',
     ),
     pruneNonces: db.prepare('DELETE FROM merchant_nonces WHERE expires_at_ms < ?'),
+    liveNonces: db.prepare('SELECT key_id, nonce, expires_at_ms FROM merchant_nonces WHERE expires_at_ms >= ?'),
     productsOf: db.prepare('SELECT products FROM merchants WHERE merchant_id = ?'),
     insertKeyCheck: db.prepare('INSERT INTO merchant_master_key_check (id, check_hex) VALUES (1, ?) ON CONFLICT (id) DO NOTHING'),
     keyCheck: db.prepare('SELECT check_hex FROM merchant_master_key_check WHERE id = 1'),
@@ -576,6 +577,11 @@ export class MerchantStore {
     if (seenAtMs - this.lastPruneMs >= MERCHANT_LIMITS.noncePruneIntervalMs) this.pruneNonces(seenAtMs);
     // One statement: of two concurrent inserts of the same (key, nonce), exactly one changes a row.
     return this.stmt.insertNonce.run(keyId, nonce, seenAtMs, expiresAtMs).changes === 1;
+  }
+
+  /** Nonces still inside their window, for a process that keeps them in memory (the daemon). */
+  liveNonces(nowMs: number): { keyId: string; nonce: string; expiresAtMs: number }[] {
+    return (this.stmt.liveNonces.all(nowMs) as Row[]).map((r) => ({ keyId: r['key_id'] as string, nonce: r['nonce'] as string, expiresAtMs: num(r['expires_at_ms']) }));
   }
 
   /** Deletes nonces whose timestamp has left the window (a replay of them fails the window check). */
