@@ -204,6 +204,8 @@ export interface OnlineTx {
 export interface OnlineStore {
   /** Runs a unit of work in the next group-committed transaction; resolves after COMMIT. */
   unit<T>(work: (tx: OnlineTx) => T): Promise<T>;
+  /** Runs reads at once, outside any write transaction (GETs); `work` must not write. */
+  read<T>(work: (tx: OnlineTx) => T): Promise<T>;
   /** Orders still processing (for recovery, 补单) and orders waiting for the payer past their expiry. */
   processing(table: 'payments' | 'refunds' | 'preauths' | 'payouts' | 'topups' | 'agreements', olderThanMs: number, limit: number): Promise<{ id: string; merchantId: string }[]>;
   expiredWaiting(nowMs: number, limit: number): Promise<string[]>;

@@ -6,7 +6,7 @@ import type { OnlineConfig } from '../config.js';
 import { apiFailure } from '../errors.js';
 import type { AgreementRecord, OnlineStore, OnlineTx } from '../port.js';
 import { outcomeFailure, twoStep } from './operations.js';
-import { newId, Refusal, routeFor, type ApiResult, type Caller, type Idem } from './service.js';
+import { newId, Refusal, routeFor, shown, type ApiResult, type Caller, type Idem } from './service.js';
 import { nextAgreementStatus } from './state.js';
 import { parseBody, type RequestSchema } from './validate.js';
 
@@ -110,7 +110,7 @@ export class AgreementService {
   }
 
   async get(caller: Caller, agreementId: string): Promise<ApiResult> {
-    const a = await this.store.unit((tx) => tx.agreement(caller.merchantId, agreementId));
-    return a ? { ok: true, httpStatus: 200, body: JSON.stringify(agreementView(a)), replayed: false } : apiFailure('not_found', `No agreement ${agreementId}.`);
+    const a = await this.store.read((tx) => tx.agreement(caller.merchantId, agreementId));
+    return shown(a, agreementView, `agreement ${agreementId}`);
   }
 }

@@ -8,7 +8,7 @@ import { apiFailure } from '../errors.js';
 import type { OnlineStore, OnlineTx, PayoutRecord, TopupRecord } from '../port.js';
 import { accounts, ensure } from './accounts.js';
 import { twoStep } from './operations.js';
-import { newId, postOrRefuse, Refusal, routeFor, type ApiResult, type Caller, type Idem } from './service.js';
+import { newId, postOrRefuse, Refusal, routeFor, shown, type ApiResult, type Caller, type Idem } from './service.js';
 import { parseBody, type RequestSchema } from './validate.js';
 
 const REF = /^[A-Za-z0-9_.:-]{1,64}$/;
@@ -190,8 +190,8 @@ export class PayoutService {
   }
 
   async getPayout(caller: Caller, payoutId: string): Promise<ApiResult> {
-    const p = await this.store.unit((tx) => tx.payout(caller.merchantId, payoutId));
-    return p ? { ok: true, httpStatus: 200, body: JSON.stringify(payoutView(p)), replayed: false } : apiFailure('not_found', `No payout ${payoutId}.`);
+    const p = await this.store.read((tx) => tx.payout(caller.merchantId, payoutId));
+    return shown(p, payoutView, `payout ${payoutId}`);
   }
 
   async topup(caller: Caller, idem: Idem, raw: unknown): Promise<ApiResult> {
@@ -228,8 +228,8 @@ export class PayoutService {
   }
 
   async getTopup(caller: Caller, topupId: string): Promise<ApiResult> {
-    const t = await this.store.unit((tx) => tx.topup(caller.merchantId, topupId));
-    return t ? { ok: true, httpStatus: 200, body: JSON.stringify(topupView(t)), replayed: false } : apiFailure('not_found', `No top-up ${topupId}.`);
+    const t = await this.store.read((tx) => tx.topup(caller.merchantId, topupId));
+    return shown(t, topupView, `top-up ${topupId}`);
   }
 
   /** The balance at each channel, asked of the channels themselves (余额查询). */

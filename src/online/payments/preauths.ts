@@ -11,7 +11,7 @@ import type { CaptureRecord, OnlineStore, OnlineTx, PreauthRecord } from '../por
 import { accounts, ensure } from './accounts.js';
 import { outcomeFailure, twoStep } from './operations.js';
 import { applyRate } from '../../ledger/index.js';
-import { newId, postOrRefuse, Refusal, routeFor, type ApiResult, type Caller, type Idem } from './service.js';
+import { newId, postOrRefuse, Refusal, routeFor, shown, type ApiResult, type Caller, type Idem } from './service.js';
 import { nextPreauthStatus } from './state.js';
 import { parseBody, type RequestSchema } from './validate.js';
 
@@ -199,13 +199,13 @@ export class PreauthService {
   }
 
   async get(caller: Caller, preauthId: string): Promise<ApiResult> {
-    const p = await this.store.unit((tx) => tx.preauth(caller.merchantId, preauthId));
-    return p ? { ok: true, httpStatus: 200, body: JSON.stringify(preauthView(p)), replayed: false } : apiFailure('not_found', `No pre-authorisation ${preauthId}.`);
+    const p = await this.store.read((tx) => tx.preauth(caller.merchantId, preauthId));
+    return shown(p, preauthView, `pre-authorisation ${preauthId}`);
   }
 
   async getCapture(caller: Caller, captureId: string): Promise<ApiResult> {
-    const c = await this.store.unit((tx) => tx.capture(caller.merchantId, captureId));
-    return c ? { ok: true, httpStatus: 200, body: JSON.stringify(captureView(c)), replayed: false } : apiFailure('not_found', `No capture ${captureId}.`);
+    const c = await this.store.read((tx) => tx.capture(caller.merchantId, captureId));
+    return shown(c, captureView, `capture ${captureId}`);
   }
 }
 

@@ -81,6 +81,11 @@ export function priorAnswer(tx: OnlineTx, caller: Caller, idem: Idem): ApiResult
   }
 }
 
+/** The answer to a GET: the object's view, or not_found (also for another merchant's object). */
+export function shown<T>(record: T | undefined, view: (r: T) => unknown, what: string): ApiResult {
+  return record ? { ok: true, httpStatus: 200, body: JSON.stringify(view(record)), replayed: false } : apiFailure('not_found', `No ${what}.`);
+}
+
 export function answer(tx: OnlineTx, caller: Caller, idem: Idem, httpStatus: number, view: unknown): ApiResult {
   const body = JSON.stringify(view);
   tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, httpStatus, body);
@@ -291,15 +296,11 @@ export class PaymentService {
   }
 
   async get(caller: Caller, paymentId: string): Promise<ApiResult> {
-    const found = await this.deps.store.unit((tx) => tx.payment(caller.merchantId, paymentId));
-    if (!found) return apiFailure('not_found', `No payment ${paymentId}.`);
-    return { ok: true, httpStatus: 200, body: JSON.stringify(paymentView(found)), replayed: false };
+    return shown(await this.deps.store.read((tx) => tx.payment(caller.merchantId, paymentId)), paymentView, `payment ${paymentId}`);
   }
 
   async findByOrderNo(caller: Caller, merchantOrderNo: string): Promise<ApiResult> {
-    const found = await this.deps.store.unit((tx) => tx.paymentByOrderNo(caller.merchantId, merchantOrderNo));
-    if (!found) return apiFailure('not_found', `No payment with merchant_order_no ${merchantOrderNo}.`);
-    return { ok: true, httpStatus: 200, body: JSON.stringify(paymentView(found)), replayed: false };
+    return shown(await this.deps.store.read((tx) => tx.paymentByOrderNo(caller.merchantId, merchantOrderNo)), paymentView, `payment with merchant_order_no ${merchantOrderNo}`);
   }
 
   // ---- refunds (退款): partial allowed, never above what remains, also under concurrency ----
@@ -363,9 +364,7 @@ export class PaymentService {
   }
 
   async getRefund(caller: Caller, refundId: string): Promise<ApiResult> {
-    const found = await this.deps.store.unit((tx) => tx.refund(caller.merchantId, refundId));
-    if (!found) return apiFailure('not_found', `No refund ${refundId}.`);
-    return { ok: true, httpStatus: 200, body: JSON.stringify(refundView(found)), replayed: false };
+    return shown(await this.deps.store.read((tx) => tx.refund(caller.merchantId, refundId)), refundView, `refund ${refundId}`);
   }
 
   // ---- void (撤销): full amount, same business day, before any refund or settlement ----

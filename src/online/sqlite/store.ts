@@ -95,6 +95,11 @@ export class SqliteOnlineStore implements OnlineStore {
     });
   }
 
+  async read<T>(work: (tx: OnlineTx) => T): Promise<T> {
+    this.nowMs = this.clock();
+    return work(this.tx);
+  }
+
   drain(): Promise<void> {
     return this.committer.drain();
   }
