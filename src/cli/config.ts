@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeZodIssue, parseChart } from '../ledger/chart-config.js';
-import { LedgerError, type Chart } from '../ledger/index.js';
+import { isTimeZone, LedgerError, type Chart } from '../ledger/index.js';
 import { parseOnlineConfig, type OnlineConfig } from '../online/config.js';
 
 export interface SettleConfig {
@@ -21,14 +21,7 @@ const configSchema = z.strictObject({
   $schema: z.string().optional(),
   timezone: z
     .string()
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en-CA', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'not a known IANA time zone')
+    .refine(isTimeZone, 'not a known IANA time zone')
     .default('Asia/Shanghai'),
   ledger: z.unknown(),
   online: z.unknown().optional(),

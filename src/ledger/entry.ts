@@ -160,6 +160,16 @@ export function isIsoDate(value: string): boolean {
   return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === value;
 }
 
+/** True for a time zone name the runtime knows (IANA, e.g. Asia/Shanghai): the calendar of business dates. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function nextDate(date: string): string {
   return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }

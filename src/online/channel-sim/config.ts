@@ -6,7 +6,7 @@
 
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
-import { findCurrency } from '../../ledger/index.js';
+import { findCurrency, isTimeZone } from '../../ledger/index.js';
 import type { ChannelOperation, ChannelProduct } from '../channels/port.js';
 import { simSecretFor } from './secrets.js';
 
@@ -177,14 +177,7 @@ export const simConfigSchema = z.strictObject({
   seed: z.union([z.string().regex(/^[A-Za-z0-9._-]{1,64}$/), z.number().int().min(0)]).optional(),
   time_zone: z
     .string()
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en-CA', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'not a known IANA time zone')
+    .refine(isTimeZone, 'not a known IANA time zone')
     .optional(),
   notify: z
     .strictObject({

@@ -64,7 +64,7 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
   const holdsReleased = options.expireHolds ? await options.expireHolds() : 0;
 
   for (const { id } of await store.processing('payments', stale, options.batchMax)) {
-    const p = await store.unit((tx) => tx.payment(null, id));
+    const p = await store.read((tx) => tx.payment(null, id));
     const port = p?.channelId ? channels.get(p.channelId) : undefined;
     if (!p || !port) continue;
     queried++;
@@ -77,8 +77,8 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
     if (done) finished++;
   }
   for (const { id } of await store.processing('refunds', stale, options.batchMax)) {
-    const r = await store.unit((tx) => tx.refund(null, id));
-    const p = r ? await store.unit((tx) => tx.payment(null, r.paymentId)) : undefined;
+    const r = await store.read((tx) => tx.refund(null, id));
+    const p = r ? await store.read((tx) => tx.payment(null, r.paymentId)) : undefined;
     const port = p?.channelId ? channels.get(p.channelId) : undefined;
     if (!r || !port) continue;
     queried++;
@@ -92,7 +92,7 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
   }
   // Voids and captures whose channel answer never came: the object stays blocked until the channel says.
   for (const { id, pendingOp } of await store.withPendingOp('payments', stale, options.batchMax)) {
-    const p = await store.unit((tx) => tx.payment(null, id));
+    const p = await store.read((tx) => tx.payment(null, id));
     const port = p?.channelId ? channels.get(p.channelId) : undefined;
     if (!p || !port || pendingOp !== 'void') continue;
     queried++;
@@ -104,7 +104,7 @@ export async function recoverOnce(store: OnlineStore, channels: ReadonlyMap<stri
     if (await settleInUnit(store, (tx) => resolveAnswer(tx, id, settled(tx)))) finished++;
   }
   for (const { id, pendingOp } of await store.withPendingOp('preauths', stale, options.batchMax)) {
-    const p = await store.unit((tx) => tx.preauth(null, id));
+    const p = await store.read((tx) => tx.preauth(null, id));
     const port = p?.channelId ? channels.get(p.channelId) : undefined;
     if (!p || !port) continue;
     queried++;
