@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
+import { runCli, type CliRun } from './support/cli.js';
 
 let dir: string;
 let db: string;
@@ -20,26 +21,8 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown>;
-}
-
-async function settle(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'settle', '--db', db, ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env: {},
-    cwd: dir,
-    clock: () => now,
-  });
-  let json: Record<string, unknown> = {};
-  if (args.includes('--json') && stdout.trim() !== '') json = JSON.parse(stdout) as Record<string, unknown>;
-  return { code, stdout, stderr, json };
+function settle(...args: string[]): Promise<CliRun> {
+  return runCli({ db, cwd: dir, nowMs: () => now }, ...args);
 }
 
 function file(name: string, content: unknown): string {

@@ -6,10 +6,10 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../src/cli/main.js';
 import { openSqlite } from '../src/ledger/sqlite/database.js';
 import { authenticate, signRequestHeaders, type AuthResult, type SigningKey } from '../src/online/merchants/signing.js';
 import { MerchantStore } from '../src/online/merchants/store.js';
+import { runCli, type CliRun } from './support/cli.js';
 
 let dir: string;
 let db: string;
@@ -22,29 +22,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-  json: Record<string, unknown>;
+async function settleWith(env: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  return runCli({ db, cwd: dir, nowMs: () => now, env }, ...args);
 }
 
-async function settleWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'settle', '--db', db, ...args], {
-    stdout: (t) => void (stdout += t),
-    stderr: (t) => void (stderr += t),
-    env,
-    cwd: dir,
-    clock: () => now,
-  });
-  let json: Record<string, unknown> = {};
-  if (args.includes('--json') && stdout.trim() !== '') json = JSON.parse(stdout) as Record<string, unknown>;
-  return { code, stdout, stderr, json };
-}
-
-const settle = (...args: string[]): Promise<Run> => settleWith({}, ...args);
+const settle = (...args: string[]): Promise<CliRun> => settleWith({}, ...args);
 
 function file(name: string, content: string): string {
   const path = join(dir, name);
