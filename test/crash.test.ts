@@ -144,7 +144,9 @@ function runWriter(
     child.stderr.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
-      if (!firstAck && /(^|\n)ACK [^\n]*\n/.test(stdout)) {
+      // The kill clock starts at the first ACK of a new batch: ACKs of re-submitted batches (each after its
+      // RETRY line) do not count, so a slow start-up cannot leave a generation without a batch of its own.
+      if (!firstAck && countLines(stdout, 'ACK') > countLines(stdout, 'RETRY')) {
         firstAck = true;
         clearTimeout(guard);
         const delay = options.killDelayMs;
@@ -182,6 +184,10 @@ function runWriter(
       });
     });
   });
+}
+
+function countLines(text: string, tag: 'ACK' | 'RETRY'): number {
+  return completeLines(text).filter((l) => l.startsWith(`${tag} `)).length;
 }
 
 // ---- inspecting the database after a crash ----
