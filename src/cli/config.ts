@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { describeZodIssue, parseChart } from '../ledger/chart-config.js';
 import { isTimeZone, LedgerError, type Chart } from '../ledger/index.js';
+import { parseReconConfig, type ReconConfig } from '../batch/recon/config.js';
 import { parseOnlineConfig, type OnlineConfig } from '../online/config.js';
 
 export interface SettleConfig {
@@ -14,6 +15,7 @@ export interface SettleConfig {
   readonly timezone: string;
   readonly chart: Chart;
   readonly online: OnlineConfig;
+  readonly recon: ReconConfig;
   readonly path: string;
 }
 
@@ -25,6 +27,7 @@ const configSchema = z.strictObject({
     .default('Asia/Shanghai'),
   ledger: z.unknown(),
   online: z.unknown().optional(),
+  recon: z.unknown().optional(),
 });
 
 export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
@@ -51,7 +54,9 @@ export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
   if (!parsed.success) throw new LedgerError('config_invalid', describeZodIssue(parsed.error, path));
   const online = parseOnlineConfig(parsed.data.online);
   if (!online.ok) throw new LedgerError('config_invalid', describeZodIssue(online.error, `${path}: online`));
-  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, path });
+  const recon = parseReconConfig(parsed.data.recon);
+  if (!recon.ok) throw new LedgerError('config_invalid', describeZodIssue(recon.error, `${path}: recon`));
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, path });
 }
 
 /** Today's calendar date (YYYY-MM-DD) in the given time zone. */
