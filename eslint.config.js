@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import settle from './eslint/layers.js';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tmp/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', '.tmp/', '.tmp-*'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

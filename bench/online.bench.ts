@@ -35,6 +35,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/cli/config.js';
+import { parseOnlineConfig } from '../src/online/config.js';
 import { Ledger } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { startChannelSim } from '../src/online/channel-sim/server.js';
@@ -81,7 +82,7 @@ const log = (line: string): void => {
   (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
 };
 
-type ScenarioName = 'bare' | 'card' | 'balance' | 'card-sim';
+type ScenarioName = 'bare' | 'card' | 'card-risk' | 'balance' | 'card-sim';
 type Product = 'foreign_card' | 'balance';
 
 interface Scenario {
@@ -94,11 +95,14 @@ interface Scenario {
   readonly eventType: string | null;
   /** Units of work (group-committed transactions' shares) per request. */
   readonly units: number;
+  /** Risk rules and routing rules switched on (every request carries a device and an IP). */
+  readonly risk?: boolean;
 }
 
 const SCENARIOS: readonly Scenario[] = [
   { name: 'bare', label: 'bare fastify route (ceiling)', server: 'bare', product: 'foreign_card', sim: false, eventType: null, units: 0 },
   { name: 'card', label: 'foreign_card, instant channel', server: 'daemon', product: 'foreign_card', sim: false, eventType: 'payment.succeeded', units: 2 },
+  { name: 'card-risk', label: 'foreign_card, instant, risk + routing rules', server: 'daemon', product: 'foreign_card', sim: false, eventType: 'payment.succeeded', units: 2, risk: true },
   { name: 'balance', label: 'balance (local, no channel)', server: 'daemon', product: 'balance', sim: false, eventType: 'balance.payment', units: 1 },
   { name: 'card-sim', label: 'foreign_card, channel sim over HTTP', server: 'daemon', product: 'foreign_card', sim: true, eventType: 'payment.succeeded', units: 2 },
 ];
@@ -126,7 +130,22 @@ interface DaemonSpec {
   readonly instant: boolean;
   readonly simUrl: string;
   readonly merchantCount: number;
+  readonly risk: boolean;
 }
+
+/**
+ * The rules of the card-risk scenario: every kind evaluated on every request, none firing (thresholds
+ * above the load), so the figure is the cost of deciding, not of challenges.
+ */
+const BENCH_RISK = {
+  amounts: [{ currency: 'CNY', challenge_over_minor: '100000000', block_over_minor: '1000000000' }],
+  velocity: [
+    { dimension: 'device', window_s: 600, count_max: 1_000_000, action: 'block' },
+    { dimension: 'ip', window_s: 60, amount_max_minor: '100000000000', action: 'challenge' },
+  ],
+  block_list: { ip: ['203.0.113.9'], device: ['stolen-1'] },
+  merchant_daily: [{ merchant: '*', currency: 'CNY', amount_max_minor: '100000000000000' }],
+};
 
 interface LoadSpec {
   readonly url: string;
@@ -135,6 +154,7 @@ interface LoadSpec {
   readonly measureMs: number;
   readonly product: Product;
   readonly payerId: string | null;
+  readonly risk: boolean;
   readonly merchants: readonly BenchMerchant[];
   readonly runTag: string;
   readonly pregenerate: number;
@@ -326,7 +346,10 @@ function windowMarker(groupCommit: () => GroupCommitCounters | null): { stats: (
 
 async function daemonRole(): Promise<void> {
   const spec = childSpec<DaemonSpec>();
-  const config = loadConfig().online;
+  const base = loadConfig().online;
+  const parsed = spec.risk ? parseOnlineConfig({ ...base, risk: BENCH_RISK, routing: { rules: [{ kind: 'weight', channel: 'bank', weight: 120 }] } }) : undefined;
+  if (parsed && !parsed.ok) throw new Error(parsed.error.message);
+  const config = parsed?.ok ? parsed.value : base;
   const env = process.env;
   const daemon = await startDaemon({
     dbPath: spec.dbPath,
@@ -387,6 +410,10 @@ function requestMaker(spec: LoadSpec, hostHeader: string): (i: number) => Prepar
     const amountMinor = 1_000 + (i % 97) * 100; // ends in 00: never one of the simulator's magic amounts
     const body: Record<string, unknown> = { merchant_order_no: merchantOrderNo, product: spec.product, amount: amountMinor, currency: 'CNY' };
     if (spec.payerId !== null) body['payer_id'] = spec.payerId;
+    if (spec.risk) {
+      body['device_id'] = `dev-${i % 5000}`;
+      body['client_ip'] = `10.0.${(i >> 8) & 255}.${i & 255}`;
+    }
     const raw = Buffer.from(JSON.stringify(body));
     const signed = signRequestHeaders({
       keyId: merchant.keyId,
@@ -782,6 +809,7 @@ function loadSpec(scenario: Scenario, url: string, merchants: readonly BenchMerc
     measureMs: MEASURE_S * 1000,
     product: scenario.product,
     payerId: scenario.product === 'balance' ? PAYER_ID : null,
+    risk: scenario.risk === true,
     merchants,
     runTag: runTagFor(scenario.name),
     // The bare route cycles through a small set; the daemon gets a fresh request each time.
@@ -856,7 +884,7 @@ async function runDaemon(scenario: Scenario, profileDir: string | undefined): Pr
       simUrl = (await sim.message('ready', CHILD_READY_TIMEOUT_MS)).url;
     }
     const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', '250'] : [];
-    const daemonSpec: DaemonSpec = { dbPath, instant: !scenario.sim, simUrl, merchantCount: MERCHANTS };
+    const daemonSpec: DaemonSpec = { dbPath, instant: !scenario.sim, simUrl, merchantCount: MERCHANTS, risk: scenario.risk === true };
     const daemon = new Child('daemon', daemonSpec, env, execArgv);
     children.push(daemon);
     const ready = await daemon.message('ready', CHILD_READY_TIMEOUT_MS);

@@ -50,7 +50,7 @@ describe('settle init', () => {
   it('Given no database, When init runs, Then it creates one with the sample chart and opens the day', async () => {
     const r = await settle('--json', 'init', '--business-date', '2026-11-26');
     expect(r.code).toBe(0);
-    expect(r.json).toMatchObject({ ok: true, open_day: '2026-11-26', accounts_added: 18 });
+    expect(r.json).toMatchObject({ ok: true, open_day: '2026-11-26', accounts_added: 19 });
     expect((await settle('--json', 'init')).json).toMatchObject({ ok: true, subjects_added: 0, accounts_added: 0, open_day: '2026-11-26' });
   });
   it('Given a config with an unknown key, When init runs, Then config_invalid, exit 1, and no database file', async () => {

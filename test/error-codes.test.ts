@@ -4,9 +4,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RECON_ERROR_CODES } from '../src/batch/recon/errors.js';
 import { LEDGER_ERROR_CODES } from '../src/ledger/errors.js';
 import { API_ERROR_CODES } from '../src/online/errors.js';
 import { ONLINE_AUTH_ERROR_CODES } from '../src/online/merchants/errors.js';
+import { NOTIFY_ERROR_CODES } from '../src/online/notify/errors.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -28,8 +30,17 @@ describe('Given the table of ledger error codes', () => {
   it.each(Object.keys(ONLINE_AUTH_ERROR_CODES))('Then authentication code %s is asserted by some test', (code) => {
     expect(corpus).toContain(`'${code}'`);
   });
+  it.each(Object.keys(RECON_ERROR_CODES))('Then reconciliation code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(NOTIFY_ERROR_CODES))('Then notification code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it('Then every notification code tells the operator what to do next', () => {
+    for (const { hint } of Object.values(NOTIFY_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);
+  });
   it('Then every code tells the operator what to do next', () => {
     for (const hint of Object.values(LEDGER_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);
-    for (const { hint } of [...Object.values(API_ERROR_CODES), ...Object.values(ONLINE_AUTH_ERROR_CODES)]) expect(hint.length).toBeGreaterThan(25);
+    for (const { hint } of [...Object.values(API_ERROR_CODES), ...Object.values(ONLINE_AUTH_ERROR_CODES), ...Object.values(RECON_ERROR_CODES)]) expect(hint.length).toBeGreaterThan(25);
   });
 });

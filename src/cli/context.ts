@@ -1,8 +1,12 @@
 // What every command gets: where the database is, how to print, and the clock.
 
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ledger } from '../ledger/index.js';
+import { openSqlite } from '../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
+import { SqliteOnlineStore } from '../online/sqlite/store.js';
+import { AbortError } from './errors.js';
 import type { Output } from './output.js';
 
 export interface CliIo {
@@ -42,3 +46,18 @@ export async function withLedger<T>(ctx: CommandContext, work: (ledger: Ledger, 
 
 /** Wraps a command's action: builds its context and records its exit code. */
 export type Run = (action: (ctx: CommandContext, ...args: never[]) => Promise<number>) => (...args: unknown[]) => Promise<void>;
+
+/**
+ * Opens the online core's store on an existing database (ledger attached, online schema migrated), runs
+ * the work, and always closes the file. A missing file is the operator's to fix, not a new empty database.
+ */
+export async function withOnlineStore<T>(ctx: CommandContext, work: (store: SqliteOnlineStore) => Promise<T>): Promise<T> {
+  if (!existsSync(ctx.dbPath)) throw new AbortError('database_not_found', `No database at ${ctx.dbPath}.`, 'Pass --db (or set SETTLE_DB), or create one with settle init.');
+  const db = openSqlite(ctx.dbPath);
+  try {
+    const store = new SqliteOnlineStore(db, SqliteLedgerStore.attach(db, ctx.dbPath));
+    return await work(store);
+  } finally {
+    db.close();
+  }
+}

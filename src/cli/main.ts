@@ -4,11 +4,16 @@
 
 import { Command, CommanderError } from 'commander';
 import { LedgerError } from '../ledger/index.js';
+import { registerChannelCommands } from './commands/channel.js';
 import { registerChannelSimCommand } from './commands/channel-sim.js';
 import { registerDayCommands } from './commands/day.js';
+import { registerDispatchCommand } from './commands/dispatch.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerLedgerCommands } from './commands/ledger.js';
 import { registerMerchantCommands } from './commands/merchant.js';
+import { registerOrderCommands } from './commands/order.js';
+import { registerNotifyCommands } from './commands/notify.js';
+import { registerReconCommands } from './commands/recon.js';
 import { registerServeCommand } from './commands/serve.js';
 import { resolveDbPath, type CliIo, type CommandContext, type GlobalOptions, type Run } from './context.js';
 import { AbortError, EXIT } from './errors.js';
@@ -60,6 +65,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   registerChannelSimCommand(program, run);
   registerMerchantCommands(program, run);
   registerServeCommand(program, run);
+  registerOrderCommands(program, run);
+  registerChannelCommands(program, run);
+  registerDispatchCommand(program, run);
+  registerNotifyCommands(program, run);
+  registerReconCommands(program, run);
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -3,6 +3,9 @@
 
 import { z } from 'zod';
 import { findCurrency } from '../ledger/index.js';
+import { notifyConfigSchema } from './notify/config.js';
+import { riskSchema } from './risk/config.js';
+import { channelRoutingFields, routingSchema } from './routing/config.js';
 
 /** Products a merchant can pay with (the seed's 支付产品). `local` products never call a channel. */
 export const PRODUCTS = {
@@ -30,14 +33,19 @@ const channelSchema = z.strictObject({
   currencies: z.array(currency).min(1),
   cost_rate: rate.default('0'),
   timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+  ...channelRoutingFields,
 });
 
 export const onlineConfigSchema = z.strictObject({
   channels: z.array(channelSchema).default([
-    { id: 'bank', adapter: 'sim', products: ['quick', 'agreement', 'foreign_card', 'phone_bill', 'netbank', 'preauth'], currencies: ['CNY', 'USD'], cost_rate: '0.0038', timeout_ms: 10_000 },
-    { id: 'wallet', adapter: 'sim', products: ['wallet', 'netbank'], currencies: ['CNY'], cost_rate: '0.006', timeout_ms: 10_000 },
-    { id: 'payout', adapter: 'sim', products: ['payout'], currencies: ['CNY'], cost_rate: '0', timeout_ms: 10_000 },
+    channelDefaults({ id: 'bank', products: ['quick', 'agreement', 'foreign_card', 'phone_bill', 'netbank', 'preauth'], currencies: ['CNY', 'USD'], cost_rate: '0.0038' }),
+    channelDefaults({ id: 'wallet', products: ['wallet', 'netbank'], currencies: ['CNY'], cost_rate: '0.006', synchronous: false }),
+    channelDefaults({ id: 'payout', products: ['payout'], currencies: ['CNY'], cost_rate: '0' }),
   ]),
+  /** Routing rules on top of cheapest-first, and the circuit breaker (routing/config.ts). */
+  routing: routingSchema.prefault({}),
+  /** Risk rules and one-time codes (risk/config.ts). */
+  risk: riskSchema.prefault({}),
   /** The merchant fee rate per product; `default` for products not listed. Virtual coins pay no fee by default. */
   fee_rates: z.record(z.string(), rate).default({ default: '0.006', virtual_coin: '0' }),
   /** Products a new merchant may use when `settle merchant add` names none. */
@@ -50,14 +58,46 @@ export const onlineConfigSchema = z.strictObject({
   credit_limit_minor: z.string().regex(/^[0-9]{1,15}$/).default('500000'),
   body_limit_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
   rate_limit_per_s: z.number().int().min(1).max(1_000_000).default(2_000),
+  /** The outbox dispatcher: merchant notifications and the internal event sink (notify/config.ts). */
+  notify: notifyConfigSchema.prefault({}),
 });
 
 export type OnlineConfig = z.infer<typeof onlineConfigSchema>;
+
+function channelDefaults(c: Pick<z.input<typeof channelSchema>, 'id' | 'products' | 'currencies' | 'cost_rate'> & { synchronous?: boolean }): z.infer<typeof channelSchema> {
+  return channelSchema.parse(c);
+}
 export type ChannelConfig = OnlineConfig['channels'][number];
 
 export function parseOnlineConfig(raw: unknown): { ok: true; value: OnlineConfig } | { ok: false; error: z.ZodError } {
   const parsed = onlineConfigSchema.safeParse(raw ?? {});
-  return parsed.success ? { ok: true, value: Object.freeze(parsed.data) } : { ok: false, error: parsed.error };
+  if (!parsed.success) return { ok: false, error: parsed.error };
+  const problems = crossCheck(parsed.data);
+  if (problems.length > 0) return { ok: false, error: new z.ZodError(problems) };
+  return { ok: true, value: Object.freeze(parsed.data) };
+}
+
+/** References between sections: a rule naming an unknown channel or product is refused at start. */
+function crossCheck(config: OnlineConfig): z.core.$ZodIssue[] {
+  const issues: z.core.$ZodIssue[] = [];
+  const channels = new Set(config.channels.map((c) => c.id));
+  const products = new Set<string>([...PRODUCT_NAMES, 'preauth', 'payout']);
+  const seen = new Set<string>();
+  for (const [i, c] of config.channels.entries()) {
+    if (seen.has(c.id)) issues.push({ code: 'custom', path: ['channels', i, 'id'], message: `channel ${c.id} is listed twice`, input: c.id });
+    seen.add(c.id);
+    if (c.amount_max_minor !== null && BigInt(c.amount_max_minor) < BigInt(c.amount_min_minor)) {
+      issues.push({ code: 'custom', path: ['channels', i, 'amount_max_minor'], message: 'amount_max_minor is below amount_min_minor', input: c.amount_max_minor });
+    }
+  }
+  for (const [i, r] of config.routing.rules.entries()) {
+    if (!channels.has(r.channel)) issues.push({ code: 'custom', path: ['routing', 'rules', i, 'channel'], message: `unknown channel ${r.channel}`, input: r.channel });
+    if (r.product !== undefined && !products.has(r.product)) issues.push({ code: 'custom', path: ['routing', 'rules', i, 'product'], message: `unknown product ${r.product}`, input: r.product });
+  }
+  for (const [i, a] of config.risk.amounts.entries()) {
+    if (a.product !== undefined && !products.has(a.product)) issues.push({ code: 'custom', path: ['risk', 'amounts', i, 'product'], message: `unknown product ${a.product}`, input: a.product });
+  }
+  return issues;
 }
 
 export function feeRateFor(config: OnlineConfig, product: string): string {

@@ -2,13 +2,19 @@
 // connects the channels, serves the API, runs recovery, and shuts down gracefully — in-flight requests
 // finish, the group-commit queue is flushed, then the file is closed.
 
+import { dirname, resolve } from 'node:path';
 import { Ledger } from '../ledger/index.js';
+import { velocityHorizonMs } from './risk/config.js';
+import { RiskRuntime } from './risk/runtime.js';
+import { fileSms, logSms, type SmsPort } from './risk/sms.js';
+import { ChannelHealth } from './routing/health.js';
 import { openSqlite, type SynchronousMode } from '../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import type { ChannelPort } from './channels/port.js';
 import type { OnlineConfig } from './config.js';
 import { apiFailure } from './errors.js';
 import { MerchantStore } from './merchants/store.js';
+import { createNotifications } from './notify/wiring.js';
 import { authenticate, type NonceStore } from './merchants/signing.js';
 import type { OnlineStore } from './port.js';
 import { recoverOnce, startRecoveryLoop } from './payments/recovery.js';
@@ -76,6 +82,33 @@ export function merchantAuthenticator(merchants: MerchantStore, clock: () => num
   };
 }
 
+/**
+ * The routing and risk state of a daemon: breakers (their transitions saved for `settle channel status`),
+ * today's channel usage and the risk velocity windows, both rebuilt from the database at start.
+ */
+async function routingAndRisk(
+  store: SqliteOnlineStore,
+  options: DaemonOptions,
+  log: (event: Record<string, unknown>) => void,
+): Promise<{ health: ChannelHealth; risk: RiskRuntime; sms: SmsPort }> {
+  const config = options.config;
+  const health = new ChannelHealth(config, Date.now, (rows) => {
+    store.saveChannelHealth(rows).catch((e: unknown) => log({ event: 'channel_health_save_failed', error: (e as Error).message }));
+  });
+  const day = await store.read((tx) => tx.openDay());
+  health.seedUsage(day, await store.channelUsage(day));
+  await store.saveChannelHealth(health.snapshot());
+  const risk = new RiskRuntime(config);
+  const horizonMs = velocityHorizonMs(config.risk);
+  risk.seed(await store.riskDecisionsSince(Date.now() - Math.max(horizonMs, 86_400_000), RISK_RELOAD_ROWS_MAX), day);
+  const smsFile = config.risk.otp.sms_file ?? options.env['SETTLE_SMS_FILE'];
+  const sms = smsFile ? fileSms(resolve(dirname(options.dbPath), smsFile)) : logSms(log);
+  return { health, risk, sms };
+}
+
+/** A bound on the decisions read back at start to rebuild the velocity windows. */
+const RISK_RELOAD_ROWS_MAX = 2_000_000;
+
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const db = openSqlite(options.dbPath, { synchronous: options.synchronous ?? 'FULL' });
   const ledgerStore = SqliteLedgerStore.attach(db, options.dbPath);
@@ -84,7 +117,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const host = options.host ?? '127.0.0.1';
   let url = `http://${host}:${options.port}`;
   const channels = options.channels();
-  const { app } = buildServer({
+  const { health, risk, sms } = await routingAndRisk(store, options, (event) => console.error(JSON.stringify(event)));
+  const { app, metrics } = buildServer({
+    health,
+    risk,
+    sms,
     store,
     config: options.config,
     channels,
@@ -108,6 +145,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     options.recoveryIntervalMs ?? 5_000,
     (r) => (r instanceof Error ? app.log.error({ err: r }, 'recovery failed') : app.log.info({ recovery: r }, 'recovery pass')),
   );
+  // Merchant notifications and internal events (notify/): started after listen, stopped first on close.
+  const notifications = options.config.notify.in_daemon
+    ? createNotifications({
+        db,
+        unit: (work) => store.unit(() => work()),
+        merchants,
+        config: options.config.notify,
+        dbPath: options.dbPath,
+        env: options.env,
+        log: (level, message, fields) => app.log[level](fields ?? {}, message),
+        onOutcome: (outcome) => metrics.countNotification(outcome),
+      })
+    : undefined;
+  notifications?.dispatcher.start();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -116,6 +167,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     merchants,
     close() {
       closing ??= (async () => {
+        await notifications?.close();
         await stopRecovery();
         // Stop accepting and let in-flight requests finish; keep-alive sockets that go idle after their
         // last answer are closed as they do (fastify keeps them 72 s otherwise).

@@ -11,6 +11,12 @@ interface Series {
 
 export class Metrics {
   private readonly requests = new Map<string, Series>();
+  /** Merchant notification attempts by outcome (succeeded, retry_scheduled, failed, interrupted). */
+  private readonly notifications = new Map<string, number>();
+
+  countNotification(outcome: string): void {
+    this.notifications.set(outcome, (this.notifications.get(outcome) ?? 0) + 1);
+  }
 
   observe(route: string, method: string, status: number, elapsedMs: number): void {
     const key = `route="${route}",method="${method}",outcome="${status < 400 ? 'ok' : status < 500 ? 'refused' : 'error'}",status="${status}"`;
@@ -37,6 +43,8 @@ export class Metrics {
     }
     lines.push('# HELP settle_payments Payments by state.', '# TYPE settle_payments gauge');
     for (const [state, n] of Object.entries(ordersByState)) lines.push(`settle_payments{state="${state}"} ${n}`);
+    lines.push('# HELP settle_notifications_total Merchant notification attempts by outcome.', '# TYPE settle_notifications_total counter');
+    for (const [outcome, n] of this.notifications) lines.push(`settle_notifications_total{outcome="${outcome}"} ${n}`);
     const gc = (store as { groupCommitStats?: { batches: number; units: number; batchSizeMax: number } }).groupCommitStats;
     if (gc) {
       lines.push(

@@ -4,7 +4,7 @@ import { API_ERROR_CODES } from './errors.js';
 import { AGREEMENT_SCHEMA } from './payments/agreements.js';
 import { PAYOUT_SCHEMA, TOPUP_SCHEMA } from './payments/payouts.js';
 import { CAPTURE_SCHEMA, PREAUTH_SCHEMA } from './payments/preauths.js';
-import { EMPTY_SCHEMA, PAYMENT_SCHEMA, REFUND_SCHEMA, type FieldSpec, type RequestSchema } from './payments/validate.js';
+import { EMPTY_SCHEMA, PAYMENT_SCHEMA, REFUND_SCHEMA, VERIFY_SCHEMA, type FieldSpec, type RequestSchema } from './payments/validate.js';
 import { PAYMENT_STATUSES, REFUND_STATUSES } from './payments/state.js';
 
 function fieldSchema(spec: FieldSpec): Record<string, unknown> {
@@ -58,6 +58,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/payments/{id}': { get: op('A payment', null, 'The payment', false) },
       '/v1/payments/{id}/void': { post: op('Void (撤销): same business day, full amount, before refunds', EMPTY_SCHEMA, 'The voided payment', true) },
+      '/v1/payments/{id}/verify': { post: op('Verify (增强验证): the one-time code a risk challenge sent to the payer continues the payment', VERIFY_SCHEMA, 'The payment', true) },
       '/v1/payments/{id}/refunds': { post: op('Refund (退款): partial allowed, never above what remains', REFUND_SCHEMA, 'The refund', true) },
       '/v1/refunds/{id}': { get: op('A refund', null, 'The refund', false) },
       '/v1/preauths': { post: op('Pre-authorise (预授权): the amount is held', PREAUTH_SCHEMA, 'The pre-authorisation', true) },

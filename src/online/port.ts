@@ -32,6 +32,10 @@ export interface PaymentRecord {
   readonly redirectUrl: string | null;
   readonly expiresAtMs: number | null;
   readonly routeNote: string | null;
+  /** The route decision as JSON: channels considered and why, rules applied, attempts and fallbacks. */
+  readonly routeJson: string | null;
+  /** The risk decision as JSON: the verdict and every rule that fired. */
+  readonly riskJson: string | null;
   /** A void sent to the channel and not yet answered; refunds and other voids wait for it. */
   readonly pendingOp: string | null;
   readonly createdAtMs: number;
@@ -136,6 +140,55 @@ export interface TopupRecord {
   readonly updatedAtMs: number;
 }
 
+/** One risk decision, kept for audit and to rebuild the velocity windows after a restart. */
+export interface RiskDecisionRecord {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly decision: 'allow' | 'challenge' | 'block';
+  /** JSON array of { rule, verdict, reason }. */
+  readonly hits: string;
+  readonly product: string;
+  readonly amountMinor: bigint;
+  readonly currency: string;
+  readonly payerId: string | null;
+  readonly cardKey: string | null;
+  readonly deviceId: string | null;
+  readonly ip: string | null;
+  readonly businessDate: string;
+  readonly createdAtMs: number;
+}
+
+export interface ChallengeRecord {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly codeHash: string;
+  readonly salt: string;
+  readonly phoneHint: string;
+  readonly expiresAtMs: number;
+  readonly attempts: number;
+  readonly attemptsMax: number;
+  readonly status: 'pending' | 'verified' | 'failed' | 'expired';
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+}
+
+export interface ChannelHealthRecord {
+  readonly channelId: string;
+  readonly state: string;
+  readonly sinceMs: number;
+  readonly calls: number;
+  readonly failures: number;
+  readonly reason: string;
+  readonly updatedAtMs: number;
+}
+
+export interface ChannelUsageRow {
+  readonly channelId: string;
+  readonly currency: string;
+  readonly amountMinor: bigint;
+  readonly count: number;
+}
+
 export type IdempotencyState =
   | { readonly state: 'new' }
   | { readonly state: 'replay'; readonly httpStatus: number; readonly body: string }
@@ -189,6 +242,14 @@ export interface OnlineTx {
   topup(merchantId: string | null, topupId: string): TopupRecord | undefined;
   updateTopup(topupId: string, from: TopupRecord['status'], changes: Partial<TopupRecord>): boolean;
 
+  recordRiskDecision(d: RiskDecisionRecord): void;
+  insertChallenge(c: ChallengeRecord): void;
+  challenge(paymentId: string): ChallengeRecord | undefined;
+  /** Updates only if the stored status is `from`. */
+  updateChallenge(paymentId: string, from: ChallengeRecord['status'], changes: Partial<ChallengeRecord>): boolean;
+  /** Whether the payer has any payment that succeeded (for the first-time-payer rule). */
+  payerHasPaid(payerId: string): boolean;
+
   /** Records a channel notification id; false when it was seen before (a duplicate). */
   rememberNotification(channelId: string, notificationId: string): boolean;
   publish(message: OutboxMessage): void;
@@ -214,5 +275,11 @@ export interface OnlineStore {
   /** Authorised pre-authorisations whose hold has passed its expiry. */
   expiredPreauths(nowMs: number, limit: number): Promise<string[]>;
   counts(): Promise<Record<string, number>>;
+  /** Risk decisions since a time (oldest first), to rebuild the velocity windows at start. */
+  riskDecisionsSince(sinceMs: number, limit: number): Promise<RiskDecisionRecord[]>;
+  /** Per channel and currency, what payments of the business day have taken (not failed or closed). */
+  channelUsage(businessDate: string): Promise<ChannelUsageRow[]>;
+  saveChannelHealth(rows: readonly ChannelHealthRecord[]): Promise<void>;
+  channelHealth(): Promise<ChannelHealthRecord[]>;
   drain(): Promise<void>;
 }

@@ -2,6 +2,9 @@
 // and every POST carries an Idempotency-Key; channel notifications are verified by their channel's
 // adapter instead. Errors are always { "error": { "code", "message" } }.
 
+import type { ChannelHealth } from './routing/health.js';
+import type { RiskRuntime } from './risk/runtime.js';
+import type { SmsPort } from './risk/sms.js';
 import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ChannelPort } from './channels/port.js';
@@ -35,6 +38,10 @@ export interface ServerDeps {
   readonly clock?: () => number;
   /** pino options, or false for no request logs (tests and benchmarks). */
   readonly logger?: boolean | Record<string, unknown>;
+  /** Routing and risk state kept by the daemon (seeded from the database); fresh ones when absent. */
+  readonly health?: ChannelHealth;
+  readonly risk?: RiskRuntime;
+  readonly sms?: SmsPort;
 }
 
 declare module 'fastify' {
@@ -81,7 +88,17 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
     requestIdHeader: 'x-request-id',
   });
   const metrics = new Metrics();
-  const payments = new PaymentService({ store: deps.store, config: deps.config, channels: deps.channels, publicUrl: deps.publicUrl, clock });
+  const payments = new PaymentService({
+    store: deps.store,
+    config: deps.config,
+    channels: deps.channels,
+    publicUrl: deps.publicUrl,
+    clock,
+    ...(deps.health && { health: deps.health }),
+    ...(deps.risk && { risk: deps.risk }),
+    ...(deps.sms && { sms: deps.sms }),
+    log: (event) => app.log.warn(event),
+  });
   const preauths = new PreauthService(deps.store, deps.config, deps.channels, clock);
   const agreements = new AgreementService(deps.store, deps.config, deps.channels, clock);
   const payouts = new PayoutService(deps.store, deps.config, deps.channels, clock, deps.publicUrl);
@@ -173,6 +190,9 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
   app.get('/v1/payments/:id', async (request, reply) => send(reply, await payments.get(callerOf(request), (request.params as { id: string }).id)));
   app.post('/v1/payments/:id/void', async (request, reply) =>
     send(reply, await payments.void(callerOf(request), idemOf(request), (request.params as { id: string }).id, request.jsonBody)),
+  );
+  app.post('/v1/payments/:id/verify', async (request, reply) =>
+    send(reply, await payments.verify(callerOf(request), idemOf(request), (request.params as { id: string }).id, request.jsonBody)),
   );
   app.post('/v1/payments/:id/refunds', async (request, reply) =>
     send(reply, await payments.refund(callerOf(request), idemOf(request), (request.params as { id: string }).id, request.jsonBody)),

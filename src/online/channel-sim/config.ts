@@ -28,6 +28,10 @@ export const MUTATING_OPERATIONS = [
 ] as const;
 export type MutatingOperation = (typeof MUTATING_OPERATIONS)[number] & ChannelOperation;
 
+/** The formats of the daily bill a channel publishes (the Bills section of README.md beside this file). */
+export const BILL_FORMATS = ['wechat-trade', 'alipay-trade', 'unionpay-zm'] as const;
+export type BillFormat = (typeof BILL_FORMATS)[number];
+
 export const PRODUCTS = ['quick', 'netbank', 'agreement', 'wallet', 'foreign_card', 'phone_bill', 'preauth', 'payout'] as const satisfies readonly ChannelProduct[];
 
 export type Outage = boolean | { readonly fromMs: number; readonly toMs: number };
@@ -61,6 +65,10 @@ export interface SimChannel {
   readonly openingBalanceMinor: Readonly<Record<string, bigint>>;
   readonly secret: string;
   readonly behaviour: ChannelBehaviour;
+  /** The daily bill this channel publishes (对账单); null: none (payout). */
+  readonly billFormat: BillFormat | null;
+  /** The merchant or account id in the bill's names and headers; null: the format's default (DEFAULT_BILL_ACCOUNTS in bills/write-bills.ts). */
+  readonly billAccount: string | null;
 }
 
 export interface SimConfig {
@@ -91,6 +99,7 @@ interface KindDefaults {
   readonly asyncOperations: readonly MutatingOperation[];
   readonly feeRate: string;
   readonly openingBalanceMinor: Readonly<Record<string, bigint>>;
+  readonly billFormat: BillFormat | null;
 }
 
 /** What a channel of each kind does unless its config says otherwise. Fee rates match the daemon's sample cost rates. */
@@ -102,6 +111,7 @@ export const KIND_DEFAULTS: Readonly<Record<ChannelKind, KindDefaults>> = {
     asyncOperations: [],
     feeRate: '0.0038',
     openingBalanceMinor: {},
+    billFormat: 'unionpay-zm',
   },
   wallet: {
     products: ['wallet', 'netbank'],
@@ -110,6 +120,7 @@ export const KIND_DEFAULTS: Readonly<Record<ChannelKind, KindDefaults>> = {
     asyncOperations: ['pay'],
     feeRate: '0.006',
     openingBalanceMinor: {},
+    billFormat: 'wechat-trade',
   },
   payout: {
     products: ['payout'],
@@ -118,6 +129,7 @@ export const KIND_DEFAULTS: Readonly<Record<ChannelKind, KindDefaults>> = {
     asyncOperations: ['payout'],
     feeRate: '0',
     openingBalanceMinor: { CNY: 1_000_000_000n }, // 10,000,000.00 CNY prefunded
+    billFormat: null,
   },
 };
 
@@ -170,6 +182,9 @@ const channelSchema = z.strictObject({
   /** Prefer SETTLE_SIM_SECRET_<CHANNEL>; a secret in a file is for throwaway setups. */
   secret: z.string().min(16).max(256).optional(),
   behaviour: behaviourPatchSchema.optional(),
+  /** null: the channel publishes no bill. */
+  bill_format: z.enum(BILL_FORMATS).nullable().optional(),
+  bill_account: z.string().regex(/^[0-9A-Za-z]{1,32}$/, 'a bill account is 1–32 letters or digits').optional(),
 });
 
 export const simConfigSchema = z.strictObject({
@@ -264,6 +279,8 @@ export function parseSimConfig(raw: unknown, env: Readonly<Record<string, string
         openingBalanceMinor: Object.freeze(opening),
         secret: simSecretFor(c.id, env, c.secret),
         behaviour: applyBehaviourPatch(DEFAULT_BEHAVIOUR, c.behaviour ?? {}),
+        billFormat: c.bill_format === undefined ? d.billFormat : c.bill_format,
+        billAccount: c.bill_account ?? null,
       }),
     );
   }

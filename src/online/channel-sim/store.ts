@@ -46,6 +46,30 @@ export interface SimTxn {
 
 export type NewTxn = Omit<SimTxn, 'txnNo' | 'channelTxnId'>;
 
+/** A transaction that moved money, with what a day's bill needs of it and of its original (nothing more: bills are read by the million). */
+export interface SimBillTxn {
+  readonly txnNo: number;
+  readonly operation: MutatingOperation;
+  readonly reference: string;
+  readonly originalReference: string | null;
+  readonly originalChannelTxnId: string | null;
+  readonly channelTxnId: string;
+  readonly product: ChannelProduct | null;
+  readonly amountMinor: bigint;
+  readonly currency: string | null;
+  readonly feeMinor: bigint;
+  readonly feeRate: string;
+  readonly payerId: string | null;
+  readonly description: string | null;
+  readonly createdAtMs: number;
+  readonly completedAtMs: number | null;
+  /** For a refund or void: the original's creation time and sequence number (UnionPay 原始交易…, Alipay 创建时间). */
+  readonly originalCreatedAtMs: number | null;
+  readonly originalTxnNo: number | null;
+  /** For a payment or capture: a void of it succeeded (WeChat marks such a payment REVOKED). */
+  readonly revoked: boolean;
+}
+
 export interface SimAgreement {
   readonly channelId: string;
   readonly agreementToken: string;
@@ -306,6 +330,52 @@ export class SimStore {
       )
       .all(channelId) as Row[];
     return rows.map((r) => ({ currency: r['currency'] as string, netMinor: r['net_minor'] as bigint }));
+  }
+
+  /**
+   * The succeeded transactions that moved money (pay, capture, refund, void, capture_void) of one channel
+   * and business date, oldest first, read lazily: nothing else may use this connection until the
+   * iteration ends. Only the columns a bill needs, as arrays (far faster than 26-key row objects).
+   */
+  *billTransactions(channelId: string, businessDate: string): Generator<SimBillTxn> {
+    const rows = this.db
+      .prepare(
+        `SELECT t.txn_no, t.operation, t.reference, t.original_reference, t.original_channel_txn_id, t.channel_txn_id, t.product,
+           t.amount_minor, t.currency, t.fee_minor, t.fee_rate, t.payer_id, t.description, t.created_at_ms, t.completed_at_ms,
+           o.created_at_ms, o.txn_no,
+           EXISTS (SELECT 1 FROM sim_transactions v
+                   WHERE v.channel_id = t.channel_id AND v.original_operation = t.operation AND v.original_reference = t.reference
+                     AND v.operation IN ('void', 'capture_void') AND v.status = 'succeeded') AS revoked
+         FROM sim_transactions t
+         LEFT JOIN sim_transactions o ON o.channel_id = t.channel_id AND o.operation = t.original_operation AND o.reference = t.original_reference
+         WHERE t.channel_id = ? AND t.business_date = ? AND t.status = 'succeeded'
+           AND t.operation IN ('pay', 'capture', 'refund', 'void', 'capture_void')
+         ORDER BY t.created_at_ms, t.txn_no`,
+      )
+      .raw(true)
+      .iterate(channelId, businessDate) as IterableIterator<unknown[]>;
+    for (const r of rows) {
+      yield {
+        txnNo: num(r[0]),
+        operation: r[1] as MutatingOperation,
+        reference: r[2] as string,
+        originalReference: str(r[3]),
+        originalChannelTxnId: str(r[4]),
+        channelTxnId: r[5] as string,
+        product: str(r[6]) as ChannelProduct | null,
+        amountMinor: r[7] as bigint,
+        currency: str(r[8]),
+        feeMinor: r[9] as bigint,
+        feeRate: r[10] as string,
+        payerId: str(r[11]),
+        description: str(r[12]),
+        createdAtMs: num(r[13]),
+        completedAtMs: r[14] === null ? null : num(r[14]),
+        originalCreatedAtMs: r[15] === null ? null : num(r[15]),
+        originalTxnNo: r[16] === null ? null : num(r[16]),
+        revoked: num(r[17]) === 1,
+      };
+    }
   }
 
   list(filter: { channelId?: string | undefined; businessDate?: string | undefined; limit: number }): SimTxn[] {

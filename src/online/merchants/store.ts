@@ -563,6 +563,21 @@ export class MerchantStore {
     return secret;
   }
 
+  private currentHmacKeyStmt: ReturnType<SqliteConnection['prepare']> | undefined;
+
+  /**
+   * The secret of the merchant's current key when that key is HMAC, to sign its notifications with;
+   * undefined for a merchant whose current key is RSA, or an unknown merchant. Never log the result.
+   */
+  notificationSecretSync(merchantId: string): string | undefined {
+    this.currentHmacKeyStmt ??= this.db.prepare(
+      "SELECT key_id, scheme, secret_ciphertext FROM merchant_keys WHERE merchant_id = ? AND status = 'active' ORDER BY created_at_ms DESC, rowid DESC LIMIT 1",
+    );
+    const r = this.currentHmacKeyStmt.get(merchantId) as Row | undefined;
+    if (!r || r['scheme'] !== 'hmac') return undefined;
+    return this.secretOf(r['key_id'] as string, r['secret_ciphertext'] as Buffer);
+  }
+
   /** The products a merchant may use, for each authenticated request (no key rows read). */
   productsOf(merchantId: string): readonly string[] | undefined {
     const r = this.stmt.productsOf.get(merchantId) as Row | undefined;

@@ -8,10 +8,18 @@ import { applyRate, divideRounded, postingsFor, type EntryCommand, type PostingR
 import type { ChannelOutcome, ChannelPort } from '../channels/port.js';
 import { feeRateFor, PRODUCTS, type ChannelConfig, type OnlineConfig, type Product } from '../config.js';
 import { apiFailure, type ApiFailure } from '../errors.js';
-import type { OnlineStore, OnlineTx, PaymentRecord, RefundRecord } from '../port.js';
+import type { OnlineStore, OnlineTx, PaymentRecord, RefundRecord, RiskDecisionRecord } from '../port.js';
+import { routableChannel } from '../routing/config.js';
+import { expectedCost } from '../routing/router.js';
 import { accounts, ensure } from './accounts.js';
+import { ChannelHealth } from '../routing/health.js';
+import type { RouteDecision } from '../routing/router.js';
+import type { RiskAssessment, RiskSubject } from '../risk/engine.js';
+import { codeMatches, issueCode, phoneHint } from '../risk/otp.js';
+import { RiskRuntime } from '../risk/runtime.js';
+import type { SmsPort } from '../risk/sms.js';
 import { nextPaymentStatus, nextRefundStatus, type PaymentEvent } from './state.js';
-import { parseEmpty, parsePaymentRequest, parseRefundRequest, type PaymentRequest } from './validate.js';
+import { parseEmpty, parsePaymentRequest, parseRefundRequest, parseVerifyRequest, type PaymentRequest } from './validate.js';
 import { paymentView, refundView } from './views.js';
 
 /** Who is calling, after authentication. */
@@ -50,6 +58,14 @@ export interface ServiceDeps {
   /** Base URL of this daemon as channels reach it, for asynchronous notifications (known after listen). */
   readonly publicUrl: () => string;
   readonly clock: () => number;
+  /** Breakers and today's usage per channel (built from the config when not given). */
+  readonly health?: ChannelHealth;
+  /** Velocity windows and merchant day totals for the risk rules (built from the config when not given). */
+  readonly risk?: RiskRuntime;
+  /** Where one-time codes go; without it a challenge cannot be sent and the payment is blocked instead. */
+  readonly sms?: SmsPort;
+  /** Problems that must not fail a request (an SMS that could not be sent) go to the log. */
+  readonly log?: (event: Record<string, unknown>) => void;
 }
 
 /** Runs a unit; a Refusal becomes a failure value, anything else is a bug and propagates. */
@@ -92,16 +108,35 @@ export function answer(tx: OnlineTx, caller: Caller, idem: Idem, httpStatus: num
   return { ok: true, httpStatus, body, replayed: false };
 }
 
-// ---- route and risk (the next issue makes both real) ----
+// ---- route and risk ----
 
+/** The first channel that serves a product and currency, for operations not routed by cost (pre-auths, payouts). */
 export function routeFor(config: OnlineConfig, product: string, currency: string): ChannelConfig | undefined {
   return config.channels.find((c) => (c.products as readonly string[]).includes(product) && c.currencies.includes(currency));
 }
 
-export type RiskDecision = { readonly decision: 'allow' } | { readonly decision: 'block'; readonly reasons: readonly string[] };
+/** What an order keeps of its routing: every channel considered and why, and each failed attempt. */
+export interface RouteRecord {
+  readonly considered: RouteDecision['considered'];
+  readonly rules: readonly string[];
+  readonly order: readonly string[];
+  readonly attempts: { readonly channel: string; readonly outcome: string; readonly atMs: number }[];
+}
 
-export function assessRisk(): RiskDecision {
-  return { decision: 'allow' };
+function riskSubject(caller: Caller, req: PaymentRequest): RiskSubject {
+  const card = req.cardToken ?? req.agreementId;
+  const keys: RiskSubject['keys'] = {
+    ...(req.payerId !== undefined && { payer: req.payerId }),
+    ...(card !== undefined && { card }),
+    ...(req.deviceId !== undefined && { device: req.deviceId }),
+    ...(req.clientIp !== undefined && { ip: req.clientIp }),
+  };
+  return { merchantId: caller.merchantId, product: req.product, currency: req.currency, amountMinor: req.amountMinor, keys };
+}
+
+/** The message a merchant sees for a blocked payment: which rules, not their thresholds. */
+function blockedMessage(risk: RiskAssessment): string {
+  return `Blocked by risk rules: ${[...new Set(risk.hits.filter((h) => h.verdict === 'block').map((h) => h.rule))].join(', ')}.`;
 }
 
 // ---- ledger entries of payments and refunds ----
@@ -176,44 +211,247 @@ export class PaymentService {
     return id === null ? undefined : this.deps.channels.get(id);
   }
 
+  /** The open business day, read at most once a second (routing usage and risk day totals key on it). */
+  private async businessDay(): Promise<string> {
+    const nowMs = this.deps.clock();
+    if (this.day === '' || nowMs - this.dayReadAtMs > 1000) {
+      this.day = await this.deps.store.read((tx) => tx.openDay());
+      this.dayReadAtMs = nowMs;
+    }
+    return this.day;
+  }
+  private day = '';
+  private dayReadAtMs = 0;
+
+  private get health(): ChannelHealth {
+    this.healthRuntime ??= this.deps.health ?? new ChannelHealth(this.deps.config, this.deps.clock);
+    return this.healthRuntime;
+  }
+  private healthRuntime: ChannelHealth | undefined;
+
+  private get risk(): RiskRuntime {
+    this.riskRuntime ??= this.deps.risk ?? new RiskRuntime(this.deps.config);
+    return this.riskRuntime;
+  }
+  private riskRuntime: RiskRuntime | undefined;
+
   async create(caller: Caller, idem: Idem, raw: unknown): Promise<ApiResult> {
     // 1. validate
     const parsed = parsePaymentRequest(raw);
     if (!parsed.ok) return parsed;
     const req = parsed.value;
     if (!caller.products.includes(req.product)) return apiFailure('product_not_enabled', `Product ${req.product} is not enabled for ${caller.merchantId}.`);
-    // 2. route
+    const day = await this.businessDay();
+    // 2. route: the cheapest healthy channel that can take it; the others stay as fallbacks
     const local = PRODUCTS[req.product].local;
-    const route = local ? undefined : routeFor(this.deps.config, req.product, req.currency);
-    if (!local && !route) return apiFailure('channel_unavailable', `No channel serves ${req.product} in ${req.currency}.`);
-    const port = route ? this.channel(route.id) : undefined;
-    if (route && !port) return apiFailure('channel_unavailable', `Channel ${route.id} is not connected.`);
+    let decision: RouteDecision | undefined;
+    if (!local) {
+      // An agreement was signed at one channel: only that channel can charge it.
+      const bound = req.agreementId === undefined ? undefined : await this.deps.store.read((tx) => tx.agreement(caller.merchantId, req.agreementId ?? '')?.channelId);
+      const routeReq = { merchantId: caller.merchantId, product: req.product, currency: req.currency, amountMinor: req.amountMinor };
+      decision = this.health.decide(routeReq, day, (id) => this.deps.channels.has(id), bound);
+      if (decision.order.length === 0) {
+        const why = decision.considered.map((c) => `${c.channel}: ${c.reason}`).join('; ');
+        return apiFailure('channel_unavailable', `No channel can take this ${req.product} payment in ${req.currency} now (${why || 'no channels configured'}).`);
+      }
+    }
     // 3. risk
-    const risk = assessRisk();
-    if (risk.decision === 'block') return apiFailure('channel_declined', `Blocked by risk: ${risk.reasons.join('; ')}.`);
+    const subject = riskSubject(caller, req);
     const nowMs = this.deps.clock();
-    const record = this.newPayment(caller, req, route, nowMs);
+    const payerHasPaid = this.risk.needsPayerHistory && req.payerId !== undefined ? await this.deps.store.read((tx) => tx.payerHasPaid(req.payerId ?? '')) : undefined;
+    let risk = this.risk.assess(subject, day, payerHasPaid, nowMs);
+    if (risk.decision === 'challenge' && (req.phone === undefined || this.deps.sms === undefined)) {
+      const why = req.phone === undefined ? 'a one-time code is required and the request has no phone' : 'a one-time code is required and no SMS port is configured';
+      risk = { decision: 'block', hits: [{ rule: 'challenge_undeliverable', verdict: 'block', reason: why }, ...risk.hits] };
+    }
+    const chosen = decision?.order[0];
+    const route = chosen === undefined ? undefined : this.deps.config.channels.find((c) => c.id === chosen);
+    const record = this.newPayment(caller, req, route, nowMs, decision, risk);
+    const otp = risk.decision === 'challenge' ? issueCode(record.paymentId, this.deps.config.risk.otp.digits) : undefined;
     // 4. persist (and, for local products, settle it in the same unit)
     const first = await runUnit(this.deps.store, (tx): ApiResult | { record: PaymentRecord; agreementToken: string | undefined } => {
       const prior = priorAnswer(tx, caller, idem);
       if (prior) return prior;
       const agreementToken = req.agreementId === undefined ? undefined : checkAgreement(tx, caller.merchantId, req.agreementId, req.payerId);
-      if (local) return this.payLocally(tx, caller, idem, record);
+      tx.recordRiskDecision(riskRecord(record, subject, risk, day));
+      if (risk.decision === 'block') return this.refuseForRisk(tx, caller, idem, record, risk);
+      if (otp) return this.challenge(tx, caller, idem, record, otp, req.phone ?? '');
+      if (local) return this.payLocally(tx, caller, idem, record, 'insert');
       if (tx.insertPayment(record) === 'duplicate') throw new Refusal(duplicateOrder(req.merchantOrderNo));
       tx.markInFlight(caller.merchantId, idem.key, idem.requestHash, record.paymentId);
       tx.publish({ topic: 'payment.created', aggregateId: record.paymentId, merchantId: caller.merchantId, payload: paymentView(record) });
       return { record, agreementToken };
     });
-    if (isFailure(first) || 'httpStatus' in first) return first;
-    // 5. call the channel (outside any transaction)
-    const outcome = await this.callPay(port as ChannelPort, first.record, first.agreementToken);
+    if (isFailure(first)) return first;
+    const replayed = 'httpStatus' in first && first.replayed;
+    if (!replayed && risk.decision !== 'block') {
+      this.risk.record(subject, day, nowMs);
+      if (record.channelId !== null) this.health.addUsage(day, record.channelId, record.currency, record.amountMinor);
+    }
+    if (otp && !replayed) await this.sendCode(record, otp.code, req.phone ?? '');
+    if ('httpStatus' in first) return first;
+    // 5. call the channel (outside any transaction), falling back on technical failures
+    const outcome = await this.payRouted(first.record, first.agreementToken);
     // 6. update and 7. publish, and the idempotent answer
     return this.finish(caller, idem, first.record.paymentId, outcome);
   }
 
-  private newPayment(caller: Caller, req: PaymentRequest, route: ChannelConfig | undefined, nowMs: number): PaymentRecord {
+  /** Block: the order is stored failed with the reasons; the channel is never called. */
+  private refuseForRisk(tx: OnlineTx, caller: Caller, idem: Idem, record: PaymentRecord, risk: RiskAssessment): ApiResult {
+    const failed: PaymentRecord = { ...record, status: 'failed', channelId: null, costMinor: 0n, failureCode: 'risk_blocked', failureMessage: blockedMessage(risk), expiresAtMs: null };
+    if (tx.insertPayment(failed) === 'duplicate') throw new Refusal(duplicateOrder(record.merchantOrderNo));
+    tx.publish({ topic: 'payment.failed', aggregateId: failed.paymentId, merchantId: caller.merchantId, payload: paymentView(failed) });
+    tx.publish({ topic: 'risk.blocked', aggregateId: failed.paymentId, merchantId: caller.merchantId, payload: { payment_id: failed.paymentId, hits: risk.hits } });
+    return answer(tx, caller, idem, 201, paymentView(failed));
+  }
+
+  /** Challenge: the order waits for the payer's one-time code; the code is stored only hashed. */
+  private challenge(tx: OnlineTx, caller: Caller, idem: Idem, record: PaymentRecord, otp: { salt: string; codeHash: string }, phone: string): ApiResult {
+    const otpConfig = this.deps.config.risk.otp;
+    const expiresAtMs = tx.nowMs + otpConfig.ttl_s * 1000;
+    const waiting: PaymentRecord = { ...record, status: 'requires_verification', expiresAtMs };
+    if (tx.insertPayment(waiting) === 'duplicate') throw new Refusal(duplicateOrder(record.merchantOrderNo));
+    tx.insertChallenge({
+      paymentId: record.paymentId,
+      merchantId: caller.merchantId,
+      codeHash: otp.codeHash,
+      salt: otp.salt,
+      phoneHint: phoneHint(phone),
+      expiresAtMs,
+      attempts: 0,
+      attemptsMax: otpConfig.attempts_max,
+      status: 'pending',
+      createdAtMs: tx.nowMs,
+      updatedAtMs: tx.nowMs,
+    });
+    tx.publish({ topic: 'payment.requires_verification', aggregateId: record.paymentId, merchantId: caller.merchantId, payload: paymentView(waiting) });
+    return answer(tx, caller, idem, 201, paymentView(waiting));
+  }
+
+  private async sendCode(record: PaymentRecord, code: string, phone: string): Promise<void> {
+    const minutes = Math.ceil(this.deps.config.risk.otp.ttl_s / 60);
+    try {
+      await this.deps.sms?.send({ to: phone, reference: record.paymentId, text: `Your verification code is ${code}, valid for ${minutes} min. Payment ${record.merchantOrderNo}.` });
+    } catch (e) {
+      this.deps.log?.({ event: 'sms_failed', payment_id: record.paymentId, error: (e as Error).message });
+    }
+  }
+
+  /** POST /v1/payments/{id}/verify: the payer's one-time code continues a challenged payment. */
+  async verify(caller: Caller, idem: Idem, paymentId: string, raw: unknown): Promise<ApiResult> {
+    const parsed = parseVerifyRequest(raw);
+    if (!parsed.ok) return parsed;
+    const checked = await runUnit(this.deps.store, (tx): ApiResult | { record: PaymentRecord; agreementToken: string | undefined } => {
+      const prior = priorAnswer(tx, caller, idem);
+      if (prior) return prior;
+      const p = tx.payment(caller.merchantId, paymentId);
+      const c = p ? tx.challenge(paymentId) : undefined;
+      if (!p || !c) throw new Refusal(apiFailure('not_found', `No challenged payment ${paymentId}.`));
+      // Every outcome below is the final answer to this key, and a wrong code counts even though it is refused.
+      const refuse = (failure: ApiFailure): ApiFailure => {
+        tx.saveResponse(caller.merchantId, idem.key, idem.requestHash, failure.httpStatus, JSON.stringify({ error: { code: failure.code, message: failure.message } }));
+        return failure;
+      };
+      if (p.status !== 'requires_verification' || c.status !== 'pending') return refuse(apiFailure('challenge_not_pending', `Payment ${paymentId} is ${p.status}; its challenge is ${c.status}.`));
+      if (tx.nowMs >= c.expiresAtMs) {
+        this.endChallenge(tx, p, 'expired');
+        return refuse(apiFailure('challenge_expired', `The code for ${paymentId} expired; the payment is closed. Create a new payment.`));
+      }
+      const attempts = c.attempts + 1;
+      if (!codeMatches(paymentId, c.salt, c.codeHash, parsed.value.code)) {
+        tx.updateChallenge(paymentId, 'pending', { attempts });
+        if (attempts >= c.attemptsMax) {
+          this.endChallenge(tx, p, 'failed');
+          return refuse(apiFailure('challenge_attempts_exceeded', `Wrong code ${attempts} times; payment ${paymentId} failed. Create a new payment.`));
+        }
+        return refuse(apiFailure('challenge_code_invalid', `Wrong code; ${c.attemptsMax - attempts} attempt(s) left.`));
+      }
+      tx.updateChallenge(paymentId, 'pending', { attempts, status: 'verified' });
+      const expiresAtMs = PRODUCTS[p.product as Product].waitsForPayer ? tx.nowMs + this.deps.config.order_expiry_s * 1000 : null;
+      if (!tx.updatePayment(paymentId, 'requires_verification', { status: 'processing', expiresAtMs })) throw new Error(`payment ${paymentId} moved inside the unit`);
+      const verified: PaymentRecord = { ...p, status: 'processing', expiresAtMs };
+      if (PRODUCTS[p.product as Product].local) return this.payLocally(tx, caller, idem, verified, 'update', 200);
+      const agreementToken = p.agreementId === null ? undefined : checkAgreement(tx, caller.merchantId, p.agreementId, p.payerId ?? undefined);
+      tx.markInFlight(caller.merchantId, idem.key, idem.requestHash, paymentId);
+      tx.publish({ topic: 'payment.verified', aggregateId: paymentId, merchantId: p.merchantId, payload: paymentView(verified) });
+      return { record: verified, agreementToken };
+    });
+    if (isFailure(checked) || 'httpStatus' in checked) return checked;
+    const outcome = await this.payRouted(checked.record, checked.agreementToken);
+    return runUnit(this.deps.store, (tx): ApiResult => answer(tx, caller, idem, 200, paymentView(applyPaymentOutcome(tx, paymentId, outcome))));
+  }
+
+  private endChallenge(tx: OnlineTx, p: PaymentRecord, how: 'expired' | 'failed'): void {
+    tx.updateChallenge(p.paymentId, 'pending', { status: how });
+    endChallengedPayment(tx, p, how);
+  }
+
+  /**
+   * Calls the order's channel; on a technical failure, moves the order to the next healthy channel of
+   * its route and tries again. A business decline is final. A timeout or a garbled answer may mean the
+   * channel took the payment: it is asked first, and only when it has no record does the order move —
+   * otherwise the payer could be charged twice.
+   */
+  private async payRouted(p: PaymentRecord, agreementToken: string | undefined): Promise<ChannelOutcome> {
+    let current = p;
+    const route = p.routeJson === null ? undefined : (JSON.parse(p.routeJson) as RouteRecord);
+    for (;;) {
+      const channelId = current.channelId ?? '';
+      const port = this.channel(channelId);
+      if (!port) return { status: 'unknown', reason: 'unavailable', message: `channel ${channelId} is not connected` };
+      this.health.begin(channelId);
+      let outcome = await this.callPay(port, current, agreementToken);
+      this.health.record(channelId, outcome.status !== 'unknown');
+      if (outcome.status !== 'unknown') return outcome;
+      const at = route ? route.order.indexOf(channelId) : -1;
+      const next = route?.order.slice(at + 1).find((id) => this.deps.channels.has(id) && this.health.allows(id));
+      // With nowhere to fall back to, the order stays processing and recovery asks the channel later (补单).
+      if (!route || next === undefined) return outcome;
+      if (outcome.reason !== 'unavailable') {
+        const found = await this.queryOnce(port, current.paymentId);
+        if (found.status !== 'not_found') return found;
+        outcome = { ...outcome, message: `${outcome.message}; the channel has no record of it` };
+      }
+      const moved = await this.moveToChannel(current, route, next, `${outcome.reason}: ${outcome.message}`);
+      if (!moved) return outcome;
+      const day = await this.businessDay();
+      this.health.addUsage(day, channelId, current.currency, current.amountMinor, -1);
+      this.health.addUsage(day, next, current.currency, current.amountMinor);
+      current = moved;
+    }
+  }
+
+  private async queryOnce(port: ChannelPort, paymentId: string): Promise<ChannelOutcome | { readonly status: 'not_found' }> {
+    try {
+      return await port.query(paymentId, 'pay');
+    } catch (e) {
+      return { status: 'unknown', reason: 'protocol', message: (e as Error).message };
+    }
+  }
+
+  /** Records the failed attempt and points the order at the next channel, if it is still processing at the old one. */
+  private async moveToChannel(p: PaymentRecord, route: RouteRecord, next: string, why: string): Promise<PaymentRecord | undefined> {
+    const nextConfig = this.deps.config.channels.find((c) => c.id === next);
+    if (!nextConfig) return undefined;
+    const moved = await runUnit(this.deps.store, (tx): PaymentRecord | undefined => {
+      const now = tx.payment(null, p.paymentId);
+      if (!now || now.status !== 'processing' || now.channelId !== p.channelId) return undefined;
+      route.attempts.push({ channel: p.channelId ?? '', outcome: why.slice(0, 300), atMs: tx.nowMs });
+      const changes = {
+        channelId: next,
+        costMinor: channelCost(nextConfig, p.amountMinor, p.feeMinor),
+        routeJson: JSON.stringify(route),
+        routeNote: `${next}: fallback after ${p.channelId ?? '?'} failed`,
+      };
+      if (!tx.updatePayment(p.paymentId, 'processing', changes)) return undefined;
+      return { ...now, ...changes };
+    });
+    return isFailure(moved) ? undefined : moved;
+  }
+
+  private newPayment(caller: Caller, req: PaymentRequest, route: ChannelConfig | undefined, nowMs: number, decision: RouteDecision | undefined, risk: RiskAssessment): PaymentRecord {
     const fee = applyRate(req.amountMinor, feeRateFor(this.deps.config, req.product), 'half_up');
-    const cost = route ? applyRate(req.amountMinor, route.cost_rate, 'half_up') : 0n;
+    const routeRecord: RouteRecord | undefined = decision && { considered: decision.considered, rules: decision.rulesApplied, order: decision.order, attempts: [] };
     return {
       paymentId: newId('pay', nowMs),
       merchantId: caller.merchantId,
@@ -229,7 +467,7 @@ export class PaymentService {
       description: req.description ?? null,
       notifyUrl: req.notifyUrl ?? null,
       feeMinor: fee,
-      costMinor: cost > req.amountMinor - fee ? 0n : cost,
+      costMinor: route ? channelCost(route, req.amountMinor, fee) : 0n,
       refundedMinor: 0n,
       refundReservedMinor: 0n,
       businessDate: null,
@@ -237,7 +475,9 @@ export class PaymentService {
       failureMessage: null,
       redirectUrl: null,
       expiresAtMs: PRODUCTS[req.product].waitsForPayer ? nowMs + this.deps.config.order_expiry_s * 1000 : null,
-      routeNote: route ? `first capable channel: ${route.id}` : 'local: no channel',
+      routeNote: route ? `${route.id}: ${decision?.considered.find((c) => c.channel === route.id)?.reason ?? 'chosen'}` : 'local: no channel',
+      routeJson: routeRecord ? JSON.stringify(routeRecord) : null,
+      riskJson: JSON.stringify({ decision: risk.decision, hits: risk.hits }),
       pendingOp: null,
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
@@ -245,7 +485,7 @@ export class PaymentService {
   }
 
   /** balance, virtual_coin, credit: no channel; the payment and its entry commit together. */
-  private payLocally(tx: OnlineTx, caller: Caller, idem: Idem, record: PaymentRecord): ApiResult {
+  private payLocally(tx: OnlineTx, caller: Caller, idem: Idem, record: PaymentRecord, write: 'insert' | 'update', httpStatus = 201): ApiResult {
     const payer = record.payerId ?? '';
     const product = record.product as Product;
     if (product === 'credit') {
@@ -264,10 +504,14 @@ export class PaymentService {
     }
     const businessDate = tx.openDay();
     const done: PaymentRecord = { ...record, status: 'succeeded', businessDate, channelTxnId: null };
-    if (tx.insertPayment(done) === 'duplicate') throw new Refusal(duplicateOrder(record.merchantOrderNo));
+    if (write === 'insert') {
+      if (tx.insertPayment(done) === 'duplicate') throw new Refusal(duplicateOrder(record.merchantOrderNo));
+    } else if (!tx.updatePayment(done.paymentId, 'processing', { status: 'succeeded', businessDate })) {
+      throw new Error(`payment ${done.paymentId} moved inside the unit`);
+    }
     postOrRefuse(tx, paymentEntry(done, tx));
     tx.publish({ topic: 'payment.succeeded', aggregateId: done.paymentId, merchantId: caller.merchantId, payload: paymentView(done) });
-    return answer(tx, caller, idem, 201, paymentView(done));
+    return answer(tx, caller, idem, httpStatus, paymentView(done));
   }
 
   private async callPay(port: ChannelPort, p: PaymentRecord, agreementToken: string | undefined): Promise<ChannelOutcome> {
@@ -418,6 +662,30 @@ export function settlePaymentVoid(tx: OnlineTx, merchantId: string | null, payme
   return apiFailure('channel_unavailable', outcome.status === 'unknown' ? outcome.message : 'The channel has not confirmed the void.');
 }
 
+/** Our expected cost at a channel; never more than what is left of the amount after our fee. */
+function channelCost(channel: ChannelConfig, amountMinor: bigint, feeMinor: bigint): bigint {
+  const cost = expectedCost(routableChannel(channel).cost, amountMinor);
+  return cost > amountMinor - feeMinor ? 0n : cost;
+}
+
+function riskRecord(p: PaymentRecord, subject: RiskSubject, risk: RiskAssessment, businessDate: string): RiskDecisionRecord {
+  return {
+    paymentId: p.paymentId,
+    merchantId: p.merchantId,
+    decision: risk.decision,
+    hits: JSON.stringify(risk.hits),
+    product: p.product,
+    amountMinor: p.amountMinor,
+    currency: p.currency,
+    payerId: subject.keys.payer ?? null,
+    cardKey: subject.keys.card ?? null,
+    deviceId: subject.keys.device ?? null,
+    ip: subject.keys.ip ?? null,
+    businessDate,
+    createdAtMs: p.createdAtMs,
+  };
+}
+
 function duplicateOrder(no: string): ApiFailure {
   return apiFailure('merchant_order_no_duplicate', `merchant_order_no ${no} exists.`);
 }
@@ -496,10 +764,26 @@ export function applyPaymentOutcome(tx: OnlineTx, paymentId: string, outcome: Ch
   return updated;
 }
 
-/** Closes a payment that waited for the payer past its expiry (the seed's guard against cached pay URLs). */
+/** Ends a challenged payment whose code expired (closed) or was guessed wrong too often (failed). */
+export function endChallengedPayment(tx: OnlineTx, p: PaymentRecord, how: 'expired' | 'failed'): PaymentRecord | undefined {
+  const to = nextPaymentStatus(p.status, how === 'expired' ? 'expire' : 'fail');
+  const failureCode = how === 'expired' ? 'challenge_expired' : 'challenge_failed';
+  const failureMessage = how === 'expired' ? 'The payer did not enter the one-time code in time.' : 'The payer entered a wrong one-time code too many times.';
+  if (!to || !tx.updatePayment(p.paymentId, p.status, { status: to, failureCode, failureMessage })) return undefined;
+  const ended: PaymentRecord = { ...p, status: to, failureCode, failureMessage, updatedAtMs: tx.nowMs };
+  tx.publish({ topic: `payment.${to}`, aggregateId: p.paymentId, merchantId: p.merchantId, payload: paymentView(ended) });
+  return ended;
+}
+
+/** Closes a payment that waited past its expiry: for the payer (the seed's guard against cached pay URLs) or for its one-time code. */
 export function closeExpired(tx: OnlineTx, paymentId: string): PaymentRecord | undefined {
   const p = tx.payment(null, paymentId);
-  if (!p || p.status !== 'processing' || p.expiresAtMs === null || p.expiresAtMs > tx.nowMs) return undefined;
+  if (!p || p.expiresAtMs === null || p.expiresAtMs > tx.nowMs) return undefined;
+  if (p.status === 'requires_verification') {
+    tx.updateChallenge(paymentId, 'pending', { status: 'expired' });
+    return endChallengedPayment(tx, p, 'expired');
+  }
+  if (p.status !== 'processing') return undefined;
   const to = nextPaymentStatus(p.status, 'expire');
   if (!to || !tx.updatePayment(paymentId, 'processing', { status: to, failureCode: 'order_expired', failureMessage: 'The payer did not complete the payment in time.' })) return undefined;
   const closed: PaymentRecord = { ...p, status: to, failureCode: 'order_expired', updatedAtMs: tx.nowMs };

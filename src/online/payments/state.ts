@@ -1,11 +1,13 @@
 // The order state machines. Every operation names an event; a transition not in the table is an
 // error (illegal_transition), never a silent no-op.
 
-export const PAYMENT_STATUSES = ['processing', 'succeeded', 'failed', 'closed', 'voided', 'partially_refunded', 'refunded'] as const;
+export const PAYMENT_STATUSES = ['requires_verification', 'processing', 'succeeded', 'failed', 'closed', 'voided', 'partially_refunded', 'refunded'] as const;
 export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
-export type PaymentEvent = 'succeed' | 'fail' | 'expire' | 'void' | 'refund_part' | 'refund_all';
+export type PaymentEvent = 'verify' | 'succeed' | 'fail' | 'expire' | 'void' | 'refund_part' | 'refund_all';
 
 const PAYMENT: Record<PaymentStatus, Partial<Record<PaymentEvent, PaymentStatus>>> = {
+  // Risk asked for a one-time code (增强验证): the channel is not called until the payer proves it.
+  requires_verification: { verify: 'processing', fail: 'failed', expire: 'closed' },
   processing: { succeed: 'succeeded', fail: 'failed', expire: 'closed' },
   succeeded: { void: 'voided', refund_part: 'partially_refunded', refund_all: 'refunded' },
   partially_refunded: { refund_part: 'partially_refunded', refund_all: 'refunded' },

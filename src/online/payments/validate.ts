@@ -28,6 +28,14 @@ export const PAYMENT_SCHEMA = {
   agreement_id: { kind: 'string', required: false, pattern: REF, description: 'An active agreement; required for quick and agreement.' },
   notify_url: { kind: 'url', required: false, description: 'Where to POST the signed result notification.' },
   description: { kind: 'string', required: false, maxLength: 256, description: 'Shown to the payer where the channel supports it.' },
+  device_id: { kind: 'string', required: false, pattern: /^[A-Za-z0-9_.:-]{1,128}$/, description: 'The payer\u2019s device fingerprint, for risk velocity rules.' },
+  client_ip: { kind: 'string', required: false, pattern: /^[0-9A-Fa-f.:]{2,45}$/, description: 'The payer\u2019s IP address (IPv4 or IPv6), for risk rules.' },
+  card_token: { kind: 'string', required: false, pattern: /^[A-Za-z0-9_.:-]{1,128}$/, description: 'A token of the payer\u2019s card (never the card number), for risk rules; quick and agreement use the agreement.' },
+  phone: { kind: 'string', required: false, pattern: /^\+?[0-9]{6,20}$/, description: 'The payer\u2019s mobile number, where a one-time code is sent if risk asks for one.' },
+} as const satisfies RequestSchema;
+
+export const VERIFY_SCHEMA = {
+  code: { kind: 'string', required: true, pattern: /^[0-9]{4,10}$/, description: 'The one-time code the payer received by SMS.' },
 } as const satisfies RequestSchema;
 
 export const REFUND_SCHEMA = {
@@ -64,6 +72,8 @@ function parseField(name: string, spec: FieldSpec, v: unknown): Parsed<string | 
       try {
         const u = new URL(v);
         if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('scheme');
+        // Credentials in a URL end up in logs and proxies; notifications are signed instead.
+        if (u.username !== '' || u.password !== '') return apiFailure('field_invalid', `${name} must not hold a user name or password.`);
       } catch {
         return apiFailure('field_invalid', `${name} must be an http(s) URL.`);
       }
@@ -103,6 +113,10 @@ export interface PaymentRequest {
   readonly agreementId?: string | undefined;
   readonly notifyUrl?: string | undefined;
   readonly description?: string | undefined;
+  readonly deviceId?: string | undefined;
+  readonly clientIp?: string | undefined;
+  readonly cardToken?: string | undefined;
+  readonly phone?: string | undefined;
 }
 
 export function parsePaymentRequest(raw: unknown): Parsed<PaymentRequest> {
@@ -126,8 +140,17 @@ export function parsePaymentRequest(raw: unknown): Parsed<PaymentRequest> {
       agreementId: f.agreement_id,
       notifyUrl: f.notify_url,
       description: f.description,
+      deviceId: f.device_id,
+      clientIp: f.client_ip,
+      cardToken: f.card_token,
+      phone: f.phone,
     },
   };
+}
+
+export function parseVerifyRequest(raw: unknown): Parsed<{ readonly code: string }> {
+  const parsed = parseBody(VERIFY_SCHEMA, raw);
+  return parsed.ok ? { ok: true, value: { code: parsed.value.code } } : parsed;
 }
 
 export interface RefundRequest {

@@ -27,6 +27,8 @@ export function paymentView(p: PaymentRecord): Record<string, unknown> {
     business_date: p.businessDate,
     failure_code: p.failureCode,
     failure_message: p.failureMessage,
+    /** What the payer must do next: enter the one-time code sent by SMS (POST /v1/payments/{id}/verify). */
+    next_action: p.status === 'requires_verification' ? { type: 'verify_code', channel: 'sms', expires_at: iso(p.expiresAtMs) } : null,
     /** A void sent to the channel and not yet answered (refunds and voids wait for it). */
     pending_operation: p.pendingOp,
     created_at: iso(p.createdAtMs),

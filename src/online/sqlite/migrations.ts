@@ -92,4 +92,33 @@ export const ONLINE_MIGRATIONS: readonly string[] = [
   CREATE INDEX payments_pending_op ON payments (updated_at_ms) WHERE pending_op IS NOT NULL;
   CREATE INDEX preauths_pending_op ON preauths (updated_at_ms) WHERE pending_op IS NOT NULL;
   `,
+  // 4: routing and risk — every order keeps the channels considered and the risk decision; challenges
+  // (one-time codes, stored hashed); each channel's breaker state as the daemon last saw it.
+  `
+  ALTER TABLE payments ADD COLUMN route_json TEXT;
+  ALTER TABLE payments ADD COLUMN risk_json TEXT;
+  CREATE INDEX payments_payer ON payments (payer_id) WHERE payer_id IS NOT NULL;
+  CREATE INDEX payments_channel_day ON payments (business_date, channel_id);
+  CREATE INDEX payments_waiting ON payments (expires_at_ms) WHERE status IN ('processing', 'requires_verification') AND expires_at_ms IS NOT NULL;
+
+  CREATE TABLE risk_decisions (
+    decision_id INTEGER PRIMARY KEY, payment_id TEXT NOT NULL, merchant_id TEXT NOT NULL, decision TEXT NOT NULL,
+    hits TEXT NOT NULL, product TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT NULL,
+    payer_id TEXT, card_key TEXT, device_id TEXT, ip TEXT, business_date TEXT NOT NULL, created_at_ms INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX risk_decisions_time ON risk_decisions (created_at_ms);
+  CREATE INDEX risk_decisions_payment ON risk_decisions (payment_id);
+
+  CREATE TABLE risk_challenges (
+    payment_id TEXT PRIMARY KEY REFERENCES payments(payment_id), merchant_id TEXT NOT NULL, code_hash TEXT NOT NULL, salt TEXT NOT NULL,
+    phone_hint TEXT NOT NULL, expires_at_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, attempts_max INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'verified', 'failed', 'expired')),
+    created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE channel_health (
+    channel_id TEXT PRIMARY KEY, state TEXT NOT NULL, since_ms INTEGER NOT NULL, calls INTEGER NOT NULL, failures INTEGER NOT NULL,
+    reason TEXT NOT NULL, updated_at_ms INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

@@ -8,7 +8,7 @@ import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/data
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { GroupCommitter, type GroupCommitOptions } from '../../ledger/sqlite/group-commit.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import type { IdempotencyState, OnlineStore, OnlineTx, OutboxMessage, Table } from '../port.js';
+import type { ChallengeRecord, ChannelHealthRecord, ChannelUsageRow, IdempotencyState, OnlineStore, OnlineTx, OutboxMessage, RiskDecisionRecord, Table } from '../port.js';
 import { ONLINE_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -119,7 +119,7 @@ export class SqliteOnlineStore implements OnlineStore {
   async expiredWaiting(nowMs: number, limit: number): Promise<string[]> {
     const rows = this.stmt(
       'expiredWaiting',
-      "SELECT payment_id FROM payments WHERE status = 'processing' AND expires_at_ms IS NOT NULL AND expires_at_ms <= ? LIMIT ?",
+      "SELECT payment_id FROM payments WHERE status IN ('processing', 'requires_verification') AND expires_at_ms IS NOT NULL AND expires_at_ms <= ? LIMIT ?",
     ).all(nowMs, limit) as Row[];
     return rows.map((r) => r['payment_id'] as string);
   }
@@ -140,6 +140,37 @@ export class SqliteOnlineStore implements OnlineStore {
   async counts(): Promise<Record<string, number>> {
     const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM payments GROUP BY status').all() as Row[];
     return Object.fromEntries(rows.map((r) => [r['status'] as string, Number(r['n'] as bigint)]));
+  }
+
+  async riskDecisionsSince(sinceMs: number, limit: number): Promise<RiskDecisionRecord[]> {
+    const rows = this.stmt('riskSince', 'SELECT * FROM risk_decisions WHERE created_at_ms >= ? ORDER BY created_at_ms LIMIT ?').all(sinceMs, limit) as Row[];
+    return rows.map((r) => toRecord<RiskDecisionRecord>(r) as RiskDecisionRecord);
+  }
+
+  async channelUsage(businessDate: string): Promise<ChannelUsageRow[]> {
+    // Today's succeeded payments, and those still open (no business date yet) created in the last day.
+    const rows = this.stmt(
+      'channelUsage',
+      `SELECT channel_id, currency, SUM(amount_minor) AS amount_minor, COUNT(*) AS n FROM payments
+       WHERE channel_id IS NOT NULL AND (business_date = ? OR (business_date IS NULL AND status IN ('processing', 'requires_verification') AND created_at_ms >= ?))
+       GROUP BY channel_id, currency`,
+    ).all(businessDate, this.clock() - 86_400_000) as Row[];
+    return rows.map((r) => ({ channelId: r['channel_id'] as string, currency: r['currency'] as string, amountMinor: r['amount_minor'] as bigint, count: Number(r['n'] as bigint) }));
+  }
+
+  async saveChannelHealth(rows: readonly ChannelHealthRecord[]): Promise<void> {
+    const s = this.stmt(
+      'saveHealth',
+      `INSERT INTO channel_health (channel_id, state, since_ms, calls, failures, reason, updated_at_ms) VALUES (@channel_id, @state, @since_ms, @calls, @failures, @reason, @updated_at_ms)
+       ON CONFLICT (channel_id) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, calls = excluded.calls, failures = excluded.failures, reason = excluded.reason, updated_at_ms = excluded.updated_at_ms`,
+    );
+    await this.unit(() => {
+      for (const r of rows) s.run(toParams(r as unknown as Record<string, unknown>));
+    });
+  }
+
+  async channelHealth(): Promise<ChannelHealthRecord[]> {
+    return (this.stmt('health', 'SELECT * FROM channel_health ORDER BY channel_id').all() as Row[]).map((r) => toRecord<ChannelHealthRecord>(r) as ChannelHealthRecord);
   }
 
   private stmt(key: string, sql: string): SqliteStatement {
@@ -244,6 +275,21 @@ export class SqliteOnlineStore implements OnlineStore {
       insertTopup: (t) => self.insert('topups', t),
       topup: (m, id) => self.select('topups', m, id),
       updateTopup: (id, from, changes) => self.update('topups', id, from, changes),
+      recordRiskDecision: (d) => void self.stmt('insertRisk', `INSERT INTO risk_decisions (${RISK_COLUMNS.join(', ')}) VALUES (${RISK_COLUMNS.map((c) => `@${c}`).join(', ')})`).run(toParams(d as unknown as Record<string, unknown>)),
+      insertChallenge: (c) => void self.stmt('insertChallenge', `INSERT INTO risk_challenges (${CHALLENGE_COLUMNS.join(', ')}) VALUES (${CHALLENGE_COLUMNS.map((c) => `@${c}`).join(', ')})`).run(toParams(c as unknown as Record<string, unknown>)),
+      challenge(paymentId) {
+        const c = toRecord<ChallengeRecord>(self.stmt('challenge', 'SELECT * FROM risk_challenges WHERE payment_id = ?').get(paymentId) as Row | undefined);
+        return c && { ...c, attempts: Number(c.attempts), attemptsMax: Number(c.attemptsMax) };
+      },
+      updateChallenge(paymentId, from, changes) {
+        const params = toParams(changes as Record<string, unknown>);
+        params['updated_at_ms'] = self.nowMs;
+        const columns = Object.keys(params);
+        const s = self.stmt(`updateChallenge:${columns.join(',')}`, `UPDATE risk_challenges SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE payment_id = @__id AND status = @__from`);
+        return s.run({ ...params, __id: paymentId, __from: from }).changes === 1;
+      },
+      payerHasPaid: (payerId) =>
+        self.stmt('payerHasPaid', "SELECT 1 FROM payments WHERE payer_id = ? AND status IN ('succeeded', 'partially_refunded', 'refunded') LIMIT 1").get(payerId) !== undefined,
       rememberNotification: (channelId, notificationId) => notification.run(channelId, notificationId, self.nowMs).changes === 1,
       publish(message: OutboxMessage) {
         outbox.run(message.topic, message.aggregateId, message.merchantId, JSON.stringify(message.payload, bigintReplacer), self.nowMs);
@@ -272,6 +318,9 @@ export class SqliteOnlineStore implements OnlineStore {
     };
   }
 }
+
+const RISK_COLUMNS = ['payment_id', 'merchant_id', 'decision', 'hits', 'product', 'amount_minor', 'currency', 'payer_id', 'card_key', 'device_id', 'ip', 'business_date', 'created_at_ms'];
+const CHALLENGE_COLUMNS = ['payment_id', 'merchant_id', 'code_hash', 'salt', 'phone_hint', 'expires_at_ms', 'attempts', 'attempts_max', 'status', 'created_at_ms', 'updated_at_ms'];
 
 export function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

@@ -1,0 +1,83 @@
+// Where a parser's bytes come from: a file read in bounded chunks, or bytes already in memory. Both allow
+// random access (a zip's directory is at its end) and sequential chunks (everything else streams).
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { ReconError } from '../errors.js';
+
+/** Bytes read from a file at once: large enough for few syscalls, small enough to stay flat in memory. */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+export interface ByteSource {
+  /** For messages: the file name, or `(bytes)`. */
+  readonly name: string;
+  readonly sizeBytes: number;
+  /** Up to `length` bytes at `offset` (fewer only at the end). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** `length` bytes from `offset` in chunks of at most READ_CHUNK_BYTES. */
+  chunks(offset: number, length: number): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Reports how far a sequential read has got, for progress and for the streaming tests. */
+export type ProgressListener = (bytesRead: number, sizeBytes: number) => void;
+
+export function bytesSource(bytes: Uint8Array, name = '(bytes)', onProgress?: ProgressListener): ByteSource {
+  return {
+    name,
+    sizeBytes: bytes.length,
+    read: (offset, length) => Promise.resolve(bytes.subarray(offset, Math.min(bytes.length, offset + length))),
+    async *chunks(offset, length) {
+      const end = Math.min(bytes.length, offset + length);
+      for (let at = offset; at < end; at += READ_CHUNK_BYTES) {
+        const chunk = bytes.subarray(at, Math.min(end, at + READ_CHUNK_BYTES));
+        onProgress?.(at + chunk.length, bytes.length);
+        yield chunk;
+      }
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+export async function fileSource(path: string, onProgress?: ProgressListener): Promise<ByteSource> {
+  let handle: FileHandle;
+  let sizeBytes: number;
+  try {
+    handle = await open(path, 'r');
+  } catch (e) {
+    throw new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new ReconError('file_unreadable', `${path} is not a regular file.`);
+    sizeBytes = stat.size;
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  const read = async (offset: number, length: number): Promise<Uint8Array> => {
+    const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, sizeBytes - offset)));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+      if (bytesRead === 0) break; // the file shrank under us: the caller sees a short read
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled);
+  };
+  return {
+    name: path,
+    sizeBytes,
+    read,
+    async *chunks(offset, length) {
+      const end = Math.min(sizeBytes, offset + length);
+      for (let at = offset; at < end; ) {
+        const chunk = await read(at, Math.min(READ_CHUNK_BYTES, end - at));
+        if (chunk.length === 0) return;
+        at += chunk.length;
+        onProgress?.(at, sizeBytes);
+        yield chunk;
+      }
+    },
+    close: () => handle.close(),
+  };
+}

@@ -1,0 +1,152 @@
+// Importing a channel's file: its lines are stored as a new version for the channel and date, all or
+// nothing. The parser streams lines before it knows whether the file's own totals agree, so lines go to
+// a staging version in short chunked transactions and become visible only when the parser has
+// finished cleanly; any failure removes the staging version. The same bytes (same SHA-256) for the same
+// channel and date are not imported twice: the answer is `unchanged` and nothing is written.
+//
+// A file for another date than asked is refused (file_wrong_channel_or_date) when none of its lines
+// occurred on that date: a channel's file for day D holds D's transactions (and perhaps a few that
+// crossed midnight from D-1), so a file with nothing on D is the wrong file.
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { FormatName, ReconChannelConfig } from './config.js';
+import { ReconError } from './errors.js';
+import { parseStatementFile } from './formats/index.js';
+import type { StatementLine, StatementSummary } from './line.js';
+import type { ReconFile, ReconStore } from './port.js';
+
+export const IMPORT_LIMITS = {
+  /** Lines of one file: the benchmark's million with room to spare; more is a mistake or needs a split file. */
+  rowsMax: 5_000_000,
+  /** Lines written per transaction: short enough never to keep the daemon waiting for the write lock. */
+  chunkRows: 10_000,
+  /** A progress event after every this many lines. */
+  progressEveryRows: 100_000,
+} as const;
+
+/** A parse of the file: calls onLine for each line in file order, resolves with the summary, or rejects. */
+export type StatementSource = (onLine: (line: StatementLine) => void) => Promise<StatementSummary>;
+
+export interface ImportRequest {
+  readonly channel: string;
+  readonly businessDate: string;
+  readonly format: FormatName;
+  /** SHA-256 of the file's bytes (hex): the idempotency key of an import. */
+  readonly sha256: string;
+  /** The file's name, for the record (not a path to read). */
+  readonly sourceName: string | null;
+  readonly read: StatementSource;
+  readonly rowsMax?: number;
+  /** Keep the imported lines in the result, so a match in the same process need not read them back. */
+  readonly keepLines?: boolean;
+}
+
+export type ImportProgress = { readonly kind: 'rows'; readonly rows: number; readonly elapsedMs: number };
+
+export interface ImportDeps {
+  readonly clock: () => number;
+  readonly onProgress?: (event: ImportProgress) => void;
+}
+
+export interface ImportResult {
+  /** imported: a new version · unchanged: these bytes were imported before (nothing written). */
+  readonly status: 'imported' | 'unchanged';
+  readonly file: ReconFile;
+  /** The version this one replaces (for a new version), or undefined. */
+  readonly previous: ReconFile | undefined;
+  readonly elapsedMs: number;
+  /** With `keepLines`, the lines of a new version in file order (undefined when unchanged). */
+  readonly lines?: readonly StatementLine[];
+}
+
+export async function importStatement(store: ReconStore, req: ImportRequest, deps: ImportDeps): Promise<ImportResult> {
+  const startedMs = deps.clock();
+  const same = await store.fileBySha(req.channel, req.businessDate, req.sha256);
+  if (same) return { status: 'unchanged', file: same, previous: undefined, elapsedMs: deps.clock() - startedMs };
+  const previous = await store.latestFile(req.channel, req.businessDate);
+  const rowsMax = req.rowsMax ?? IMPORT_LIMITS.rowsMax;
+
+  const writer = await store.beginImport({
+    channel: req.channel,
+    businessDate: req.businessDate,
+    sha256: req.sha256,
+    format: req.format,
+    sourceName: req.sourceName,
+    nowMs: startedMs,
+  });
+  let rows = 0;
+  let onDate = 0;
+  let chunk: StatementLine[] = [];
+  const kept: StatementLine[] | undefined = req.keepLines === true ? [] : undefined;
+  // Chunks are written in order, one after the other; a write failure stops the import.
+  let writing: Promise<void> = Promise.resolve();
+  let writeFailed: unknown;
+  const flush = (): void => {
+    const full = chunk;
+    chunk = [];
+    writing = writing.then(() => writer.append(full)).catch((e: unknown) => {
+      writeFailed ??= e;
+    });
+  };
+  try {
+    const summary = await req.read((line) => {
+      if (writeFailed !== undefined) throw writeFailed;
+      rows += 1;
+      if (rows > rowsMax) throw new ReconError('too_many_rows', `The file has more than ${rowsMax} lines; one import takes at most that many.`);
+      if (line.occurredAt.startsWith(req.businessDate)) onDate += 1;
+      chunk.push(line);
+      kept?.push(line);
+      if (chunk.length >= IMPORT_LIMITS.chunkRows) flush();
+      if (rows % IMPORT_LIMITS.progressEveryRows === 0) deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
+    });
+    if (chunk.length > 0) flush();
+    await writing;
+    if (writeFailed !== undefined) throw writeFailed;
+    if (rows > 0 && onDate === 0) {
+      throw new ReconError(
+        'file_wrong_channel_or_date',
+        `None of the ${rows} lines of ${req.sourceName ?? 'the file'} occurred on ${req.businessDate}: it is not ${req.channel}'s file for that date.`,
+      );
+    }
+    const file = await writer.commit(summary, rows);
+    deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
+    return { status: 'imported', file, previous, elapsedMs: deps.clock() - startedMs, ...(kept ? { lines: kept } : {}) };
+  } catch (e) {
+    await writing;
+    await writer.abort();
+    throw e;
+  }
+}
+
+/** SHA-256 (hex) of a file, streamed. */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  } catch (e) {
+    throw new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
+  }
+  return hash.digest('hex');
+}
+
+/** The channel's parser over a file: its format, currency and mapping from the config; the date for formats whose times have no year. */
+export function statementFromFile(
+  path: string,
+  channel: Pick<ReconChannelConfig, 'format' | 'currency' | 'mapping'>,
+  businessDate: string,
+  fileName?: string,
+): StatementSource {
+  return (onLine) =>
+    parseStatementFile(
+      path,
+      {
+        format: channel.format,
+        currency: channel.currency,
+        ...(channel.mapping !== undefined ? { mapping: channel.mapping } : {}),
+        ...(fileName !== undefined ? { fileName } : {}),
+        settlementDate: businessDate,
+      },
+      onLine,
+    );
+}

@@ -1,0 +1,278 @@
+// The imperative shell around matching: load the newest file version's lines, our records and the
+// suspense pool; call the pure matchStatement; store every outcome as the new current run of the
+// channel and date; say what changed against the run it replaces. `runDay` is `settle recon run`:
+// fetch (or take a file), import, match.
+//
+// Which of our records take part on date D:
+//   - every payment, capture and refund of the channel whose journal entry is on D (due on D);
+//   - records the file's lines name that never succeeded (failed, closed, processing: no business
+//     date), so a line the channel calls a success meets our failed order as a status_mismatch;
+//   - records waiting in the pool (refreshed, so a later change on our side counts).
+// A record the lines name that is due on another date is left to that date: the line waits in the pool
+// and meets it there (a row that crossed midnight), so no record is ever matched by two runs.
+// Captures of pre-authorisations take part as payments, keyed by the capture id the online core sends
+// the channel as the completion's order number (the simulator's bills list them so); a pre-authorisation
+// itself moves no money and is not matched.
+
+import { basename } from 'node:path';
+import type { ReconChannelConfig } from './config.js';
+import { ReconError } from './errors.js';
+import { fileSha256, statementFromFile, importStatement, type ImportProgress, type ImportResult } from './import.js';
+import type { StatementLine } from './line.js';
+import { matchStatementColumns, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
+
+export const MATCH_LIMITS = {
+  /** Lines read from the store per page. */
+  linesPageRows: 50_000,
+  /** Outcomes written per transaction (short, so the daemon is never kept waiting for the write lock). */
+  itemsChunkRows: 10_000,
+  /** Exceptions (discrepancies and suspense) compared between a run and the one it replaces. */
+  exceptionsCompareMax: 200_000,
+  /** Changes listed in a result; the counts always cover all of them. */
+  changesListedMax: 1_000,
+} as const;
+
+export type MatchProgress =
+  | { readonly kind: 'loaded'; readonly lines: number; readonly records: number; readonly pool: number; readonly elapsedMs: number }
+  | { readonly kind: 'matched'; readonly outcomes: number; readonly elapsedMs: number }
+  | { readonly kind: 'stored'; readonly items: number; readonly elapsedMs: number };
+
+export interface MatchDeps {
+  readonly clock: () => number;
+  readonly onProgress?: (event: MatchProgress) => void;
+}
+
+export interface Change {
+  readonly identity: string;
+  readonly itemId: number | null;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** What a re-match changed against the run it replaced (null on the first match of a date). */
+export interface RunChanges {
+  readonly previousRunId: number;
+  readonly previousFileVersion: number;
+  readonly newDiscrepancies: number;
+  readonly cleared: number;
+  readonly retyped: number;
+  /** Discrepancies resolved before that are no longer there: their adjusting entries stay posted; review them. */
+  readonly resolvedGone: number;
+  readonly countsBefore: OutcomeCounts;
+  /** Up to MATCH_LIMITS.changesListedMax of them: `from`/`to` are `matched`, `suspense`, or a discrepancy type. */
+  readonly listed: readonly Change[];
+}
+
+export interface MatchDayResult {
+  readonly run: RunInfo;
+  readonly file: ReconFile;
+  readonly counts: OutcomeCounts;
+  /** Discrepancies of this run still open (a carried-over resolution closes one). */
+  readonly openDiscrepancies: number;
+  readonly changes: RunChanges | null;
+  /** Current runs of later dates: they were matched against a pool this run changed; match them again. */
+  readonly laterRuns: readonly RunInfo[];
+  readonly elapsedMs: number;
+}
+
+const recordKey = (r: Pick<OurRecord, 'source' | 'recordId'>): string => `${r.source}:${r.recordId}`;
+
+/** The stored form of an outcome: both sides' facts, so show, report and resolve need nothing else. */
+export function itemRowOf(o: Outcome, fileId: number): ItemRow {
+  const l = o.line;
+  const r = o.record;
+  return {
+    outcome: o.outcome,
+    type: o.type,
+    differences: o.differences,
+    note: o.note,
+    kind: o.kind,
+    // Matched items are never compared by identity (only exceptions are), so they do not store one.
+    identity: o.outcome === 'matched' ? null : o.identity,
+    fileId: o.lineAt === null ? null : (o.lineAt.fileId ?? fileId),
+    lineSeq: o.lineAt?.seq ?? null,
+    channelTxnId: l?.channelTxnId ?? r?.channelTxnId ?? null,
+    orderKey: l ? (l.kind === 'payment' ? l.merchantOrderNo : l.merchantRefundNo) : (r?.recordId ?? null),
+    channelAmountMinor: l?.amountMinor ?? null,
+    channelCurrency: l?.currency ?? null,
+    channelStatus: l?.status ?? null,
+    channelFee: l?.fee ?? null,
+    occurredAt: l?.occurredAt ?? null,
+    recordSource: r?.source ?? null,
+    recordId: r?.recordId ?? null,
+    merchantId: r?.merchantId ?? null,
+    paymentId: r?.paymentId ?? null,
+    ledgerTxnId: r?.channelTxnId ?? null,
+    ledgerAmountMinor: r?.amountMinor ?? null,
+    ledgerCurrency: r?.currency ?? null,
+    ledgerStatus: r?.status ?? null,
+    ledgerCostMinor: r?.costMinor ?? null,
+    ledgerBusinessDate: r?.businessDate ?? null,
+    channelSuspenseId: o.channelSuspenseId,
+    ledgerSuspenseId: o.ledgerSuspenseId,
+    untilDate: o.untilDate,
+  };
+}
+
+const label = (i: Pick<StoredItem, 'outcome' | 'type'>): string => (i.outcome === 'discrepancy' ? (i.type ?? 'discrepancy') : i.outcome);
+
+/** Compares the exceptions of two runs of the same date by item identity. */
+export function compareRuns(before: readonly StoredItem[], after: readonly StoredItem[]): Omit<RunChanges, 'previousRunId' | 'previousFileVersion' | 'countsBefore'> {
+  const old = new Map(before.map((i) => [i.identity ?? `item:${i.itemId}`, i]));
+  const now = new Map(after.map((i) => [i.identity ?? `item:${i.itemId}`, i]));
+  const listed: Change[] = [];
+  let newDiscrepancies = 0;
+  let cleared = 0;
+  let retyped = 0;
+  let resolvedGone = 0;
+  const list = (c: Change): void => {
+    if (listed.length < MATCH_LIMITS.changesListedMax) listed.push(c);
+  };
+  for (const n of after) {
+    const identity = n.identity ?? `item:${n.itemId}`;
+    const o = old.get(identity);
+    const from = o ? label(o) : 'matched';
+    const to = label(n);
+    if (from === to) continue;
+    if (n.outcome === 'discrepancy' && o?.outcome === 'discrepancy') retyped++;
+    else if (n.outcome === 'discrepancy') newDiscrepancies++;
+    else if (o?.outcome === 'discrepancy') cleared++;
+    list({ identity, itemId: n.itemId, from, to });
+  }
+  for (const o of before) {
+    const identity = o.identity ?? `item:${o.itemId}`;
+    if (now.has(identity)) continue;
+    if (o.outcome === 'discrepancy') {
+      cleared++;
+      if (o.status === 'resolved') resolvedGone++;
+    }
+    list({ identity, itemId: null, from: label(o), to: 'matched' });
+  }
+  return { newDiscrepancies, cleared, retyped, resolvedGone, listed };
+}
+
+async function readLines(store: ReconStore, fileId: number): Promise<StatementLine[]> {
+  const lines: StatementLine[] = [];
+  for await (const page of store.lines(fileId, MATCH_LIMITS.linesPageRows)) for (const l of page) lines.push(l);
+  return lines;
+}
+
+/** Our records for the date: those due on it, those the lines name that never succeeded, and the pool's. */
+async function loadRecords(store: ReconStore, channel: string, date: string, lines: readonly StatementLine[], poolRecords: readonly OurRecord[]): Promise<OurRecord[]> {
+  const due = await store.recordsForDay(channel, date);
+  const dueKeys: [Set<string>, Set<string>] = [new Set(), new Set()];
+  for (const r of due) dueKeys[r.source === 'refund' ? 1 : 0].add(r.recordId);
+  const paymentKeys = new Set<string>();
+  const refundKeys = new Set<string>();
+  for (const l of lines) {
+    const key = l.kind === 'payment' ? l.merchantOrderNo : l.merchantRefundNo;
+    if (!key) continue;
+    if (l.kind === 'payment' ? !dueKeys[0].has(key) : !dueKeys[1].has(key)) (l.kind === 'payment' ? paymentKeys : refundKeys).add(key);
+  }
+  const poolKeys = new Set<string>();
+  for (const r of poolRecords) {
+    poolKeys.add(recordKey(r));
+    (r.source === 'refund' ? refundKeys : paymentKeys).add(r.recordId);
+  }
+  const found = await store.lookupRecords(channel, [...paymentKeys], [...refundKeys]);
+  const records = due;
+  for (const r of found) if (poolKeys.has(recordKey(r)) || r.businessDate === null) records.push(r);
+  return records;
+}
+
+/**
+ * Matches the newest imported file of the channel for the date and stores the run. `preloaded` are the
+ * lines of that file when the caller just imported them (recon run), so they are not read back.
+ */
+export async function matchDay(
+  store: ReconStore,
+  channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
+  businessDate: string,
+  deps: MatchDeps,
+  preloaded?: { readonly fileId: number; readonly lines: readonly StatementLine[] },
+): Promise<MatchDayResult> {
+  const startedMs = deps.clock();
+  const elapsed = (): number => deps.clock() - startedMs;
+  const file = await store.latestFile(channel.channel, businessDate);
+  if (!file) throw new ReconError('statement_not_imported', `No file of ${channel.channel} for ${businessDate} has been imported.`);
+  const previous = await store.currentRun(channel.channel, businessDate);
+  const previousExceptions = previous ? await store.runExceptions(previous.runId, MATCH_LIMITS.exceptionsCompareMax) : [];
+
+  const lines = preloaded !== undefined && preloaded.fileId === file.fileId ? preloaded.lines : await readLines(store, file.fileId);
+  const pool = await store.suspensePool(channel.channel, businessDate);
+  const poolRecords = pool.flatMap((p) => (p.side === 'ledger' ? [p.record] : []));
+  const records = await loadRecords(store, channel.channel, businessDate, lines, poolRecords);
+  deps.onProgress?.({ kind: 'loaded', lines: lines.length, records: records.length, pool: pool.length, elapsedMs: elapsed() });
+
+  const outcomes = matchStatementColumns({ date: businessDate, suspenseDays: channel.suspense_days, lines, records, pool });
+  deps.onProgress?.({ kind: 'matched', outcomes: outcomes.length, elapsedMs: elapsed() });
+
+  const runId = await store.beginRun({ channel: channel.channel, businessDate, fileId: file.fileId, nowMs: deps.clock() });
+  for (let i = 0; i < outcomes.length; i += MATCH_LIMITS.itemsChunkRows) {
+    const rows: ItemRow[] = [];
+    for (let j = i; j < Math.min(i + MATCH_LIMITS.itemsChunkRows, outcomes.length); j++) rows.push(itemRowOf(outcomes.at(j), file.fileId));
+    await store.appendItems(runId, rows);
+  }
+  const counts = outcomes.counts;
+  const run = await store.finishRun(runId, { lines: lines.length, records: records.length, counts, nowMs: deps.clock() });
+  deps.onProgress?.({ kind: 'stored', items: outcomes.length, elapsedMs: elapsed() });
+
+  const exceptions = await store.runExceptions(run.runId, MATCH_LIMITS.exceptionsCompareMax);
+  const openDiscrepancies = exceptions.filter((i) => i.outcome === 'discrepancy' && i.status === 'open').length;
+  const changes: RunChanges | null = previous
+    ? { previousRunId: previous.runId, previousFileVersion: previous.fileVersion, countsBefore: previous.counts, ...compareRuns(previousExceptions, exceptions) }
+    : null;
+  const laterRuns = await store.laterRuns(channel.channel, businessDate);
+  return { run, file, counts, openDiscrepancies, changes, laterRuns, elapsedMs: elapsed() };
+}
+
+export interface RunDayRequest {
+  readonly channel: ReconChannelConfig;
+  readonly businessDate: string;
+  /** A file to take instead of fetching. */
+  readonly file?: string | undefined;
+}
+
+/** Where the file came from when it was fetched. */
+export interface FetchedFile {
+  readonly path: string;
+  readonly sha256: string;
+  readonly name: string;
+  readonly source: string;
+  readonly newFile: boolean;
+}
+
+export interface RunDayDeps extends MatchDeps {
+  /** Fetches the channel's file for the date (settle recon fetch); used when no file is given. */
+  readonly fetch: () => Promise<FetchedFile>;
+  readonly onImportProgress?: (event: ImportProgress) => void;
+}
+
+export interface RunDayResult {
+  readonly fetched: FetchedFile | null;
+  readonly imported: ImportResult;
+  readonly matched: MatchDayResult;
+}
+
+/** settle recon run: fetch (or take the given file), import, match. */
+export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDayDeps): Promise<RunDayResult> {
+  const fetched = req.file === undefined ? await deps.fetch() : null;
+  const path = fetched?.path ?? (req.file as string);
+  const imported = await importStatement(
+    store,
+    {
+      channel: req.channel.channel,
+      businessDate: req.businessDate,
+      format: req.channel.format,
+      sha256: fetched?.sha256 ?? (await fileSha256(path)),
+      sourceName: fetched?.name ?? basename(path),
+      read: statementFromFile(path, req.channel, req.businessDate, fetched?.name),
+      keepLines: true,
+    },
+    { clock: deps.clock, ...(deps.onImportProgress ? { onProgress: deps.onImportProgress } : {}) },
+  );
+  const matched = await matchDay(store, req.channel, req.businessDate, deps, imported.lines ? { fileId: imported.file.fileId, lines: imported.lines } : undefined);
+  return { fetched, imported, matched };
+}
+

@@ -1,0 +1,790 @@
+// The SQLite adapter of the reconciliation store port. It shares the ledger's connection (opened by
+// src/ledger/sqlite/database.ts), so a resolution's journal entry and its decision commit together.
+// Our orders are read from the online core's tables (payments, refunds, captures, preauths) and the
+// ledger's journal, by SQL only: src/batch never imports src/online.
+//
+// Writes of a long job go in short transactions (a chunk of lines or items each), so the daemon on the
+// same file is never kept waiting for the write lock; readers only see a file once it is committed and
+// a run once it is finished.
+
+import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../../ledger/index.js';
+import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/database.js';
+import { migrateModule } from '../../../ledger/sqlite/database.js';
+import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
+import type { FormatName } from '../config.js';
+import type { LineKind, LineStatus, StatementLine, StatementSummary } from '../line.js';
+import type { DiscrepancyType, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from '../match.js';
+import type {
+  ImportWriter,
+  ItemFilter,
+  ItemRow,
+  ItemStatus,
+  NewFile,
+  NewRun,
+  OrderFacts,
+  ReconFile,
+  ReconStore,
+  Resolution,
+  ResolveOutcome,
+  RunInfo,
+  StoredItem,
+} from '../port.js';
+import type { SuspenseItem } from '../suspense.js';
+import { RECON_MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+/** Rows per multi-row INSERT statement: fewer statement runs, far below SQLite's 32766 parameters. */
+const LINES_PER_INSERT = 50;
+const ITEMS_PER_INSERT = 25;
+/** Keys per `IN (…)` lookup. */
+const KEYS_PER_LOOKUP = 500;
+/** Rows deleted per transaction when an aborted import is removed. */
+const DELETE_CHUNK_ROWS = 50_000;
+
+const num = (v: unknown): number => Number(v as bigint);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v as bigint));
+const big = (v: unknown): bigint => v as bigint;
+const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : (v as bigint));
+const str = (v: unknown): string => v as string;
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+
+export function migrateRecon(db: SqliteConnection): void {
+  migrateModule(db, 'recon', RECON_MIGRATIONS);
+}
+
+const LINE_COLUMNS = [
+  'file_id',
+  'seq',
+  'line',
+  'kind',
+  'channel_txn_id',
+  'original_channel_txn_id',
+  'merchant_order_no',
+  'merchant_refund_no',
+  'amount_minor',
+  'currency',
+  'status',
+  'occurred_at',
+  'fee',
+] as const;
+
+const ITEM_COLUMNS = [
+  'run_id',
+  'outcome',
+  'type',
+  'differences',
+  'note',
+  'kind',
+  'identity',
+  'file_id',
+  'line_seq',
+  'channel_txn_id',
+  'order_key',
+  'channel_amount_minor',
+  'channel_currency',
+  'channel_status',
+  'channel_fee',
+  'occurred_at',
+  'record_source',
+  'record_id',
+  'merchant_id',
+  'payment_id',
+  'ledger_txn_id',
+  'ledger_amount_minor',
+  'ledger_currency',
+  'ledger_status',
+  'ledger_cost_minor',
+  'ledger_business_date',
+  'channel_suspense_id',
+  'ledger_suspense_id',
+  'until_date',
+  'status',
+] as const;
+
+/**
+ * A matched item keeps only what ties the two sides together and what the pool needs: the line (file,
+ * sequence) and our record (source, id). Both agree, so amounts and statuses are in recon_lines and our
+ * tables; a million matched rows stay narrow.
+ */
+const MATCHED_COLUMNS = ['run_id', 'outcome', 'note', 'kind', 'file_id', 'line_seq', 'record_source', 'record_id', 'channel_suspense_id', 'ledger_suspense_id'] as const;
+
+function matchedParams(runId: number, i: ItemRow, out: unknown[]): void {
+  out.push(runId, i.outcome, i.note, i.kind, i.fileId, i.lineSeq, i.recordSource, i.recordId, i.channelSuspenseId, i.ledgerSuspenseId);
+}
+
+function insertSql(table: string, columns: readonly string[], rows: number): string {
+  const one = `(${columns.map(() => '?').join(', ')})`;
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
+}
+
+function toFile(r: Row): ReconFile {
+  return {
+    fileId: num(r['file_id']),
+    channel: str(r['channel']),
+    businessDate: str(r['business_date']),
+    version: num(r['version']),
+    sha256: str(r['sha256']),
+    format: str(r['format']) as FormatName,
+    sourceName: strOrNull(r['source_name']),
+    rows: num(r['rows']),
+    payments: num(r['payments']),
+    refunds: num(r['refunds']),
+    paymentAmountMinor: big(r['payment_amount_minor']),
+    refundAmountMinor: big(r['refund_amount_minor']),
+    feeTotal: strOrNull(r['fee_total']),
+    totalsCheck: str(r['totals_check']) === 'ok' ? 'ok' : 'absent',
+    importedAtMs: num(r['imported_at_ms']),
+  };
+}
+
+/**
+ * Values that repeat on every row (kind, status, currency, fee, time of day, merchant, date) are shared
+ * instead of kept once per row: a million rows read for a match would otherwise hold a million copies
+ * of "payment" and "CNY". Bounded, so a file of all-distinct values cannot grow it without limit.
+ */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  constructor(private readonly sizeMax = 100_000) {}
+  of(s: string): string {
+    const have = this.seen.get(s);
+    if (have !== undefined) return have;
+    if (this.seen.size < this.sizeMax) this.seen.set(s, s);
+    return s;
+  }
+  orNull(v: unknown): string | null {
+    return v === null || v === undefined ? null : this.of(v as string);
+  }
+}
+
+const KINDS: readonly LineKind[] = ['payment', 'refund'];
+const LINE_STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
+/** The literal for a known value (no map lookup: a few string comparisons), else the value itself. */
+function literal<T extends string>(values: readonly T[], v: string): T {
+  for (const x of values) if (x === v) return x;
+  return v as T;
+}
+
+const LINE_SELECT = 'line, kind, channel_txn_id, original_channel_txn_id, merchant_order_no, merchant_refund_no, amount_minor, currency, status, occurred_at, fee';
+
+/** A line from a raw row in LINE_SELECT order, starting at `at`. */
+function toLine(r: readonly unknown[], at: number, intern: Interner): StatementLine {
+  return {
+    line: num(r[at]),
+    kind: literal(KINDS, str(r[at + 1])),
+    channelTxnId: str(r[at + 2]),
+    originalChannelTxnId: strOrNull(r[at + 3]),
+    merchantOrderNo: strOrNull(r[at + 4]),
+    merchantRefundNo: strOrNull(r[at + 5]),
+    amountMinor: big(r[at + 6]),
+    currency: intern.of(str(r[at + 7])),
+    status: literal(LINE_STATUSES, str(r[at + 8])),
+    occurredAt: intern.of(str(r[at + 9])),
+    fee: intern.orNull(r[at + 10]),
+  };
+}
+
+/** A record from a raw row of the record queries below (all select the same columns in the same order). */
+function toRecord(r: readonly unknown[], source: RecordSource, intern: Interner): OurRecord {
+  return {
+    source,
+    recordId: str(r[0]),
+    merchantId: intern.of(str(r[1])),
+    paymentId: strOrNull(r[2]),
+    channelTxnId: strOrNull(r[3]),
+    amountMinor: big(r[4]),
+    currency: intern.of(str(r[5])),
+    status: intern.of(str(r[6])),
+    costMinor: big(r[7]),
+    businessDate: intern.orNull(r[8]),
+  };
+}
+
+function toCounts(text: unknown): OutcomeCounts {
+  if (typeof text !== 'string') return { matched: 0, suspense: 0, discrepancies: 0, byType: {} };
+  return JSON.parse(text) as OutcomeCounts;
+}
+
+function toRun(r: Row): RunInfo {
+  return {
+    runId: num(r['run_id']),
+    channel: str(r['channel']),
+    businessDate: str(r['business_date']),
+    fileId: num(r['file_id']),
+    fileVersion: num(r['version']),
+    status: str(r['status']) as RunInfo['status'],
+    startedAtMs: num(r['started_at_ms']),
+    finishedAtMs: numOrNull(r['finished_at_ms']),
+    lines: num(r['lines']),
+    records: num(r['records']),
+    counts: toCounts(r['counts']),
+  };
+}
+
+function toItem(r: Row): StoredItem {
+  const status = strOrNull(r['status']) as ItemStatus | null;
+  const action = strOrNull(r['action']);
+  return {
+    itemId: num(r['item_id']),
+    runId: num(r['run_id']),
+    channel: str(r['channel']),
+    businessDate: str(r['business_date']),
+    outcome: str(r['outcome']) as OutcomeKind,
+    type: strOrNull(r['type']) as DiscrepancyType | null,
+    differences: r['differences'] === null ? [] : (JSON.parse(str(r['differences'])) as DiscrepancyType[]),
+    note: strOrNull(r['note']) as OutcomeNote | null,
+    kind: str(r['kind']) as LineKind,
+    identity: strOrNull(r['identity']),
+    fileId: numOrNull(r['file_id']),
+    lineSeq: numOrNull(r['line_seq']),
+    channelTxnId: strOrNull(r['channel_txn_id']),
+    orderKey: strOrNull(r['order_key']),
+    channelAmountMinor: bigOrNull(r['channel_amount_minor']),
+    channelCurrency: strOrNull(r['channel_currency']),
+    channelStatus: strOrNull(r['channel_status']),
+    channelFee: strOrNull(r['channel_fee']),
+    occurredAt: strOrNull(r['occurred_at']),
+    recordSource: strOrNull(r['record_source']) as RecordSource | null,
+    recordId: strOrNull(r['record_id']),
+    merchantId: strOrNull(r['merchant_id']),
+    paymentId: strOrNull(r['payment_id']),
+    ledgerTxnId: strOrNull(r['ledger_txn_id']),
+    ledgerAmountMinor: bigOrNull(r['ledger_amount_minor']),
+    ledgerCurrency: strOrNull(r['ledger_currency']),
+    ledgerStatus: strOrNull(r['ledger_status']),
+    ledgerCostMinor: bigOrNull(r['ledger_cost_minor']),
+    ledgerBusinessDate: strOrNull(r['ledger_business_date']),
+    channelSuspenseId: numOrNull(r['channel_suspense_id']),
+    ledgerSuspenseId: numOrNull(r['ledger_suspense_id']),
+    untilDate: strOrNull(r['until_date']),
+    status,
+    resolution:
+      action === null
+        ? null
+        : {
+            action,
+            by: str(r['resolved_by']),
+            atMs: num(r['resolved_at_ms']),
+            reason: str(r['reason']),
+            approval: strOrNull(r['approval']),
+            entryIds: r['entry_ids'] === null ? [] : (JSON.parse(str(r['entry_ids'])) as string[]),
+            carriedFromItemId: numOrNull(r['carried_from_item_id']),
+          },
+  };
+}
+
+function itemParams(runId: number, i: ItemRow, out: unknown[]): void {
+  out.push(
+    runId,
+    i.outcome,
+    i.type,
+    i.differences.length === 0 ? null : JSON.stringify(i.differences),
+    i.note,
+    i.kind,
+    i.identity,
+    i.fileId,
+    i.lineSeq,
+    i.channelTxnId,
+    i.orderKey,
+    i.channelAmountMinor,
+    i.channelCurrency,
+    i.channelStatus,
+    i.channelFee,
+    i.occurredAt,
+    i.recordSource,
+    i.recordId,
+    i.merchantId,
+    i.paymentId,
+    i.ledgerTxnId,
+    i.ledgerAmountMinor,
+    i.ledgerCurrency,
+    i.ledgerStatus,
+    i.ledgerCostMinor,
+    i.ledgerBusinessDate,
+    i.channelSuspenseId,
+    i.ledgerSuspenseId,
+    i.untilDate,
+    i.outcome === 'discrepancy' ? 'open' : null,
+  );
+}
+
+const ITEM_SELECT = 'SELECT i.*, r.channel, r.business_date FROM recon_items i JOIN recon_runs r ON r.run_id = i.run_id';
+const RUN_SELECT = 'SELECT r.*, f.version FROM recon_runs r JOIN recon_files f ON f.file_id = r.file_id';
+
+// Our records: a payment's business date is on its row (set when it succeeded, the day of its pay.<id>
+// entry); refunds and captures have none, so theirs is the day of their journal entry, by the online
+// core's entry ids refund.<refund_id> and cap.<capture_id>.
+const DAY_PAYMENTS = `
+  SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
+         p.cost_minor, p.business_date
+  FROM payments p WHERE p.business_date = ? AND p.channel_id = ?`;
+const DAY_REFUNDS = `
+  SELECT r.refund_id AS record_id, r.merchant_id, r.payment_id, r.channel_txn_id, r.amount_minor, r.currency, r.status,
+         r.cost_returned_minor AS cost_minor, e.business_date
+  FROM entries e JOIN refunds r ON r.refund_id = substr(e.entry_id, 8) JOIN payments p ON p.payment_id = r.payment_id
+  WHERE e.business_date = ? AND substr(e.entry_id, 1, 7) = 'refund.' AND p.channel_id = ?`;
+const DAY_CAPTURES = `
+  SELECT c.capture_id AS record_id, c.merchant_id, NULL AS payment_id, NULL AS channel_txn_id, c.amount_minor, c.currency, c.status,
+         c.cost_minor, e.business_date
+  FROM entries e JOIN captures c ON c.capture_id = substr(e.entry_id, 5) JOIN preauths a ON a.preauth_id = c.preauth_id
+  WHERE e.business_date = ? AND substr(e.entry_id, 1, 4) = 'cap.' AND a.channel_id = ?`;
+
+const lookupPayments = (n: number): string => `
+  SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
+         p.cost_minor, p.business_date
+  FROM payments p WHERE p.channel_id = ? AND p.payment_id IN (${Array(n).fill('?').join(', ')})`;
+const lookupCaptures = (n: number): string => `
+  SELECT c.capture_id AS record_id, c.merchant_id, NULL AS payment_id, NULL AS channel_txn_id, c.amount_minor, c.currency, c.status,
+         c.cost_minor, e.business_date
+  FROM captures c JOIN preauths a ON a.preauth_id = c.preauth_id LEFT JOIN entries e ON e.entry_id = 'cap.' || c.capture_id
+  WHERE a.channel_id = ? AND c.capture_id IN (${Array(n).fill('?').join(', ')})`;
+const lookupRefunds = (n: number): string => `
+  SELECT r.refund_id AS record_id, r.merchant_id, r.payment_id, r.channel_txn_id, r.amount_minor, r.currency, r.status,
+         r.cost_returned_minor AS cost_minor, e.business_date
+  FROM refunds r JOIN payments p ON p.payment_id = r.payment_id LEFT JOIN entries e ON e.entry_id = 'refund.' || r.refund_id
+  WHERE p.channel_id = ? AND r.refund_id IN (${Array(n).fill('?').join(', ')})`;
+
+class LedgerRefused extends Error {
+  readonly failure: LedgerFailure;
+  constructor(failure: LedgerFailure) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
+
+export class SqliteReconStore implements ReconStore {
+  private readonly db: SqliteConnection;
+  private readonly ledger: SqliteLedgerStore;
+  private readonly statements = new Map<string, SqliteStatement>();
+  private onlineTables: boolean | undefined;
+
+  /** On the ledger store's connection: a resolution posts through the ledger in the same transaction. */
+  constructor(ledger: SqliteLedgerStore) {
+    this.db = ledger.db;
+    this.ledger = ledger;
+    migrateRecon(this.db);
+  }
+
+  private stmt(sql: string): SqliteStatement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** The online core creates its tables the first time it opens the file; until then we have no orders. */
+  private hasOnlineTables(): boolean {
+    if (this.onlineTables === true) return true;
+    const row = this.db.prepare("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('payments', 'refunds', 'captures', 'preauths')").get() as Row;
+    this.onlineTables = num(row['n']) === 4;
+    return this.onlineTables;
+  }
+
+  // ---- files ----
+
+  async fileBySha(channel: string, businessDate: string, sha256: string): Promise<ReconFile | undefined> {
+    const r = this.stmt(
+      "SELECT * FROM recon_files WHERE channel = ? AND business_date = ? AND sha256 = ? AND status = 'imported' ORDER BY version LIMIT 1",
+    ).get(channel, businessDate, sha256) as Row | undefined;
+    return r ? toFile(r) : undefined;
+  }
+
+  async latestFile(channel: string, businessDate: string): Promise<ReconFile | undefined> {
+    const r = this.stmt("SELECT * FROM recon_files WHERE channel = ? AND business_date = ? AND status = 'imported' ORDER BY version DESC LIMIT 1").get(
+      channel,
+      businessDate,
+    ) as Row | undefined;
+    return r ? toFile(r) : undefined;
+  }
+
+  async file(fileId: number): Promise<ReconFile | undefined> {
+    const r = this.stmt("SELECT * FROM recon_files WHERE file_id = ? AND status = 'imported'").get(fileId) as Row | undefined;
+    return r ? toFile(r) : undefined;
+  }
+
+  async beginImport(file: NewFile): Promise<ImportWriter> {
+    // A staging version left by an import that died half way is removed first.
+    const stale = this.stmt("SELECT file_id FROM recon_files WHERE channel = ? AND business_date = ? AND status = 'staging'").all(file.channel, file.businessDate) as Row[];
+    for (const s of stale) this.removeFile(num(s['file_id']));
+    const { fileId, version } = this.db
+      .transaction(() => {
+        const v = this.stmt('SELECT COALESCE(MAX(version), 0) + 1 AS v FROM recon_files WHERE channel = ? AND business_date = ?').get(file.channel, file.businessDate) as Row;
+        const info = this.stmt(
+          `INSERT INTO recon_files (channel, business_date, version, status, sha256, format, source_name, imported_at_ms)
+           VALUES (?, ?, ?, 'staging', ?, ?, ?, ?)`,
+        ).run(file.channel, file.businessDate, v['v'], file.sha256, file.format, file.sourceName, file.nowMs);
+        return { fileId: Number(info.lastInsertRowid), version: num(v['v']) };
+      })
+      .immediate();
+    return this.importWriter(fileId, version);
+  }
+
+  private importWriter(fileId: number, version: number): ImportWriter {
+    let seq = 0;
+    const many = this.stmt(insertSql('recon_lines', LINE_COLUMNS, LINES_PER_INSERT));
+    const one = this.stmt(insertSql('recon_lines', LINE_COLUMNS, 1));
+    const params: unknown[] = [];
+    const push = (l: StatementLine): void => {
+      seq += 1;
+      params.push(
+        fileId,
+        seq,
+        l.line,
+        l.kind,
+        l.channelTxnId,
+        l.originalChannelTxnId,
+        l.merchantOrderNo,
+        l.merchantRefundNo,
+        l.amountMinor,
+        l.currency,
+        l.status,
+        l.occurredAt,
+        l.fee,
+      );
+    };
+    const write = this.db.transaction((lines: readonly StatementLine[]) => {
+      let i = 0;
+      for (; i + LINES_PER_INSERT <= lines.length; i += LINES_PER_INSERT) {
+        params.length = 0;
+        for (let j = i; j < i + LINES_PER_INSERT; j++) push(lines[j] as StatementLine);
+        many.run(params);
+      }
+      for (; i < lines.length; i++) {
+        params.length = 0;
+        push(lines[i] as StatementLine);
+        one.run(params);
+      }
+    });
+    return {
+      fileId,
+      version,
+      append: async (lines) => {
+        write.immediate(lines);
+      },
+      commit: async (summary: StatementSummary, rows: number) => {
+        this.stmt(
+          `UPDATE recon_files SET status = 'imported', rows = ?, payments = ?, refunds = ?, payment_amount_minor = ?, refund_amount_minor = ?,
+             fee_total = ?, totals_check = ? WHERE file_id = ? AND status = 'staging'`,
+        ).run(rows, summary.payments, summary.refunds, summary.paymentAmountMinor, summary.refundAmountMinor, summary.feeTotal, summary.totalsCheck, fileId);
+        const r = this.stmt('SELECT * FROM recon_files WHERE file_id = ?').get(fileId) as Row;
+        return toFile(r);
+      },
+      abort: async () => {
+        this.removeFile(fileId);
+      },
+    };
+  }
+
+  /** Removes a staged file and its lines, in chunks so no single transaction holds the lock for long. */
+  private removeFile(fileId: number): void {
+    for (;;) {
+      const edge = this.stmt(`SELECT seq FROM recon_lines WHERE file_id = ? ORDER BY seq LIMIT 1 OFFSET ${DELETE_CHUNK_ROWS - 1}`).get(fileId) as Row | undefined;
+      if (!edge) break;
+      this.stmt('DELETE FROM recon_lines WHERE file_id = ? AND seq <= ?').run(fileId, edge['seq']);
+    }
+    this.db.transaction(() => {
+      this.stmt('DELETE FROM recon_lines WHERE file_id = ?').run(fileId);
+      this.stmt("DELETE FROM recon_files WHERE file_id = ? AND status = 'staging'").run(fileId);
+    })();
+  }
+
+  async *lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]> {
+    const page = this.stmt(`SELECT seq, ${LINE_SELECT} FROM recon_lines WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(true);
+    const intern = new Interner();
+    let after = 0;
+    for (;;) {
+      const rows = page.all(fileId, after, chunkRows) as unknown[][];
+      if (rows.length === 0) return;
+      after = num((rows[rows.length - 1] as unknown[])[0]);
+      yield rows.map((r) => toLine(r, 1, intern));
+      if (rows.length < chunkRows) return;
+    }
+  }
+
+  async line(fileId: number, lineSeq: number): Promise<StatementLine | undefined> {
+    const r = this.stmt(`SELECT ${LINE_SELECT} FROM recon_lines WHERE file_id = ? AND seq = ?`).raw(true).get(fileId, lineSeq) as unknown[] | undefined;
+    return r ? toLine(r, 0, new Interner()) : undefined;
+  }
+
+  // ---- our side ----
+
+  async recordsForDay(channel: string, businessDate: string): Promise<OurRecord[]> {
+    if (!this.hasOnlineTables()) return [];
+    const out: OurRecord[] = [];
+    const intern = new Interner();
+    for (const r of this.stmt(DAY_PAYMENTS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'payment', intern));
+    for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'capture', intern));
+    for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'refund', intern));
+    return out;
+  }
+
+  async lookupRecords(channel: string, paymentKeys: readonly string[], refundKeys: readonly string[]): Promise<OurRecord[]> {
+    if (!this.hasOnlineTables()) return [];
+    const out: OurRecord[] = [];
+    const intern = new Interner();
+    const inChunks = (keys: readonly string[], sql: (n: number) => string, source: RecordSource): void => {
+      for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
+        const part = keys.slice(i, i + KEYS_PER_LOOKUP);
+        for (const r of this.stmt(sql(part.length)).raw(true).all(channel, ...part) as unknown[][]) out.push(toRecord(r, source, intern));
+      }
+    };
+    inChunks(paymentKeys, lookupPayments, 'payment');
+    inChunks(paymentKeys, lookupCaptures, 'capture');
+    inChunks(refundKeys, lookupRefunds, 'refund');
+    return out;
+  }
+
+  async orderFacts(kind: 'payment' | 'refund', orderKey: string): Promise<OrderFacts | undefined> {
+    if (!this.hasOnlineTables()) return undefined;
+    const moved = (status: string, set: readonly string[]): boolean => set.includes(status);
+    if (kind === 'refund') {
+      const r = this.stmt('SELECT refund_id, merchant_id, status FROM refunds WHERE refund_id = ?').get(orderKey) as Row | undefined;
+      return r ? { source: 'refund', recordId: str(r['refund_id']), merchantId: str(r['merchant_id']), moved: moved(str(r['status']), ['succeeded']) } : undefined;
+    }
+    const p = this.stmt('SELECT payment_id, merchant_id, status FROM payments WHERE payment_id = ?').get(orderKey) as Row | undefined;
+    if (p) {
+      return { source: 'payment', recordId: str(p['payment_id']), merchantId: str(p['merchant_id']), moved: moved(str(p['status']), ['succeeded', 'partially_refunded', 'refunded']) };
+    }
+    const c = this.stmt('SELECT capture_id, merchant_id, status FROM captures WHERE capture_id = ?').get(orderKey) as Row | undefined;
+    return c ? { source: 'capture', recordId: str(c['capture_id']), merchantId: str(c['merchant_id']), moved: moved(str(c['status']), ['succeeded']) } : undefined;
+  }
+
+  async entryExists(entryId: string): Promise<boolean> {
+    return this.stmt('SELECT 1 FROM entries WHERE entry_id = ?').get(entryId) !== undefined;
+  }
+
+  // ---- runs ----
+
+  async suspensePool(channel: string, businessDate: string): Promise<SuspenseItem[]> {
+    const rows = this.stmt(
+      `SELECT s.suspense_id, s.side, s.since_date, s.until_date, i.*
+       FROM recon_suspense s JOIN recon_items i ON i.item_id = s.opened_item_id
+       WHERE s.channel = ? AND s.since_date < ? AND (s.closed_date IS NULL OR s.closed_date >= ?)
+       ORDER BY s.suspense_id`,
+    ).all(channel, businessDate, businessDate) as Row[];
+    const out: SuspenseItem[] = [];
+    for (const r of rows) {
+      const base = { suspenseId: num(r['suspense_id']), sinceDate: str(r['since_date']), untilDate: str(r['until_date']) };
+      if (r['side'] === 'channel') {
+        const fileId = num(r['file_id']);
+        const lineSeq = num(r['line_seq']);
+        const line = await this.line(fileId, lineSeq);
+        if (line) out.push({ ...base, side: 'channel', fileId, lineSeq, line });
+      } else {
+        out.push({
+          ...base,
+          side: 'ledger',
+          record: {
+            source: str(r['record_source']) as RecordSource,
+            recordId: str(r['record_id']),
+            merchantId: str(r['merchant_id']),
+            paymentId: strOrNull(r['payment_id']),
+            channelTxnId: strOrNull(r['ledger_txn_id']),
+            amountMinor: big(r['ledger_amount_minor']),
+            currency: str(r['ledger_currency']),
+            status: str(r['ledger_status']),
+            costMinor: big(r['ledger_cost_minor']),
+            businessDate: strOrNull(r['ledger_business_date']),
+          },
+        });
+      }
+    }
+    return out;
+  }
+
+  async currentRun(channel: string, businessDate: string): Promise<RunInfo | undefined> {
+    const r = this.stmt(`${RUN_SELECT} WHERE r.channel = ? AND r.business_date = ? AND r.status = 'current'`).get(channel, businessDate) as Row | undefined;
+    return r ? toRun(r) : undefined;
+  }
+
+  async currentRuns(businessDate: string, channel?: string): Promise<RunInfo[]> {
+    const rows = this.stmt(`${RUN_SELECT} WHERE r.business_date = ? AND (? IS NULL OR r.channel = ?) AND r.status = 'current' ORDER BY r.channel`).all(
+      businessDate,
+      channel ?? null,
+      channel ?? null,
+    ) as Row[];
+    return rows.map(toRun);
+  }
+
+  async laterRuns(channel: string, businessDate: string): Promise<RunInfo[]> {
+    const rows = this.stmt(`${RUN_SELECT} WHERE r.channel = ? AND r.business_date > ? AND r.status = 'current' ORDER BY r.business_date`).all(channel, businessDate) as Row[];
+    return rows.map(toRun);
+  }
+
+  async beginRun(run: NewRun): Promise<number> {
+    return this.db
+      .transaction(() => {
+        // A run that died before it finished left items nobody reads: remove them.
+        for (const dead of this.stmt("SELECT run_id FROM recon_runs WHERE channel = ? AND business_date = ? AND status = 'running'").all(run.channel, run.businessDate) as Row[]) {
+          this.stmt('DELETE FROM recon_items WHERE run_id = ?').run(dead['run_id']);
+          this.stmt('DELETE FROM recon_runs WHERE run_id = ?').run(dead['run_id']);
+        }
+        const info = this.stmt("INSERT INTO recon_runs (channel, business_date, file_id, status, started_at_ms) VALUES (?, ?, ?, 'running', ?)").run(
+          run.channel,
+          run.businessDate,
+          run.fileId,
+          run.nowMs,
+        );
+        return Number(info.lastInsertRowid);
+      })
+      .immediate();
+  }
+
+  async appendItems(runId: number, items: readonly ItemRow[]): Promise<void> {
+    const insert = (columns: readonly string[], perInsert: number, rows: readonly ItemRow[], params: (runId: number, i: ItemRow, out: unknown[]) => void): void => {
+      const many = this.stmt(insertSql('recon_items', columns, perInsert));
+      const one = this.stmt(insertSql('recon_items', columns, 1));
+      const values: unknown[] = [];
+      let i = 0;
+      for (; i + perInsert <= rows.length; i += perInsert) {
+        values.length = 0;
+        for (let j = i; j < i + perInsert; j++) params(runId, rows[j] as ItemRow, values);
+        many.run(values);
+      }
+      for (; i < rows.length; i++) {
+        values.length = 0;
+        params(runId, rows[i] as ItemRow, values);
+        one.run(values);
+      }
+    };
+    const matched = items.filter((i) => i.outcome === 'matched');
+    const others = items.filter((i) => i.outcome !== 'matched');
+    this.db
+      .transaction(() => {
+        insert(MATCHED_COLUMNS, LINES_PER_INSERT, matched, matchedParams);
+        insert(ITEM_COLUMNS, ITEMS_PER_INSERT, others, itemParams);
+      })
+      .immediate();
+  }
+
+  async finishRun(runId: number, summary: { readonly lines: number; readonly records: number; readonly counts: OutcomeCounts; readonly nowMs: number }): Promise<RunInfo> {
+    this.db
+      .transaction(() => {
+        const run = this.stmt("SELECT channel, business_date FROM recon_runs WHERE run_id = ? AND status = 'running'").get(runId) as Row | undefined;
+        if (!run) throw new Error(`recon run ${runId} is not running`);
+        const channel = str(run['channel']);
+        const date = str(run['business_date']);
+        const previous = this.stmt("SELECT run_id FROM recon_runs WHERE channel = ? AND business_date = ? AND status = 'current'").get(channel, date) as Row | undefined;
+        if (previous) {
+          this.stmt("UPDATE recon_runs SET status = 'superseded' WHERE run_id = ?").run(previous['run_id']);
+          this.stmt("UPDATE recon_items SET status = 'superseded' WHERE run_id = ? AND outcome = 'discrepancy' AND status = 'open'").run(previous['run_id']);
+        }
+        // The pool as this date left it is rebuilt: items it opened go, items it closed reopen.
+        this.stmt('DELETE FROM recon_suspense WHERE channel = ? AND since_date = ?').run(channel, date);
+        this.stmt('UPDATE recon_suspense SET closed_date = NULL, closed_item_id = NULL WHERE channel = ? AND closed_date = ?').run(channel, date);
+        const close = this.stmt('UPDATE recon_suspense SET closed_date = ?, closed_item_id = ? WHERE suspense_id = ?');
+        const touched = this.stmt(
+          'SELECT item_id, outcome, channel_suspense_id, ledger_suspense_id FROM recon_items WHERE run_id = ? AND (channel_suspense_id IS NOT NULL OR ledger_suspense_id IS NOT NULL)',
+        ).all(runId) as Row[];
+        for (const t of touched) {
+          if (t['outcome'] === 'suspense') continue;
+          for (const id of [t['channel_suspense_id'], t['ledger_suspense_id']]) if (id !== null) close.run(date, t['item_id'], id);
+        }
+        this.stmt(
+          `INSERT INTO recon_suspense (channel, side, since_date, until_date, opened_item_id)
+           SELECT ?, CASE WHEN record_id IS NULL THEN 'channel' ELSE 'ledger' END, ?, until_date, item_id
+           FROM recon_items WHERE run_id = ? AND outcome = 'suspense' AND channel_suspense_id IS NULL AND ledger_suspense_id IS NULL
+           ORDER BY item_id`,
+        ).run(channel, date, runId);
+        if (previous) {
+          // The same discrepancy (same item, same type) keeps the decision an operator already took on it.
+          this.stmt(
+            `UPDATE recon_items SET status = 'resolved', action = o.action, resolved_by = o.resolved_by, resolved_at_ms = o.resolved_at_ms,
+               reason = o.reason, approval = o.approval, entry_ids = o.entry_ids, carried_from_item_id = o.item_id
+             FROM (SELECT * FROM recon_items WHERE run_id = ? AND outcome = 'discrepancy' AND status = 'resolved') AS o
+             WHERE recon_items.run_id = ? AND recon_items.outcome = 'discrepancy' AND recon_items.identity = o.identity AND recon_items.type = o.type`,
+          ).run(previous['run_id'], runId);
+        }
+        this.stmt("UPDATE recon_runs SET status = 'current', finished_at_ms = ?, lines = ?, records = ?, counts = ? WHERE run_id = ?").run(
+          summary.nowMs,
+          summary.lines,
+          summary.records,
+          JSON.stringify(summary.counts),
+          runId,
+        );
+      })
+      .immediate();
+    return toRun(this.stmt(`${RUN_SELECT} WHERE r.run_id = ?`).get(runId) as Row);
+  }
+
+  async runExceptions(runId: number, limit: number): Promise<StoredItem[]> {
+    const rows = this.stmt(`${ITEM_SELECT} WHERE i.run_id = ? AND i.outcome != 'matched' ORDER BY i.item_id LIMIT ?`).all(runId, limit) as Row[];
+    return rows.map(toItem);
+  }
+
+  // ---- items ----
+
+  async item(itemId: number): Promise<StoredItem | undefined> {
+    const r = this.stmt(`${ITEM_SELECT} WHERE i.item_id = ?`).get(itemId) as Row | undefined;
+    return r ? toItem(r) : undefined;
+  }
+
+  async items(filter: ItemFilter): Promise<StoredItem[]> {
+    const where: string[] = ["r.status = 'current'"];
+    const params: unknown[] = [];
+    let from = ITEM_SELECT;
+    if (filter.status === 'suspense') {
+      from = `SELECT i.*, r.channel, r.business_date FROM recon_suspense s JOIN recon_items i ON i.item_id = s.opened_item_id JOIN recon_runs r ON r.run_id = i.run_id`;
+      where.push('s.closed_date IS NULL');
+    } else {
+      where.push("i.outcome = 'discrepancy'");
+      if (filter.status !== undefined) {
+        where.push('i.status = ?');
+        params.push(filter.status);
+      } else {
+        where.push("i.status IN ('open', 'resolved')");
+      }
+    }
+    if (filter.channel !== undefined) {
+      where.push('r.channel = ?');
+      params.push(filter.channel);
+    }
+    if (filter.type !== undefined) {
+      where.push('i.type = ?');
+      params.push(filter.type);
+    }
+    if (filter.businessDate !== undefined) {
+      where.push('r.business_date = ?');
+      params.push(filter.businessDate);
+    }
+    params.push(filter.limit);
+    const rows = this.stmt(`${from} WHERE ${where.join(' AND ')} ORDER BY i.item_id LIMIT ?`).all(...params) as Row[];
+    return rows.map(toItem);
+  }
+
+  async resolve(itemId: number, resolution: Omit<Resolution, 'carriedFromItemId'>, accounts: readonly AccountSpec[], commands: readonly LedgerCommand[]): Promise<ResolveOutcome> {
+    try {
+      return this.db
+        .transaction((): ResolveOutcome => {
+          const r = this.stmt(`${ITEM_SELECT} WHERE i.item_id = ?`).get(itemId) as Row | undefined;
+          if (!r || r['outcome'] !== 'discrepancy') return { ok: false, code: 'discrepancy_not_found', message: `No discrepancy has id ${itemId}.` };
+          if (r['status'] === 'superseded') {
+            return { ok: false, code: 'discrepancy_superseded', message: `Discrepancy ${itemId} belongs to a run a newer match of ${str(r['channel'])} ${str(r['business_date'])} replaced.` };
+          }
+          if (r['status'] !== 'open') {
+            const by = strOrNull(r['resolved_by']);
+            return { ok: false, code: 'discrepancy_already_resolved', message: `Discrepancy ${itemId} was resolved (${String(r['action'])}${by ? ` by ${by}` : ''}).` };
+          }
+          if (accounts.length > 0) this.ledger.ensureAccountsSync(accounts, resolution.atMs);
+          if (commands.length > 0) {
+            const results = this.ledger.postEntriesSync(commands, resolution.atMs);
+            for (const result of results) if (!result.ok) throw new LedgerRefused(result);
+          }
+          this.stmt(
+            `UPDATE recon_items SET status = 'resolved', action = ?, resolved_by = ?, resolved_at_ms = ?, reason = ?, approval = ?, entry_ids = ?
+             WHERE item_id = ? AND status = 'open'`,
+          ).run(resolution.action, resolution.by, resolution.atMs, resolution.reason, resolution.approval, JSON.stringify(resolution.entryIds), itemId);
+          return { ok: true, item: toItem(this.stmt(`${ITEM_SELECT} WHERE i.item_id = ?`).get(itemId) as Row) };
+        })
+        .immediate();
+    } catch (e) {
+      if (e instanceof LedgerRefused) {
+        this.ledger.invalidateAccountCache();
+        return e.failure;
+      }
+      throw e;
+    }
+  }
+}
