@@ -121,7 +121,7 @@ describe('Given a channel file for a date', () => {
 
 describe('Given the real WeChat ALL bill sample', () => {
   it('When imported through its parser, Then its four rows (three payments, one refund) are stored with their five-decimal fees', async () => {
-    const path = join(import.meta.dirname, '../../../../shared/formats/samples/wechat_tradebill_ALL_20210128.csv');
+    const path = join(import.meta.dirname, '../../../test/fixtures/formats/wechat_tradebill_ALL_20210128.csv');
     const sha256 = await fileSha256(path);
     const r = await importStatement(
       store,

@@ -11,7 +11,7 @@ import { at, billPlace, followUp, pay, readZip, SHANGHAI, simConfig, type BillPl
 import { gbk, LocalClock } from './text.js';
 import { writeBills } from './write-bills.js';
 
-const SAMPLES = new URL('../../../../../shared/formats/samples/', import.meta.url);
+const SAMPLES = new URL('../../../../test/fixtures/formats/', import.meta.url);
 const sample = (name: string): Buffer => readFileSync(new URL(name, SAMPLES));
 const SAMPLE_DETAIL = sample('20880211096256330156_20190916_业务明细.csv');
 const SAMPLE_SUMMARY = sample('20880211096256330156_20190916_业务明细(汇总).csv');

@@ -9,7 +9,7 @@ import { at, SHANGHAI } from './test-support.js';
 import { LocalClock } from './text.js';
 import { ZM_FIELDS, ZM_LINE_BYTES, zmFileName, zmLine, zmRecordOf, type ZmRecord } from './unionpay-zm.js';
 
-const SAMPLE = readFileSync(new URL('../../../../../shared/formats/samples/INN15090588ZM_802310048993424.SYNTHETIC', import.meta.url));
+const SAMPLE = readFileSync(new URL('../../../../test/fixtures/formats/INN15090588ZM_802310048993424.SYNTHETIC', import.meta.url));
 
 /** Slices a line by the field table (the way a parser would), trailing spaces trimmed. */
 function fieldsOf(line: Buffer): ZmRecord {

@@ -8,7 +8,7 @@ import { at, SHANGHAI } from './test-support.js';
 import { LocalClock, utf8 } from './text.js';
 import { percentText, WECHAT_ALL_HEADER, WechatTradeBillWriter, wechatRowOf, type WechatTradeRow } from './wechat.js';
 
-const SAMPLE = readFileSync(new URL('../../../../../shared/formats/samples/wechat_tradebill_ALL_20210128.csv', import.meta.url));
+const SAMPLE = readFileSync(new URL('../../../../test/fixtures/formats/wechat_tradebill_ALL_20210128.csv', import.meta.url));
 
 function write(rows: readonly WechatTradeRow[], breakTotals = false): Buffer {
   const out = new MemoryOut();
