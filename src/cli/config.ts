@@ -16,6 +16,12 @@ export interface SettleConfig {
   readonly chart: Chart;
   readonly online: OnlineConfig;
   readonly recon: ReconConfig;
+  /**
+   * The day-end sections, parsed by the command that uses them (each module exports its own schema):
+   * `clearing` (src/batch/clearing), `sharing` (src/batch/sharing), `positions` (src/batch/positions),
+   * `statements` (src/batch/statements). Absent sections are undefined.
+   */
+  readonly sections: { readonly clearing?: unknown; readonly sharing?: unknown; readonly positions?: unknown; readonly statements?: unknown };
   readonly path: string;
 }
 
@@ -28,6 +34,10 @@ const configSchema = z.strictObject({
   ledger: z.unknown(),
   online: z.unknown().optional(),
   recon: z.unknown().optional(),
+  clearing: z.unknown().optional(),
+  sharing: z.unknown().optional(),
+  positions: z.unknown().optional(),
+  statements: z.unknown().optional(),
 });
 
 export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
@@ -56,7 +66,7 @@ export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
   if (!online.ok) throw new LedgerError('config_invalid', describeZodIssue(online.error, `${path}: online`));
   const recon = parseReconConfig(parsed.data.recon);
   if (!recon.ok) throw new LedgerError('config_invalid', describeZodIssue(recon.error, `${path}: recon`));
-  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, path });
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, sections: { clearing: parsed.data.clearing, sharing: parsed.data.sharing, positions: parsed.data.positions, statements: parsed.data.statements }, path });
 }
 
 /** Today's calendar date (YYYY-MM-DD) in the given time zone. */

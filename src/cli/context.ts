@@ -3,7 +3,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ledger } from '../ledger/index.js';
-import { openSqlite } from '../ledger/sqlite/database.js';
+import { JobLockedError, runJob, type JobOutcome } from '../batch/jobs/runner.js';
+import { SqliteJobRunStore } from '../batch/jobs/sqlite/job-store.js';
+import { openSqlite, type SqliteConnection } from '../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { SqliteOnlineStore } from '../online/sqlite/store.js';
 import { AbortError } from './errors.js';
@@ -57,6 +59,29 @@ export async function withOnlineStore<T>(ctx: CommandContext, work: (store: Sqli
   try {
     const store = new SqliteOnlineStore(db, SqliteLedgerStore.attach(db, ctx.dbPath));
     return await work(store);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Runs a batch job's work under the run log and its lock (src/batch/jobs): a second run of the same job
+ * and date while one is live is `job_locked` (exit 1); the run's outcome, counts and exit code are kept.
+ * The work gets the open database connection; it must be idempotent per date.
+ */
+export async function withJobRun<T>(
+  ctx: CommandContext,
+  job: string,
+  businessDate: string,
+  work: (db: SqliteConnection) => Promise<JobOutcome<T>>,
+): Promise<{ result: T; outcome: 'succeeded' | 'findings' }> {
+  if (!existsSync(ctx.dbPath)) throw new AbortError('database_not_found', `No database at ${ctx.dbPath}.`, 'Pass --db (or set SETTLE_DB), or create one with settle init.');
+  const db = openSqlite(ctx.dbPath);
+  try {
+    return await runJob({ store: new SqliteJobRunStore(db), clock: ctx.io.clock }, job, businessDate, () => work(db));
+  } catch (e) {
+    if (e instanceof JobLockedError) throw new AbortError('job_locked', e.message, 'Wait for it to finish (settle runs lists runs), or, if its process is gone, retry after its lease lapses (30 s).');
+    throw e;
   } finally {
     db.close();
   }

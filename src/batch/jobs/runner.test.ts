@@ -1,0 +1,52 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqlite, type SqliteConnection } from '../../ledger/sqlite/database.js';
+import { JobLockedError, runJob, type JobOutcome } from './runner.js';
+import { SqliteJobRunStore } from './sqlite/job-store.js';
+
+let db: SqliteConnection;
+let store: SqliteJobRunStore;
+let now = 1_000_000;
+const clock = (): number => now;
+
+beforeEach(() => {
+  db = openSqlite(':memory:');
+  store = new SqliteJobRunStore(db);
+});
+afterEach(() => db.close());
+
+describe('Given the job run log', () => {
+  it('When a job runs, Then its run is recorded with outcome, counts and exit code', async () => {
+    const r = await runJob({ store, clock, holder: 'h1' }, 'clear', '2026-11-26', async () => ({ result: 7, outcome: 'findings', counts: { merchants: 3n } }));
+    expect(r).toMatchObject({ result: 7, outcome: 'findings' });
+    expect(store.list({ limit: 5 })).toMatchObject([{ job: 'clear', businessDate: '2026-11-26', outcome: 'findings', exitCode: 2, counts: '{"merchants":"3"}', holder: 'h1' }]);
+  });
+
+  it('When a second run of the same job and date starts while the first holds the lease, Then it is refused with job_locked', async () => {
+    let release = (): void => undefined;
+    const first = runJob({ store, clock, holder: 'first' }, 'share', '2026-11-26', () => new Promise<JobOutcome<null>>((done) => (release = () => done({ result: null, outcome: 'succeeded' }))));
+    await expect(runJob({ store, clock, holder: 'second' }, 'share', '2026-11-26', async () => ({ result: null, outcome: 'succeeded' }))).rejects.toMatchObject({
+      code: 'job_locked',
+    });
+    // Another date or another job is not blocked.
+    await expect(runJob({ store, clock }, 'share', '2026-11-27', async () => ({ result: 1, outcome: 'succeeded' }))).resolves.toMatchObject({ result: 1 });
+    release();
+    await first;
+    await expect(runJob({ store, clock }, 'share', '2026-11-26', async () => ({ result: 2, outcome: 'succeeded' }))).resolves.toMatchObject({ result: 2 });
+  });
+
+  it('When a run dies without finishing, Then the next one is refused until the lease lapses, then takes over and marks it abandoned', async () => {
+    const begun = store.begin('cutoff', '2026-11-26', 'dead', now, 30_000);
+    expect(begun.ok).toBe(true);
+    now += 29_999;
+    await expect(runJob({ store, clock }, 'cutoff', '2026-11-26', async () => ({ result: 0, outcome: 'succeeded' }))).rejects.toBeInstanceOf(JobLockedError);
+    now += 1;
+    const r = await runJob({ store, clock }, 'cutoff', '2026-11-26', async (run) => ({ result: run.tookOver?.holder, outcome: 'succeeded' }));
+    expect(r.result).toBe('dead');
+    expect(store.list({ job: 'cutoff', limit: 5 }).map((x) => x.outcome)).toEqual(['succeeded', 'abandoned']);
+  });
+
+  it('When the work throws, Then the run is failed with the error and the error propagates', async () => {
+    await expect(runJob({ store, clock }, 'clear', '2026-11-26', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(store.list({ limit: 1 })[0]).toMatchObject({ outcome: 'failed', exitCode: 1, error: 'Error: boom' });
+  });
+});
