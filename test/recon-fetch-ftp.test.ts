@@ -5,9 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ReconError } from '../src/batch/recon/errors.js';
 import { fetchStatement, type FetchDeps } from '../src/batch/recon/fetch/service.js';
-import { channelWith, fakeTime, fetchLog, filesUnder, selfSignedCert, tempDir } from '../src/batch/recon/fetch/test-support.js';
+import { channelWith, fakeTime, fetchLog, filesUnder, refusal, selfSignedCert, tempDir } from '../src/batch/recon/fetch/test-support.js';
 import { startBillServers, type BillServerEvent, type BillServers } from '../src/online/channel-sim/file-servers.js';
 
 const DATE = '2021-01-28';
@@ -64,15 +63,6 @@ function ftpSource(extra: Record<string, unknown> = {}): Record<string, unknown>
 
 function deps(env: Record<string, string> = { WX_FTP_PASSWORD: PASSWORD }, time = fakeTime()): FetchDeps & { time: ReturnType<typeof fakeTime> } {
   return { store: log.store, archiveDir, env, clock: time.clock, sleep: time.sleep, time };
-}
-
-async function refusal(work: Promise<unknown>): Promise<ReconError> {
-  const e = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ReconError);
-  return e as ReconError;
 }
 
 describe('Given the simulator serving bills over FTP', () => {

@@ -8,9 +8,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ReconError } from '../src/batch/recon/errors.js';
 import { fetchStatement, type FetchDeps } from '../src/batch/recon/fetch/service.js';
-import { channelWith, fakeTime, fetchLog, filesUnder, selfSignedCert, tempDir } from '../src/batch/recon/fetch/test-support.js';
+import { channelWith, fakeTime, fetchLog, filesUnder, refusal, selfSignedCert, tempDir } from '../src/batch/recon/fetch/test-support.js';
 import { startBillServers, type BillServers } from '../src/online/channel-sim/file-servers.js';
 
 const DATE = '2019-09-16';
@@ -80,15 +79,6 @@ function oddSource(extra: Record<string, unknown> = {}): Record<string, unknown>
 
 function deps(env: Record<string, string> = {}, time = fakeTime()): FetchDeps & { time: ReturnType<typeof fakeTime> } {
   return { store: log.store, archiveDir, env, clock: time.clock, sleep: time.sleep, time };
-}
-
-async function refusal(work: Promise<unknown>): Promise<ReconError> {
-  const e = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ReconError);
-  return e as ReconError;
 }
 
 describe('Given the simulator serving bills over HTTP', () => {

@@ -9,9 +9,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ReconError } from '../src/batch/recon/errors.js';
 import { fetchStatement, type FetchDeps } from '../src/batch/recon/fetch/service.js';
-import { channelWith, fakeTime, fetchLog, filesUnder, freePort, selfSignedCert, tempDir, waitForPort } from '../src/batch/recon/fetch/test-support.js';
+import { channelWith, fakeTime, fetchLog, filesUnder, freePort, refusal, selfSignedCert, tempDir, waitForPort } from '../src/batch/recon/fetch/test-support.js';
 import { hostKeyFingerprint } from '../src/online/channel-sim/file-servers.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -56,15 +55,6 @@ beforeEach(() => {
 
 function deps(env: Record<string, string> = {}, time = fakeTime()): FetchDeps & { time: ReturnType<typeof fakeTime> } {
   return { store: log.store, archiveDir, env, clock: time.clock, sleep: time.sleep, time };
-}
-
-async function refusal(work: Promise<unknown>): Promise<ReconError> {
-  const e = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ReconError);
-  return e as ReconError;
 }
 
 function stop(child: ChildProcess | undefined): Promise<void> {

@@ -5,9 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ReconError } from '../errors.js';
 import { backoffMs, fetchStatement, type FetchDeps, type FetchProgress } from './service.js';
-import { channelWith, fakeTime, fetchLog, filesUnder, tempDir } from './test-support.js';
+import { channelWith, fakeTime, fetchLog, filesUnder, refusal, tempDir } from './test-support.js';
 
 const DATE = '2026-03-09';
 const BILL = 'trade bill 2026-03-09\r\n`4200000001,`pay_1,100.00\r\n';
@@ -39,15 +38,6 @@ const localSource = (extra: Record<string, unknown> = {}): Record<string, unknow
 
 function deps(time = fakeTime(), events: FetchProgress[] = []): FetchDeps & { time: ReturnType<typeof fakeTime>; events: FetchProgress[] } {
   return { store: log.store, archiveDir, env: {}, clock: time.clock, sleep: time.sleep, onProgress: (e) => events.push(e), time, events };
-}
-
-async function refusal(work: Promise<unknown>): Promise<ReconError> {
-  const e = await work.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(ReconError);
-  return e as ReconError;
 }
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlite, type SqliteConnection } from '../../../ledger/sqlite/database.js';
 import type { ReconChannelConfig } from '../config.js';
+import { ReconError } from '../errors.js';
 import { SqliteFetchLogStore } from '../sqlite/fetch-store.js';
 
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
@@ -103,4 +104,14 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
     if (Date.now() > until) throw new Error(`Nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms.`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The ReconError a fetch refused with; fails the test when it resolved or threw something else. */
+export async function refusal(work: Promise<unknown>): Promise<ReconError> {
+  const e = await work.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(e instanceof ReconError)) throw new Error(`expected a ReconError, got ${e === undefined ? 'a result' : String(e)}`);
+  return e;
 }
