@@ -89,6 +89,6 @@ describe('Given the daemon with a challenge threshold of 500.00 and the simulato
     expect(missing.code).toBe(1);
     expect(missing.json).toMatchObject({ ok: false, code: 'order_not_found' });
     const noDb = await runCli({ db: join(s.dir, 'nope.db'), cwd: s.dir, nowMs: Date.now }, 'channel', 'status', '--json');
-    expect(noDb.json).toMatchObject({ ok: false, code: 'database_not_found' });
+    expect(noDb.json).toMatchObject({ ok: false, code: 'db_not_found' });
   });
 });

@@ -1,6 +1,5 @@
 // What every command gets: where the database is, how to print, and the clock.
 
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ledger } from '../ledger/index.js';
 import { JobLockedError, runJob, type JobOutcome } from '../batch/jobs/runner.js';
@@ -51,10 +50,9 @@ export type Run = (action: (ctx: CommandContext, ...args: never[]) => Promise<nu
 
 /**
  * Opens the online core's store on an existing database (ledger attached, online schema migrated), runs
- * the work, and always closes the file. A missing file is the operator's to fix, not a new empty database.
+ * the work, and always closes the file. A missing file is db_not_found (openSqlite), not a new empty database.
  */
 export async function withOnlineStore<T>(ctx: CommandContext, work: (store: SqliteOnlineStore) => Promise<T>): Promise<T> {
-  if (!existsSync(ctx.dbPath)) throw new AbortError('database_not_found', `No database at ${ctx.dbPath}.`, 'Pass --db (or set SETTLE_DB), or create one with settle init.');
   const db = openSqlite(ctx.dbPath);
   try {
     const store = new SqliteOnlineStore(db, SqliteLedgerStore.attach(db, ctx.dbPath));
@@ -75,7 +73,6 @@ export async function withJobRun<T>(
   businessDate: string,
   work: (db: SqliteConnection) => Promise<JobOutcome<T>>,
 ): Promise<{ result: T; outcome: 'succeeded' | 'findings' }> {
-  if (!existsSync(ctx.dbPath)) throw new AbortError('database_not_found', `No database at ${ctx.dbPath}.`, 'Pass --db (or set SETTLE_DB), or create one with settle init.');
   const db = openSqlite(ctx.dbPath);
   try {
     return await runJob({ store: new SqliteJobRunStore(db), clock: ctx.io.clock }, job, businessDate, () => work(db));
