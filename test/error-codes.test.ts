@@ -4,11 +4,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CLEARING_ERROR_CODES } from '../src/batch/clearing/config.js';
 import { RECON_ERROR_CODES } from '../src/batch/recon/errors.js';
+import { SHARE_ERROR_CODES } from '../src/batch/sharing/errors.js';
 import { LEDGER_ERROR_CODES } from '../src/ledger/errors.js';
 import { API_ERROR_CODES } from '../src/online/errors.js';
 import { ONLINE_AUTH_ERROR_CODES } from '../src/online/merchants/errors.js';
 import { NOTIFY_ERROR_CODES } from '../src/online/notify/errors.js';
+import { BILL_ERROR_CODES } from '../src/online/channel-sim/bills/errors.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -35,6 +38,19 @@ describe('Given the table of ledger error codes', () => {
   });
   it.each(Object.keys(NOTIFY_ERROR_CODES))('Then notification code %s is asserted by some test', (code) => {
     expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(BILL_ERROR_CODES))('Then simulator bill code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(CLEARING_ERROR_CODES))('Then clearing code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(SHARE_ERROR_CODES))('Then profit-sharing code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it('Then every bill, clearing and sharing code says what it means or what to do', () => {
+    for (const { hint } of Object.values(BILL_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);
+    for (const hint of [...Object.values(CLEARING_ERROR_CODES), ...Object.values(SHARE_ERROR_CODES)] as string[]) expect(hint.length).toBeGreaterThan(25);
   });
   it('Then every notification code tells the operator what to do next', () => {
     for (const { hint } of Object.values(NOTIFY_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);

@@ -19,9 +19,15 @@ export interface SettleConfig {
   /**
    * The day-end sections, parsed by the command that uses them (each module exports its own schema):
    * `clearing` (src/batch/clearing), `sharing` (src/batch/sharing), `positions` (src/batch/positions),
-   * `statements` (src/batch/statements). Absent sections are undefined.
+   * `statements` (src/batch/statements), `trial_balance` (src/batch/trial-balance). Absent sections are undefined.
    */
-  readonly sections: { readonly clearing?: unknown; readonly sharing?: unknown; readonly positions?: unknown; readonly statements?: unknown };
+  readonly sections: {
+    readonly clearing?: unknown;
+    readonly sharing?: unknown;
+    readonly positions?: unknown;
+    readonly statements?: unknown;
+    readonly trial_balance?: unknown;
+  };
   readonly path: string;
 }
 
@@ -38,6 +44,7 @@ const configSchema = z.strictObject({
   sharing: z.unknown().optional(),
   positions: z.unknown().optional(),
   statements: z.unknown().optional(),
+  trial_balance: z.unknown().optional(),
 });
 
 export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
@@ -66,7 +73,7 @@ export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
   if (!online.ok) throw new LedgerError('config_invalid', describeZodIssue(online.error, `${path}: online`));
   const recon = parseReconConfig(parsed.data.recon);
   if (!recon.ok) throw new LedgerError('config_invalid', describeZodIssue(recon.error, `${path}: recon`));
-  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, sections: { clearing: parsed.data.clearing, sharing: parsed.data.sharing, positions: parsed.data.positions, statements: parsed.data.statements }, path });
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, sections: { clearing: parsed.data.clearing, sharing: parsed.data.sharing, positions: parsed.data.positions, statements: parsed.data.statements, trial_balance: parsed.data.trial_balance }, path });
 }
 
 /** Today's calendar date (YYYY-MM-DD) in the given time zone. */

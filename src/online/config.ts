@@ -60,6 +60,8 @@ export const onlineConfigSchema = z.strictObject({
   rate_limit_per_s: z.number().int().min(1).max(1_000_000).default(2_000),
   /** The outbox dispatcher: merchant notifications and the internal event sink (notify/config.ts). */
   notify: notifyConfigSchema.prefault({}),
+  /** The folder merchants' statements are published into (settle statement) and served from; relative to the database's folder. */
+  statements_dir: z.string().min(1).max(1024).default('statements'),
 });
 
 export type OnlineConfig = z.infer<typeof onlineConfigSchema>;

@@ -21,6 +21,8 @@ import { recoverOnce, startRecoveryLoop } from './payments/recovery.js';
 import type { Caller } from './payments/service.js';
 import { buildServer, type Authenticator } from './server.js';
 import { SqliteOnlineStore } from './sqlite/store.js';
+import { startStatementsSftp } from './statements/sftp.js';
+import { SqliteSftpKeyStore } from './statements/sftp-keys.js';
 
 export interface DaemonOptions {
   readonly dbPath: string;
@@ -36,6 +38,8 @@ export interface DaemonOptions {
   readonly recoveryStaleAfterMs?: number;
   /** Units per group-commit transaction (default 256); 1 = one commit per unit, the baseline it beats. */
   readonly groupCommitBatchMax?: number;
+  /** Serve merchants' statements read-only over SFTP on this port (statements/sftp.ts). */
+  readonly statementsSftp?: { readonly port: number; readonly hostKeyPem: string };
 }
 
 export interface Daemon {
@@ -43,6 +47,8 @@ export interface Daemon {
   readonly store: SqliteOnlineStore;
   readonly ledger: Ledger;
   readonly merchants: MerchantStore;
+  /** The statements SFTP server's port, when started. */
+  readonly statementsSftpPort: number | null;
   close(): Promise<void>;
 }
 
@@ -128,6 +134,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     authenticate: merchantAuthenticator(merchants, Date.now, memoryFirstNonces(merchants, store, Date.now(), (e) => app.log.error({ err: e }, 'nonce write failed'))),
     publicUrl: () => url,
     logger: options.logger ?? true,
+    statementsDir: resolve(dirname(options.dbPath), options.config.statements_dir),
   });
   await app.listen({ port: options.port, host });
   const address = app.server.address();
@@ -159,14 +166,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       })
     : undefined;
   notifications?.dispatcher.start();
+  const sftpKeys = options.statementsSftp && SqliteSftpKeyStore.open(db);
+  const statementsSftp =
+    options.statementsSftp && sftpKeys
+      ? await startStatementsSftp({ dir: resolve(dirname(options.dbPath), options.config.statements_dir), host, port: options.statementsSftp.port, hostKeyPem: options.statementsSftp.hostKeyPem, keysOf: (m) => sftpKeys.keysOf(m), log: (e) => app.log.info({ statementsSftp: e }) })
+      : undefined;
   let closing: Promise<void> | undefined;
   return {
     url,
     store,
     ledger,
     merchants,
+    statementsSftpPort: statementsSftp?.port ?? null,
     close() {
       closing ??= (async () => {
+        await statementsSftp?.close();
         await notifications?.close();
         await stopRecovery();
         // Stop accepting and let in-flight requests finish; keep-alive sockets that go idle after their

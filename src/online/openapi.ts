@@ -61,6 +61,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/v1/payments/{id}/verify': { post: op('Verify (增强验证): the one-time code a risk challenge sent to the payer continues the payment', VERIFY_SCHEMA, 'The payment', true) },
       '/v1/payments/{id}/refunds': { post: op('Refund (退款): partial allowed, never above what remains', REFUND_SCHEMA, 'The refund', true) },
       '/v1/refunds/{id}': { get: op('A refund', null, 'The refund', false) },
+      '/v1/statements/{date}': { get: op('The merchant statement (商户对账单) of a business date (YYYY-MM-DD), as CSV (text/csv)', null, 'The statement', false) },
       '/v1/preauths': { post: op('Pre-authorise (预授权): the amount is held', PREAUTH_SCHEMA, 'The pre-authorisation', true) },
       '/v1/preauths/{id}': { get: op('A pre-authorisation', null, 'The pre-authorisation', false) },
       '/v1/preauths/{id}/capture': { post: op('Capture (预授权完成): partial allowed, at most the authorised amount', CAPTURE_SCHEMA, 'The capture', true) },

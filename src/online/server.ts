@@ -6,12 +6,14 @@ import type { ChannelHealth } from './routing/health.js';
 import type { RiskRuntime } from './risk/runtime.js';
 import type { SmsPort } from './risk/sms.js';
 import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { ChannelPort } from './channels/port.js';
 import type { OnlineConfig } from './config.js';
 import { apiFailure, errorBody, type ApiFailure } from './errors.js';
 import { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
+import { findStatement } from './statements/download.js';
 import type { OnlineStore } from './port.js';
 import { NotificationService } from './payments/notifications.js';
 import { AgreementService } from './payments/agreements.js';
@@ -42,6 +44,8 @@ export interface ServerDeps {
   readonly health?: ChannelHealth;
   readonly risk?: RiskRuntime;
   readonly sms?: SmsPort;
+  /** Where merchants' statements are published (absolute; default: online.statements_dir from the working folder). */
+  readonly statementsDir?: string;
 }
 
 declare module 'fastify' {
@@ -215,6 +219,11 @@ export function buildServer(deps: ServerDeps): { app: FastifyInstance; payments:
   app.get('/v1/payouts/:id', async (request, reply) => send(reply, await payouts.getPayout(callerOf(request), id(request))));
   app.post('/v1/topups', async (request, reply) => send(reply, await payouts.topup(callerOf(request), idemOf(request), request.jsonBody)));
   app.get('/v1/topups/:id', async (request, reply) => send(reply, await payouts.getTopup(callerOf(request), id(request))));
+  app.get('/v1/statements/:date', async (request, reply) => {
+    const found = await findStatement(deps.statementsDir ?? resolve(deps.config.statements_dir), callerOf(request).merchantId, (request.params as { date: string }).date);
+    if ('ok' in found) return send(reply, found);
+    return reply.code(200).type('text/csv; charset=utf-8').header('Content-Disposition', `attachment; filename="${found.fileName}"`).header('Content-Length', found.sizeBytes).send(found.open());
+  });
   app.get('/v1/channel-balances', async (_request, reply) => send(reply, await payouts.channelBalances()));
 
   app.post('/v1/channel-notifications/:channel', async (request, reply) => {

@@ -14,6 +14,7 @@ import type { FormatName, ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { parseStatementFile } from './formats/index.js';
 import type { StatementLine, StatementSummary } from './line.js';
+import { LineTable } from './match.js';
 import type { ReconFile, ReconStore } from './port.js';
 
 export const IMPORT_LIMITS = {
@@ -56,8 +57,8 @@ export interface ImportResult {
   /** The version this one replaces (for a new version), or undefined. */
   readonly previous: ReconFile | undefined;
   readonly elapsedMs: number;
-  /** With `keepLines`, the lines of a new version in file order (undefined when unchanged). */
-  readonly lines?: readonly StatementLine[];
+  /** With `keepLines`, the lines of a new version in file order, as columns (undefined when unchanged). */
+  readonly lines?: LineTable;
 }
 
 export async function importStatement(store: ReconStore, req: ImportRequest, deps: ImportDeps): Promise<ImportResult> {
@@ -78,7 +79,7 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
   let rows = 0;
   let onDate = 0;
   let chunk: StatementLine[] = [];
-  const kept: StatementLine[] | undefined = req.keepLines === true ? [] : undefined;
+  const kept: LineTable | undefined = req.keepLines === true ? new LineTable() : undefined;
   // Chunks are written in order, one after the other; a write failure stops the import.
   let writing: Promise<void> = Promise.resolve();
   let writeFailed: unknown;

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LineStatus, StatementLine } from './line.js';
-import { matchItems, matchStatement, type CoreOutcome, type DiscrepancyType, type MatchItem, type OurRecord, type Outcome } from './match.js';
+import { LineTable, matchColumns, matchItems, matchStatement, RecordTable, type CoreOutcome, type DiscrepancyType, type MatchItem, type OurRecord, type Outcome } from './match.js';
 import type { SuspenseItem } from './suspense.js';
 import { payLine, payment, refund, refundLine } from './test-support.js';
 
@@ -222,6 +222,54 @@ describe('Given a day of payments and refunds where some rows crossed midnight',
         expect(closed.sort()).toEqual(pool.map((p) => p.suspenseId).sort());
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('Given any lines, records and pool items kept as columns (LineTable, RecordTable), as a run keeps a day', () => {
+  it('When matched over the columns, Then every outcome equals the one over the arrays, and a matched one read narrow agrees with it', () => {
+    fc.assert(
+      fc.property(statementArb, (s) => {
+        const lines: StatementLine[] = s.lines.map((l, i) =>
+          l.refund
+            ? refundLine(`pay_${l.key}`, l.voidOf ? `void.pay_${l.key}` : `re_${l.key}`, l.amount, { channelTxnId: `T${l.txn}`, status: l.status, line: i + 2, fee: i % 3 === 0 ? null : `0.0${i % 3}000` })
+            : payLine(`pay_${l.key}`, l.amount, { channelTxnId: `T${l.txn}`, status: l.status, line: i + 2 }),
+        );
+        const records: OurRecord[] = s.records.map((r) =>
+          r.refund
+            ? refund(`re_${r.key}`, `pay_${r.key}`, r.amount, { status: r.status === 'voided' ? 'failed' : 'succeeded', channelTxnId: r.noTxn ? null : `T${r.key}` })
+            : payment(`pay_${r.key}`, r.amount, { status: r.status, channelTxnId: r.noTxn ? null : `T${r.key}`, businessDate: r.noTxn ? null : D }),
+        );
+        const pool: SuspenseItem[] = s.pool.map((p, i) =>
+          p.channelSide
+            ? { suspenseId: 100 + i, side: 'channel', sinceDate: '2026-11-24', untilDate: p.until, fileId: 1, lineSeq: i + 1, line: payLine(`pay_${p.key}`, 1n, { channelTxnId: `P${i}` }) }
+            : { suspenseId: 100 + i, side: 'ledger', sinceDate: '2026-11-24', untilDate: p.until, record: payment(p.key % 2 === 0 ? `pay_${p.key}` : `old_${p.key}_${i}`, 1n) },
+        );
+        const lineTable = new LineTable();
+        for (const l of lines) lineTable.push(l);
+        const recordTable = new RecordTable();
+        for (const r of records) recordTable.push(r);
+        const overArrays = matchStatement({ date: D, suspenseDays: s.suspenseDays, lines, records, pool });
+        const overColumns = matchColumns({ date: D, suspenseDays: s.suspenseDays, lines: lineTable, records: recordTable, pool });
+        expect(overColumns.length).toBe(overArrays.length);
+        for (let i = 0; i < overColumns.length; i++) {
+          const o = overColumns.at(i);
+          expect(o).toEqual(overArrays[i]);
+          const narrow = overColumns.matchedAt(i);
+          if (narrow === undefined) continue;
+          expect(o.outcome).toBe('matched');
+          expect(narrow).toEqual({
+            note: o.note,
+            kind: o.kind,
+            lineAt: o.lineAt,
+            recordSource: o.record?.source ?? null,
+            recordId: o.record?.recordId ?? null,
+            channelSuspenseId: o.channelSuspenseId,
+            ledgerSuspenseId: o.ledgerSuspenseId,
+          });
+        }
+      }),
+      { numRuns: 300 },
     );
   });
 });

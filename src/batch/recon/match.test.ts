@@ -2,7 +2,8 @@
 // pairs are found by, suspense and voids.
 
 import { describe, expect, it } from 'vitest';
-import { feesEqual, matchStatement, parseFee, type MatchInput, type Outcome } from './match.js';
+import type { StatementLine } from './line.js';
+import { feesEqual, LineTable, matchStatement, parseFee, RecordTable, type MatchInput, type OurRecord, type Outcome } from './match.js';
 import type { SuspenseItem } from './suspense.js';
 import { payLine, payment, refund, refundLine } from './test-support.js';
 
@@ -176,5 +177,40 @@ describe('Given fee texts', () => {
     expect(parseFee('1e-3')).toBe('invalid');
     expect(parseFee(null)).toBe(null);
     expect(feesEqual('invalid', { units: 0n, scale: 0 })).toBe(false);
+  });
+});
+
+describe('Given lines and records kept as columns', () => {
+  it('When a line has an amount beyond 64 bits, a null fee and long ids, Then the LineTable gives the same line back', () => {
+    const table = new LineTable();
+    const wide: StatementLine = {
+      kind: 'refund',
+      channelTxnId: '50300000000000000000000000000001',
+      originalChannelTxnId: '4200000000000000000000000000001',
+      merchantOrderNo: 'pay_0000000000000001',
+      merchantRefundNo: 're_0000000000000001',
+      amountMinor: 123456789012345678901234567890n,
+      currency: 'CNY',
+      status: 'processing',
+      occurredAt: '2026-11-26T23:59:59+08:00',
+      fee: null,
+      line: 7,
+    };
+    const small: StatementLine = { ...wide, kind: 'payment', amountMinor: 1n, merchantRefundNo: null, originalChannelTxnId: null, status: 'succeeded', fee: '0.00600', line: 8 };
+    table.push(wide);
+    table.push(small);
+    expect(table.length).toBe(2);
+    expect(table.line(0)).toEqual(wide);
+    expect(table.line(1)).toEqual(small);
+    expect(table.amountMinor(0)).toBe(123456789012345678901234567890n);
+  });
+
+  it('When a record is kept in a RecordTable, Then the same record comes back', () => {
+    const table = new RecordTable();
+    const r: OurRecord = { source: 'capture', recordId: 'cap_1', merchantId: 'M100001', paymentId: null, channelTxnId: null, amountMinor: 2500n, currency: 'CNY', status: 'succeeded', costMinor: -3n, businessDate: null };
+    table.push(r);
+    table.push({ ...r, source: 'refund', recordId: 're_1', paymentId: 'pay_1', businessDate: '2026-11-26' });
+    expect(table.record(0)).toEqual(r);
+    expect(table.record(1)).toEqual({ ...r, source: 'refund', recordId: 're_1', paymentId: 'pay_1', businessDate: '2026-11-26' });
   });
 });

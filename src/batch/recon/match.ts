@@ -36,7 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
-import type { LineKind, StatementLine } from './line.js';
+import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
 /** Stable codes of the differences, in order of precedence for a pair. */
@@ -395,32 +395,326 @@ export interface Outcome {
 export interface MatchOutcomes {
   readonly length: number;
   at(i: number): Outcome;
+  /**
+   * For a matched outcome of a pair or of a lone item, only what ties it to its sides (what a run
+   * stores of a matched item), built without the line and record objects; undefined for any other.
+   */
+  matchedAt(i: number): MatchedOutcome | undefined;
   readonly counts: OutcomeCounts;
 }
 
+/** The narrow form of a matched outcome: see MatchOutcomes.matchedAt. */
+export interface MatchedOutcome {
+  readonly note: OutcomeNote | null;
+  readonly kind: LineKind;
+  readonly lineAt: { readonly fileId: number | null; readonly seq: number } | null;
+  readonly recordSource: RecordSource | null;
+  readonly recordId: string | null;
+  readonly channelSuspenseId: number | null;
+  readonly ledgerSuspenseId: number | null;
+}
+
+// ---- columns: a million lines and records without a million objects ----
+// The match reads the channel's lines and our records through these narrow views, by index. Arrays of
+// objects (tests, small inputs) are wrapped as they are; a run keeps a day's lines and records in
+// LineTable and RecordTable, a few typed arrays and arrays of the key strings, and builds an object
+// only for an outcome being stored.
+
+/** The channel's lines, by index in file order. */
+export interface LineColumns {
+  readonly length: number;
+  kind(i: number): LineKind;
+  channelTxnId(i: number): string;
+  merchantOrderNo(i: number): string | null;
+  merchantRefundNo(i: number): string | null;
+  amountMinor(i: number): bigint;
+  currency(i: number): string;
+  status(i: number): LineStatus;
+  fee(i: number): string | null;
+  /** The whole line as an object (for an outcome). */
+  line(i: number): StatementLine;
+}
+
+/** Our records, by index. */
+export interface RecordColumns {
+  readonly length: number;
+  source(i: number): RecordSource;
+  recordId(i: number): string;
+  channelTxnId(i: number): string | null;
+  amountMinor(i: number): bigint;
+  currency(i: number): string;
+  status(i: number): string;
+  costMinor(i: number): bigint;
+  /** The whole record as an object (for an outcome). */
+  record(i: number): OurRecord;
+}
+
+export function lineArrayColumns(lines: readonly StatementLine[]): LineColumns {
+  const at = (i: number): StatementLine => lines[i] as StatementLine;
+  return {
+    length: lines.length,
+    kind: (i) => at(i).kind,
+    channelTxnId: (i) => at(i).channelTxnId,
+    merchantOrderNo: (i) => at(i).merchantOrderNo,
+    merchantRefundNo: (i) => at(i).merchantRefundNo,
+    amountMinor: (i) => at(i).amountMinor,
+    currency: (i) => at(i).currency,
+    status: (i) => at(i).status,
+    fee: (i) => at(i).fee,
+    line: at,
+  };
+}
+
+export function recordArrayColumns(records: readonly OurRecord[]): RecordColumns {
+  const at = (i: number): OurRecord => records[i] as OurRecord;
+  return {
+    length: records.length,
+    source: (i) => at(i).source,
+    recordId: (i) => at(i).recordId,
+    channelTxnId: (i) => at(i).channelTxnId,
+    amountMinor: (i) => at(i).amountMinor,
+    currency: (i) => at(i).currency,
+    status: (i) => at(i).status,
+    costMinor: (i) => at(i).costMinor,
+    record: at,
+  };
+}
+
+/**
+ * A string of its own: a parser's cell is a slice of a decoded block of the file, and V8 keeps such a
+ * slice as a view holding the whole block alive; a kept line would so keep every block of the file.
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
+/** Values that repeat on many rows (currency, time of day, fee, status, merchant, date), each kept once. */
+class StringTable {
+  readonly values: string[] = [];
+  private readonly index = new Map<string, number>();
+  of(s: string): number {
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.values.length;
+      this.values.push(detached(s));
+      this.index.set(s, i);
+    }
+    return i;
+  }
+  orNull(s: string | null): number {
+    return s === null ? -1 : this.of(s);
+  }
+  at(i: number): string {
+    return this.values[i] as string;
+  }
+  atOrNull(i: number): string | null {
+    return i < 0 ? null : (this.values[i] as string);
+  }
+}
+
+/** Amounts in a BigInt64Array; the rare one outside 64 bits is kept aside. */
+class AmountColumn {
+  data = new BigInt64Array(1024);
+  private readonly wide = new Map<number, bigint>();
+  set(i: number, v: bigint): void {
+    if (i >= this.data.length) {
+      const grown = new BigInt64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    if (BigInt.asIntN(64, v) === v) this.data[i] = v;
+    else this.wide.set(i, v);
+  }
+  get(i: number): bigint {
+    return this.wide.size > 0 ? (this.wide.get(i) ?? (this.data[i] as bigint)) : (this.data[i] as bigint);
+  }
+}
+
+/** Small integers per row in an Int32Array that grows. */
+class IntColumn {
+  data = new Int32Array(1024);
+  set(i: number, v: number): void {
+    if (i >= this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[i] = v;
+  }
+  get(i: number): number {
+    return this.data[i] as number;
+  }
+}
+
+const LINE_KINDS: readonly LineKind[] = ['payment', 'refund'];
+const LINE_STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
+const RECORD_SOURCES: readonly RecordSource[] = ['payment', 'refund', 'capture'];
+
+/** A day's lines as columns, appended in file order (an import keeps them for the match that follows). */
+export class LineTable implements LineColumns {
+  length = 0;
+  private readonly txn: string[] = [];
+  private readonly original: (string | null)[] = [];
+  private readonly orderNo: (string | null)[] = [];
+  private readonly refundNo: (string | null)[] = [];
+  private readonly amount = new AmountColumn();
+  private readonly kindStatus = new IntColumn();
+  private readonly currencyAt = new IntColumn();
+  private readonly occurredAt = new IntColumn();
+  private readonly feeAt = new IntColumn();
+  private readonly lineNo = new IntColumn();
+  private readonly strings = new StringTable();
+
+  push(l: StatementLine): void {
+    const i = this.length++;
+    this.txn.push(detached(l.channelTxnId));
+    this.original.push(l.originalChannelTxnId === null ? null : detached(l.originalChannelTxnId));
+    this.orderNo.push(l.merchantOrderNo === null ? null : detached(l.merchantOrderNo));
+    this.refundNo.push(l.merchantRefundNo === null ? null : detached(l.merchantRefundNo));
+    this.amount.set(i, l.amountMinor);
+    this.kindStatus.set(i, (LINE_KINDS.indexOf(l.kind) << 8) | this.strings.of(l.status));
+    this.currencyAt.set(i, this.strings.of(l.currency));
+    this.occurredAt.set(i, this.strings.of(l.occurredAt));
+    this.feeAt.set(i, this.strings.orNull(l.fee));
+    this.lineNo.set(i, l.line);
+  }
+
+  kind(i: number): LineKind {
+    return LINE_KINDS[this.kindStatus.get(i) >> 8] as LineKind;
+  }
+  channelTxnId(i: number): string {
+    return this.txn[i] as string;
+  }
+  merchantOrderNo(i: number): string | null {
+    return this.orderNo[i] ?? null;
+  }
+  merchantRefundNo(i: number): string | null {
+    return this.refundNo[i] ?? null;
+  }
+  amountMinor(i: number): bigint {
+    return this.amount.get(i);
+  }
+  currency(i: number): string {
+    return this.strings.at(this.currencyAt.get(i));
+  }
+  status(i: number): LineStatus {
+    const s = this.strings.at(this.kindStatus.get(i) & 0xff);
+    for (const x of LINE_STATUSES) if (x === s) return x;
+    return s as LineStatus;
+  }
+  fee(i: number): string | null {
+    return this.strings.atOrNull(this.feeAt.get(i));
+  }
+  line(i: number): StatementLine {
+    return {
+      kind: this.kind(i),
+      channelTxnId: this.channelTxnId(i),
+      originalChannelTxnId: this.original[i] ?? null,
+      merchantOrderNo: this.merchantOrderNo(i),
+      merchantRefundNo: this.merchantRefundNo(i),
+      amountMinor: this.amountMinor(i),
+      currency: this.currency(i),
+      status: this.status(i),
+      occurredAt: this.strings.at(this.occurredAt.get(i)),
+      fee: this.fee(i),
+      line: this.lineNo.get(i),
+    };
+  }
+}
+
+/** Our records as columns (a run reads a day's million without a million objects). */
+export class RecordTable implements RecordColumns {
+  length = 0;
+  private readonly id: string[] = [];
+  private readonly txn: (string | null)[] = [];
+  private readonly paymentId: (string | null)[] = [];
+  private readonly amount = new AmountColumn();
+  private readonly cost = new AmountColumn();
+  private readonly sourceAt = new IntColumn();
+  private readonly merchantAt = new IntColumn();
+  private readonly currencyAt = new IntColumn();
+  private readonly statusAt = new IntColumn();
+  private readonly dateAt = new IntColumn();
+  private readonly strings = new StringTable();
+
+  push(r: OurRecord): void {
+    const i = this.length++;
+    this.id.push(r.recordId);
+    this.txn.push(r.channelTxnId);
+    this.paymentId.push(r.paymentId);
+    this.amount.set(i, r.amountMinor);
+    this.cost.set(i, r.costMinor);
+    this.sourceAt.set(i, RECORD_SOURCES.indexOf(r.source));
+    this.merchantAt.set(i, this.strings.of(r.merchantId));
+    this.currencyAt.set(i, this.strings.of(r.currency));
+    this.statusAt.set(i, this.strings.of(r.status));
+    this.dateAt.set(i, this.strings.orNull(r.businessDate));
+  }
+
+  source(i: number): RecordSource {
+    return RECORD_SOURCES[this.sourceAt.get(i)] as RecordSource;
+  }
+  recordId(i: number): string {
+    return this.id[i] as string;
+  }
+  channelTxnId(i: number): string | null {
+    return this.txn[i] ?? null;
+  }
+  amountMinor(i: number): bigint {
+    return this.amount.get(i);
+  }
+  currency(i: number): string {
+    return this.strings.at(this.currencyAt.get(i));
+  }
+  status(i: number): string {
+    return this.strings.at(this.statusAt.get(i));
+  }
+  costMinor(i: number): bigint {
+    return this.cost.get(i);
+  }
+  businessDate(i: number): string | null {
+    return this.strings.atOrNull(this.dateAt.get(i));
+  }
+  record(i: number): OurRecord {
+    return {
+      source: this.source(i),
+      recordId: this.recordId(i),
+      merchantId: this.strings.at(this.merchantAt.get(i)),
+      paymentId: this.paymentId[i] ?? null,
+      channelTxnId: this.channelTxnId(i),
+      amountMinor: this.amountMinor(i),
+      currency: this.currency(i),
+      status: this.status(i),
+      costMinor: this.costMinor(i),
+      businessDate: this.businessDate(i),
+    };
+  }
+}
+
 /** True for a refund row that is our void of the payment it names (the online core's void references). */
-function isVoidRow(line: StatementLine): boolean {
-  const order = line.merchantOrderNo;
-  const refund = line.merchantRefundNo;
-  return line.kind === 'refund' && order !== null && refund !== null && (refund === `void.${order}` || refund === `capvoid.${order}`);
+function isVoidRow(lines: LineColumns, i: number): boolean {
+  if (lines.kind(i) !== 'refund') return false;
+  const order = lines.merchantOrderNo(i);
+  const refund = lines.merchantRefundNo(i);
+  return order !== null && refund !== null && (refund === `void.${order}` || refund === `capvoid.${order}`);
 }
 
 /** Void rows folded into the payment row they void: payment line index → void line index. */
-function foldVoids(lines: readonly StatementLine[]): Map<number, number> {
+function foldVoids(lines: LineColumns): Map<number, number> {
   const voidAt: number[] = [];
-  for (let i = 0; i < lines.length; i++) if (isVoidRow(lines[i] as StatementLine) && (lines[i] as StatementLine).status === 'succeeded') voidAt.push(i);
+  for (let i = 0; i < lines.length; i++) if (lines.kind(i) === 'refund' && isVoidRow(lines, i) && lines.status(i) === 'succeeded') voidAt.push(i);
   const folded = new Map<number, number>();
   if (voidAt.length === 0) return folded;
-  const wanted = new Set(voidAt.map((i) => (lines[i] as StatementLine).merchantOrderNo as string));
+  const wanted = new Set(voidAt.map((i) => lines.merchantOrderNo(i) as string));
   const paymentAt = new Map<string, number>();
   for (let i = 0; i < lines.length; i++) {
-    const l = lines[i] as StatementLine;
-    if (l.kind === 'payment' && l.merchantOrderNo !== null && wanted.has(l.merchantOrderNo) && !paymentAt.has(l.merchantOrderNo)) paymentAt.set(l.merchantOrderNo, i);
+    if (lines.kind(i) !== 'payment') continue;
+    const order = lines.merchantOrderNo(i);
+    if (order !== null && wanted.has(order) && !paymentAt.has(order)) paymentAt.set(order, i);
   }
   for (const i of voidAt) {
-    const l = lines[i] as StatementLine;
-    const p = paymentAt.get(l.merchantOrderNo as string);
-    if (p !== undefined && !folded.has(p) && (lines[p] as StatementLine).amountMinor === l.amountMinor) folded.set(p, i);
+    const p = paymentAt.get(lines.merchantOrderNo(i) as string);
+    if (p !== undefined && !folded.has(p) && lines.amountMinor(p) === lines.amountMinor(i)) folded.set(p, i);
   }
   return folded;
 }
@@ -444,6 +738,20 @@ function feeParser(): (text: string | null) => FeeValue | null {
  * outcome; outcomes are built when read (`at`), so a run can store a million in chunks.
  */
 export function matchStatementColumns(input: MatchInput): MatchOutcomes {
+  return matchColumns({ ...input, lines: lineArrayColumns(input.lines), records: recordArrayColumns(input.records) });
+}
+
+/** MatchInput with the lines and records as columns (a run's LineTable and RecordTable). */
+export interface MatchColumnsInput {
+  readonly date: string;
+  readonly suspenseDays: number;
+  readonly lines: LineColumns;
+  readonly records: RecordColumns;
+  readonly pool: readonly SuspenseItem[];
+}
+
+/** matchStatementColumns over columns: the same rules, the same outcomes in the same order. */
+export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
   const { date, suspenseDays, lines, records, pool } = input;
   const poolLines = pool.filter((p): p is Extract<SuspenseItem, { side: 'channel' }> => p.side === 'channel');
   const poolLedger = pool.filter((p): p is Extract<SuspenseItem, { side: 'ledger' }> => p.side === 'ledger');
@@ -461,12 +769,12 @@ export function matchStatementColumns(input: MatchInput): MatchOutcomes {
     for (const p of poolLines) if (p.line.channelTxnId !== '') seen[KIND_INDEX[p.line.kind]].add(p.line.channelTxnId);
     for (let i = 0; i < lines.length; i++) {
       if (isVoidRowAt.size > 0 && isVoidRowAt.has(i)) continue;
-      const line = lines[i] as StatementLine;
-      const txn = line.channelTxnId;
+      const txn = lines.channelTxnId(i);
       if (txn !== '') {
-        const kindSeen = seen[KIND_INDEX[line.kind]];
+        const kind = lines.kind(i);
+        const kindSeen = seen[KIND_INDEX[kind]];
         if (kindSeen.has(txn)) {
-          const key = `${line.kind}:${txn}`;
+          const key = `${kind}:${txn}`;
           const n = (repeats.get(key) ?? 1) + 1;
           repeats.set(key, n);
           duplicates.push({ index: i, occurrence: n });
@@ -478,47 +786,54 @@ export function matchStatementColumns(input: MatchInput): MatchOutcomes {
     }
   }
   const poolLineCount = poolLines.length;
-  const lineOf = (c: number): StatementLine => (c < poolLineCount ? (poolLines[c] as (typeof poolLines)[number]).line : (lines[fileAt[c - poolLineCount] as number] as StatementLine));
+  const poolLineOf = (c: number): StatementLine => (poolLines[c] as (typeof poolLines)[number]).line;
+  const at = (c: number): number => fileAt[c - poolLineCount] as number;
+  const lineOf = (c: number): StatementLine => (c < poolLineCount ? poolLineOf(c) : lines.line(at(c)));
   const fee = feeParser();
   const channel: SideView = {
     length: poolLineCount + fileCount,
-    kind: (c) => lineOf(c).kind,
-    txnId: (c) => lineOf(c).channelTxnId || null,
-    orderKey: (c) => lineOrderKey(lineOf(c)),
-    amountMinor: (c) => lineOf(c).amountMinor,
-    currency: (c) => lineOf(c).currency,
-    moved: (c) => lineOf(c).status === 'succeeded' && (c < poolLineCount || !voids.has(fileAt[c - poolLineCount] as number)),
-    fee: (c) => fee(lineOf(c).fee),
+    kind: (c) => (c < poolLineCount ? poolLineOf(c).kind : lines.kind(at(c))),
+    txnId: (c) => (c < poolLineCount ? poolLineOf(c).channelTxnId : lines.channelTxnId(at(c))) || null,
+    orderKey: (c) => {
+      if (c < poolLineCount) return lineOrderKey(poolLineOf(c));
+      const i = at(c);
+      return (lines.kind(i) === 'payment' ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i)) || null;
+    },
+    amountMinor: (c) => (c < poolLineCount ? poolLineOf(c).amountMinor : lines.amountMinor(at(c))),
+    currency: (c) => (c < poolLineCount ? poolLineOf(c).currency : lines.currency(at(c))),
+    moved: (c) => (c < poolLineCount ? poolLineOf(c).status === 'succeeded' : lines.status(at(c)) === 'succeeded' && !voids.has(at(c))),
+    fee: (c) => fee(c < poolLineCount ? poolLineOf(c).fee : lines.fee(at(c))),
     untilDate: (c) => (c < poolLineCount ? (poolLines[c] as (typeof poolLines)[number]).untilDate : null),
   };
 
   // Our side: pool records first (with the fresh values when the run reloaded them), then the rest.
   const poolById = new Map<string, number[]>();
   poolLedger.forEach((p, k) => {
-    const at = poolById.get(p.record.recordId);
-    if (at) at.push(k);
+    const ids = poolById.get(p.record.recordId);
+    if (ids) ids.push(k);
     else poolById.set(p.record.recordId, [k]);
   });
   const poolRecords: OurRecord[] = poolLedger.map((p) => p.record);
   const recordAt = new Int32Array(records.length);
   let recordCount = 0;
   for (let i = 0; i < records.length; i++) {
-    const r = records[i] as OurRecord;
-    const inPool = poolById.size === 0 ? undefined : poolById.get(r.recordId)?.find((k) => (poolLedger[k] as (typeof poolLedger)[number]).record.source === r.source);
+    const inPool = poolById.size === 0 ? undefined : poolById.get(records.recordId(i))?.find((k) => (poolLedger[k] as (typeof poolLedger)[number]).record.source === records.source(i));
     if (inPool === undefined) recordAt[recordCount++] = i;
-    else poolRecords[inPool] = r;
+    else poolRecords[inPool] = records.record(i);
   }
   const poolRecordCount = poolRecords.length;
-  const recordOf = (l: number): OurRecord => (l < poolRecordCount ? (poolRecords[l] as OurRecord) : (records[recordAt[l - poolRecordCount] as number] as OurRecord));
+  const poolRecordOf = (l: number): OurRecord => poolRecords[l] as OurRecord;
+  const rat = (l: number): number => recordAt[l - poolRecordCount] as number;
+  const recordOf = (l: number): OurRecord => (l < poolRecordCount ? poolRecordOf(l) : records.record(rat(l)));
   const ledger: SideView = {
     length: poolRecordCount + recordCount,
-    kind: (l) => recordKind(recordOf(l).source),
-    txnId: (l) => recordOf(l).channelTxnId || null,
-    orderKey: (l) => recordOf(l).recordId,
-    amountMinor: (l) => recordOf(l).amountMinor,
-    currency: (l) => recordOf(l).currency,
-    moved: (l) => recordMoved(recordOf(l)),
-    fee: (l) => feeValueOfMinor(recordOf(l).costMinor, recordOf(l).currency),
+    kind: (l) => recordKind(l < poolRecordCount ? poolRecordOf(l).source : records.source(rat(l))),
+    txnId: (l) => (l < poolRecordCount ? poolRecordOf(l).channelTxnId : records.channelTxnId(rat(l))) || null,
+    orderKey: (l) => (l < poolRecordCount ? poolRecordOf(l).recordId : records.recordId(rat(l))),
+    amountMinor: (l) => (l < poolRecordCount ? poolRecordOf(l).amountMinor : records.amountMinor(rat(l))),
+    currency: (l) => (l < poolRecordCount ? poolRecordOf(l).currency : records.currency(rat(l))),
+    moved: (l) => (l < poolRecordCount ? recordMoved(poolRecordOf(l)) : (MOVED_STATUSES[records.source(rat(l))].has(records.status(rat(l))))),
+    fee: (l) => (l < poolRecordCount ? feeValueOfMinor(poolRecordOf(l).costMinor, poolRecordOf(l).currency) : feeValueOfMinor(records.costMinor(rat(l)), records.currency(rat(l)))),
     untilDate: (l) => (l < poolRecordCount ? (poolLedger[l] as (typeof poolLedger)[number]).untilDate : null),
   };
 
@@ -540,7 +855,7 @@ export function matchStatementColumns(input: MatchInput): MatchOutcomes {
       untilDate: o.untilDate,
       kind,
       line,
-      lineAt: c < 0 ? null : poolLine ? { fileId: poolLine.fileId, seq: poolLine.lineSeq } : { fileId: null, seq: (fileAt[c - poolLineCount] as number) + 1 },
+      lineAt: c < 0 ? null : poolLine ? { fileId: poolLine.fileId, seq: poolLine.lineSeq } : { fileId: null, seq: at(c) + 1 },
       record,
       channelSuspenseId: poolLine?.suspenseId ?? null,
       ledgerSuspenseId: l >= 0 && l < poolRecordCount ? (poolLedger[l] as (typeof poolLedger)[number]).suspenseId : null,
@@ -548,7 +863,7 @@ export function matchStatementColumns(input: MatchInput): MatchOutcomes {
     };
   };
   const extra = (index: number, outcome: 'void' | 'duplicate', occurrence: number): Outcome => {
-    const line = lines[index] as StatementLine;
+    const line = lines.line(index);
     const dup = outcome === 'duplicate';
     return {
       outcome: dup ? 'discrepancy' : 'matched',
@@ -584,6 +899,23 @@ export function matchStatementColumns(input: MatchInput): MatchOutcomes {
   return {
     length: coreCount + voidRows.length + duplicates.length,
     counts: { matched, suspense, discrepancies, byType },
+    matchedAt: (i) => {
+      if (i >= coreCount || core.outcome[i] !== 0) return undefined;
+      const c = core.channel[i] as number;
+      const l = core.ledger[i] as number;
+      const note = core.note[i] as number;
+      const poolLine = c >= 0 && c < poolLineCount ? (poolLines[c] as (typeof poolLines)[number]) : undefined;
+      const poolRecord = l >= 0 && l < poolRecordCount;
+      return {
+        note: note < 0 ? null : (NOTES[note] as OutcomeNote),
+        kind: c >= 0 ? channel.kind(c) : ledger.kind(l),
+        lineAt: c < 0 ? null : poolLine ? { fileId: poolLine.fileId, seq: poolLine.lineSeq } : { fileId: null, seq: at(c) + 1 },
+        recordSource: l < 0 ? null : poolRecord ? poolRecordOf(l).source : records.source(rat(l)),
+        recordId: l < 0 ? null : poolRecord ? poolRecordOf(l).recordId : records.recordId(rat(l)),
+        channelSuspenseId: poolLine?.suspenseId ?? null,
+        ledgerSuspenseId: poolRecord ? (poolLedger[l] as (typeof poolLedger)[number]).suspenseId : null,
+      };
+    },
     at: (i) => {
       if (i < coreCount) return fromCore(i);
       if (i < coreCount + voidRows.length) return extra(voidRows[i - coreCount] as number, 'void', 0);

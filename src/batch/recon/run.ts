@@ -18,8 +18,7 @@ import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { fileSha256, statementFromFile, importStatement, type ImportProgress, type ImportResult } from './import.js';
-import type { StatementLine } from './line.js';
-import { matchStatementColumns, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import { LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
 
 export const MATCH_LIMITS = {
@@ -115,6 +114,43 @@ export function itemRowOf(o: Outcome, fileId: number): ItemRow {
   };
 }
 
+/**
+ * The stored form of a matched outcome, from its narrow form: a matched item stores only its line and
+ * record (see the store's MATCHED_COLUMNS), so the other facts are left null rather than read for nothing.
+ */
+export function matchedRowOf(m: MatchedOutcome, fileId: number): ItemRow {
+  return {
+    outcome: 'matched',
+    type: null,
+    differences: [],
+    note: m.note,
+    kind: m.kind,
+    identity: null,
+    fileId: m.lineAt === null ? null : (m.lineAt.fileId ?? fileId),
+    lineSeq: m.lineAt?.seq ?? null,
+    channelTxnId: null,
+    orderKey: null,
+    channelAmountMinor: null,
+    channelCurrency: null,
+    channelStatus: null,
+    channelFee: null,
+    occurredAt: null,
+    recordSource: m.recordSource,
+    recordId: m.recordId,
+    merchantId: null,
+    paymentId: null,
+    ledgerTxnId: null,
+    ledgerAmountMinor: null,
+    ledgerCurrency: null,
+    ledgerStatus: null,
+    ledgerCostMinor: null,
+    ledgerBusinessDate: null,
+    channelSuspenseId: m.channelSuspenseId,
+    ledgerSuspenseId: m.ledgerSuspenseId,
+    untilDate: null,
+  };
+}
+
 const label = (i: Pick<StoredItem, 'outcome' | 'type'>): string => (i.outcome === 'discrepancy' ? (i.type ?? 'discrepancy') : i.outcome);
 
 /** Compares the exceptions of two runs of the same date by item identity. */
@@ -152,23 +188,42 @@ export function compareRuns(before: readonly StoredItem[], after: readonly Store
   return { newDiscrepancies, cleared, retyped, resolvedGone, listed };
 }
 
-async function readLines(store: ReconStore, fileId: number): Promise<StatementLine[]> {
-  const lines: StatementLine[] = [];
+async function readLines(store: ReconStore, fileId: number): Promise<LineTable> {
+  const lines = new LineTable();
   for await (const page of store.lines(fileId, MATCH_LIMITS.linesPageRows)) for (const l of page) lines.push(l);
   return lines;
 }
 
+/**
+ * A store that can hand the day's records a page at a time (the SQLite adapter can), so a million of
+ * them go into a RecordTable without a million objects alive at once. Optional: any ReconStore works.
+ */
+interface PagedRecords {
+  recordsForDayPages?(channel: string, businessDate: string): AsyncIterable<readonly OurRecord[]>;
+}
+
+async function* dueRecords(store: ReconStore & PagedRecords, channel: string, date: string): AsyncIterable<readonly OurRecord[]> {
+  if (store.recordsForDayPages !== undefined) yield* store.recordsForDayPages(channel, date);
+  else yield await store.recordsForDay(channel, date);
+}
+
 /** Our records for the date: those due on it, those the lines name that never succeeded, and the pool's. */
-async function loadRecords(store: ReconStore, channel: string, date: string, lines: readonly StatementLine[], poolRecords: readonly OurRecord[]): Promise<OurRecord[]> {
-  const due = await store.recordsForDay(channel, date);
+async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[]): Promise<RecordTable> {
+  const records = new RecordTable();
   const dueKeys: [Set<string>, Set<string>] = [new Set(), new Set()];
-  for (const r of due) dueKeys[r.source === 'refund' ? 1 : 0].add(r.recordId);
+  for await (const page of dueRecords(store, channel, date)) {
+    for (const r of page) {
+      dueKeys[r.source === 'refund' ? 1 : 0].add(r.recordId);
+      records.push(r);
+    }
+  }
   const paymentKeys = new Set<string>();
   const refundKeys = new Set<string>();
-  for (const l of lines) {
-    const key = l.kind === 'payment' ? l.merchantOrderNo : l.merchantRefundNo;
+  for (let i = 0; i < lines.length; i++) {
+    const payment = lines.kind(i) === 'payment';
+    const key = payment ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i);
     if (!key) continue;
-    if (l.kind === 'payment' ? !dueKeys[0].has(key) : !dueKeys[1].has(key)) (l.kind === 'payment' ? paymentKeys : refundKeys).add(key);
+    if (payment ? !dueKeys[0].has(key) : !dueKeys[1].has(key)) (payment ? paymentKeys : refundKeys).add(key);
   }
   const poolKeys = new Set<string>();
   for (const r of poolRecords) {
@@ -176,7 +231,6 @@ async function loadRecords(store: ReconStore, channel: string, date: string, lin
     (r.source === 'refund' ? refundKeys : paymentKeys).add(r.recordId);
   }
   const found = await store.lookupRecords(channel, [...paymentKeys], [...refundKeys]);
-  const records = due;
   for (const r of found) if (poolKeys.has(recordKey(r)) || r.businessDate === null) records.push(r);
   return records;
 }
@@ -190,7 +244,7 @@ export async function matchDay(
   channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
   businessDate: string,
   deps: MatchDeps,
-  preloaded?: { readonly fileId: number; readonly lines: readonly StatementLine[] },
+  preloaded?: { readonly fileId: number; readonly lines: LineColumns },
 ): Promise<MatchDayResult> {
   const startedMs = deps.clock();
   const elapsed = (): number => deps.clock() - startedMs;
@@ -205,13 +259,16 @@ export async function matchDay(
   const records = await loadRecords(store, channel.channel, businessDate, lines, poolRecords);
   deps.onProgress?.({ kind: 'loaded', lines: lines.length, records: records.length, pool: pool.length, elapsedMs: elapsed() });
 
-  const outcomes = matchStatementColumns({ date: businessDate, suspenseDays: channel.suspense_days, lines, records, pool });
+  const outcomes = matchColumns({ date: businessDate, suspenseDays: channel.suspense_days, lines, records, pool });
   deps.onProgress?.({ kind: 'matched', outcomes: outcomes.length, elapsedMs: elapsed() });
 
   const runId = await store.beginRun({ channel: channel.channel, businessDate, fileId: file.fileId, nowMs: deps.clock() });
   for (let i = 0; i < outcomes.length; i += MATCH_LIMITS.itemsChunkRows) {
     const rows: ItemRow[] = [];
-    for (let j = i; j < Math.min(i + MATCH_LIMITS.itemsChunkRows, outcomes.length); j++) rows.push(itemRowOf(outcomes.at(j), file.fileId));
+    for (let j = i; j < Math.min(i + MATCH_LIMITS.itemsChunkRows, outcomes.length); j++) {
+      const m = outcomes.matchedAt(j);
+      rows.push(m === undefined ? itemRowOf(outcomes.at(j), file.fileId) : matchedRowOf(m, file.fileId));
+    }
     await store.appendItems(runId, rows);
   }
   const counts = outcomes.counts;

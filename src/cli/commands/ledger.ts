@@ -264,6 +264,20 @@ export function registerLedgerCommands(program: Command, run: Run): void {
     );
 
   ledger
+    .command('export')
+    .description('the journal as a plain-text-accounting file (ledger-cli/hledger or beancount), posted entries only')
+    .requiredOption('--format <format>', 'ledger | beancount')
+    .option('--from <YYYY-MM-DD>', 'first business date (default: the first)')
+    .option('--to <YYYY-MM-DD>', 'last business date (default: the last)')
+    .option('--out <file>', 'write to this file (default: standard output)')
+    .action(
+      run(async (ctx, opts: { format: string; from?: string; to?: string; out?: string }) => {
+        const { ledgerExport } = await import('./trial-balance.js');
+        return ledgerExport(ctx, opts);
+      }),
+    );
+
+  ledger
     .command('set-status')
     .description('freeze, unfreeze or close an account')
     .argument('<account-id>', 'the account')

@@ -2,6 +2,7 @@
 // store, render. A key secret is printed once, by add and rotate-key, and never again.
 
 import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openSqlite } from '../../ledger/sqlite/database.js';
 import { OnlineError } from '../../online/merchants/errors.js';
@@ -185,6 +186,35 @@ export function registerMerchantCommands(program: Command, run: Run): void {
               ...secretLines(rotated.keyId, rotated.keySecret),
               ...rotated.retiring.map((r) => `  older key ${r.keyId} verifies until ${iso(r.verifiesUntilMs)}`),
             ].join('\n'),
+        );
+        return EXIT.ok;
+      }),
+    );
+
+  merchant
+    .command('sftp-key')
+    .description('register an SSH public key the merchant fetches its statements with over SFTP (user name = merchant id)')
+    .argument('<merchant-id>', 'the merchant')
+    .requiredOption('--public-key <file>', 'the OpenSSH public key file (e.g. id_ed25519.pub)')
+    .action(
+      run(async (ctx, merchantId: string, opts: { publicKey: string }) => {
+        const { SqliteSftpKeyStore, SFTP_PUBLIC_KEY_BYTES_MAX } = await import('../../online/statements/sftp-keys.js');
+        const keyPath = resolve(ctx.io.cwd, opts.publicKey);
+        let text: string;
+        try {
+          if (statSync(keyPath).size > SFTP_PUBLIC_KEY_BYTES_MAX) throw new AbortError('sftp_key_invalid', `${opts.publicKey} is larger than a public key (${SFTP_PUBLIC_KEY_BYTES_MAX} bytes).`);
+          text = readFileSync(keyPath, 'utf8');
+        } catch (e) {
+          if (e instanceof AbortError) throw e;
+          throw new AbortError('file_not_found', `Cannot read ${opts.publicKey}.`, 'Check the path given to --public-key.');
+        }
+        const r = await withMerchants(ctx, async (store) => {
+          if ((await store.getMerchant(merchantId)) === undefined) throw new AbortError('merchant_not_found', `No merchant ${merchantId}.`, 'See settle merchant list.');
+          return SqliteSftpKeyStore.open(store.db).add(merchantId, text, ctx.io.clock());
+        });
+        if (!r.ok) throw new AbortError(r.code, r.message);
+        ctx.out.result({ ok: true, merchant_id: merchantId, fingerprint: r.fingerprint, key_type: r.keyType, added: r.added }, () =>
+          r.added ? `Merchant ${merchantId} may now fetch statements over SFTP with ${r.keyType} key ${r.fingerprint}.` : `Key ${r.fingerprint} was registered for ${merchantId} already.`,
         );
         return EXIT.ok;
       }),

@@ -314,10 +314,13 @@ const RUN_SELECT = 'SELECT r.*, f.version FROM recon_runs r JOIN recon_files f O
 // Our records: a payment's business date is on its row (set when it succeeded, the day of its pay.<id>
 // entry); refunds and captures have none, so theirs is the day of their journal entry, by the online
 // core's entry ids refund.<refund_id> and cap.<capture_id>.
-const DAY_PAYMENTS = `
+/** Our payments due on a date, a page at a time: rowid (column 9) after the given one, in rowid order. */
+const DAY_PAYMENTS_PAGE = `
   SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
-         p.cost_minor, p.business_date
-  FROM payments p WHERE p.business_date = ? AND p.channel_id = ?`;
+         p.cost_minor, p.business_date, p.rowid
+  FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
+/** Rows of our records read per page. */
+const RECORDS_PAGE_ROWS = 20_000;
 const DAY_REFUNDS = `
   SELECT r.refund_id AS record_id, r.merchant_id, r.payment_id, r.channel_txn_id, r.amount_minor, r.currency, r.status,
          r.cost_returned_minor AS cost_minor, e.business_date
@@ -511,13 +514,28 @@ export class SqliteReconStore implements ReconStore {
   // ---- our side ----
 
   async recordsForDay(channel: string, businessDate: string): Promise<OurRecord[]> {
-    if (!this.hasOnlineTables()) return [];
     const out: OurRecord[] = [];
-    const intern = new Interner();
-    for (const r of this.stmt(DAY_PAYMENTS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'payment', intern));
-    for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'capture', intern));
-    for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'refund', intern));
+    for await (const page of this.recordsForDayPages(channel, businessDate)) for (const r of page) out.push(r);
     return out;
+  }
+
+  /** recordsForDay a page at a time (payments, then captures, then refunds), so a run need not hold them all as objects. */
+  async *recordsForDayPages(channel: string, businessDate: string, pageRows = RECORDS_PAGE_ROWS): AsyncIterable<OurRecord[]> {
+    if (!this.hasOnlineTables()) return;
+    const intern = new Interner();
+    // Payments in pages by rowid (the index on (business_date, channel_id) keeps rowid order): `all` on a
+    // page is cheaper a row than `iterate`, and a page bounds the rows held at once.
+    const page = this.stmt(DAY_PAYMENTS_PAGE).raw(true);
+    for (let after = -1n; ; ) {
+      const rows = page.all(businessDate, channel, after, pageRows) as unknown[][];
+      if (rows.length > 0) yield rows.map((r) => toRecord(r, 'payment', intern));
+      if (rows.length < pageRows) break;
+      after = (rows[rows.length - 1] as unknown[])[9] as bigint;
+    }
+    const rest: OurRecord[] = [];
+    for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) rest.push(toRecord(r, 'capture', intern));
+    for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) rest.push(toRecord(r, 'refund', intern));
+    if (rest.length > 0) yield rest;
   }
 
   async lookupRecords(channel: string, paymentKeys: readonly string[], refundKeys: readonly string[]): Promise<OurRecord[]> {

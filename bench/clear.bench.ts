@@ -1,0 +1,112 @@
+// Time to clear a day (settle clear's service): 1,000,000 payments across 10,000 merchants, each batch
+// written with its entries (fee adjustment + settlement), and the payout files. Beside it, as the
+// baseline, the ledger's raw batch posting rate measured in the same run on the same file.
+//
+//   npx tsx bench/clear.bench.ts            a few lines for people
+//   npx tsx bench/clear.bench.ts --json     one JSON object on stdout
+//
+//   BENCH_PAYMENTS=1000000   payments on the day (product quick; every one reconciled via --include-unreconciled)
+//   BENCH_MERCHANTS=10000    merchants (T+0, one rate card with a tier)
+//   BENCH_BASELINE=100000    entries in the baseline posting loop (batches of 1,000)
+//
+// The payments are inserted as rows only (their pay.* entries are not posted: the clearing run reads
+// the payments table, and its own entries open the accounts they need), so the figure is clearing's.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseClearingConfig } from '../src/batch/clearing/config.js';
+import { clearDay } from '../src/batch/clearing/service.js';
+import { SqliteClearingStore } from '../src/batch/clearing/sqlite.js';
+import { loadConfig } from '../src/cli/config.js';
+import { Ledger, type EntryCommand } from '../src/ledger/index.js';
+import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
+import { migrateOnline } from '../src/online/sqlite/store.js';
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const JSON_OUT = process.argv.includes('--json');
+const PAYMENTS = envInt('BENCH_PAYMENTS', 1_000_000);
+const MERCHANTS = envInt('BENCH_MERCHANTS', 10_000);
+const BASELINE = envInt('BENCH_BASELINE', 100_000);
+const D = '2026-11-26';
+const log = (line: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'settle-clear-bench-'));
+try {
+  const dbPath = path.join(dir, 'settle.db');
+  const ledgerStore = SqliteLedgerStore.open(dbPath, { create: true });
+  let nowMs = Date.parse('2026-11-26T01:00:00Z');
+  const ledger = new Ledger(ledgerStore, () => nowMs);
+  await ledger.initialise(loadConfig().chart, D);
+  migrateOnline(ledgerStore.db);
+
+  const t0 = performance.now();
+  const insert = ledgerStore.db.prepare(
+    `INSERT INTO payments (payment_id, merchant_id, merchant_order_no, product, amount_minor, currency, status, channel_id, fee_minor, cost_minor, business_date, created_at_ms, updated_at_ms)
+     VALUES (?, ?, ?, 'quick', ?, 'CNY', 'succeeded', 'bank', ?, 0, ?, 0, 0)`,
+  );
+  const CHUNK = 50_000;
+  for (let at = 0; at < PAYMENTS; at += CHUNK) {
+    ledgerStore.db.transaction(() => {
+      for (let i = at; i < Math.min(at + CHUNK, PAYMENTS); i++) {
+        const amount = BigInt(100 + ((i * 7919) % 100_000));
+        insert.run(`pay_${i}`, `M${i % MERCHANTS}`, `O${i}`, amount, (amount * 6n) / 1000n, D);
+      }
+    })();
+  }
+  log(`inserted ${PAYMENTS} payments across ${MERCHANTS} merchants in ${Math.round(performance.now() - t0)} ms`);
+  const cut = await ledger.cutoff(D);
+  if ('ok' in cut) throw new Error(cut.code);
+
+  const merchants = Object.fromEntries(Array.from({ length: MERCHANTS }, (_, m) => [`M${m}`, { payout: { name: `Shop ${m}`, account: `62220${m}`, bank: 'ICBKCNBJ' } }]));
+  const config = parseClearingConfig({
+    default_cycle: 'T+0',
+    rate_cards: [{ rate: '0.006', tiers: [{ from_minor: 0, to_minor: 5_000_000, rate: '0.006' }, { from_minor: 5_000_000, rate: '0.005' }] }],
+    merchants,
+  });
+  const store = new SqliteClearingStore(ledgerStore);
+  nowMs = Date.parse('2026-11-27T02:00:00Z');
+  const t1 = performance.now();
+  const result = await clearDay(store, config, { runDate: D, includeUnreconciled: true, outDir: path.join(dir, 'out'), nowMs, onProgress: (e) => e.kind === 'loaded' && log(`loaded ${e.candidates} items in ${e.elapsedMs} ms`) });
+  const clearMs = performance.now() - t1;
+  log(`cleared ${PAYMENTS} payments into ${result.batches.length} batches (${result.entriesPosted} entries) in ${Math.round(clearMs)} ms: ${Math.round((PAYMENTS * 1000) / clearMs)} items/s`);
+
+  // Baseline: the ledger's batch path on the same file, 1,000 entries per transaction.
+  const t2 = performance.now();
+  for (let at = 0; at < BASELINE; at += 1000) {
+    const commands: EntryCommand[] = [];
+    for (let i = at; i < Math.min(at + 1000, BASELINE); i++) {
+      const m = `merchant:M${i % MERCHANTS}:payable:CNY`;
+      commands.push({
+        type: 'entry',
+        id: `bench.${i}`,
+        eventType: 'bench.post',
+        postings: [
+          { accountId: 'platform:settlement-in-transit:CNY', side: 'debit', amountMinor: 100n, currency: 'CNY' },
+          { accountId: m, side: 'credit', amountMinor: 100n, currency: 'CNY' },
+        ],
+      });
+    }
+    const results = await ledgerStore.postEntries(commands, nowMs);
+    if (results.some((r) => !r.ok)) throw new Error('baseline posting refused');
+  }
+  const baselineMs = performance.now() - t2;
+  const entriesPerS = Math.round((BASELINE * 1000) / baselineMs);
+  log(`ledger baseline: ${BASELINE} entries in batches of 1,000 in ${Math.round(baselineMs)} ms: ${entriesPerS} entries/s`);
+  await ledgerStore.close();
+  if (JSON_OUT) {
+    process.stdout.write(
+      `${JSON.stringify({ payments: PAYMENTS, merchants: MERCHANTS, batches: result.batches.length, entries: result.entriesPosted, clear_ms: Math.round(clearMs), clear_items_per_s: Math.round((PAYMENTS * 1000) / clearMs), baseline_entries_per_s: entriesPerS })}\n`,
+    );
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,240 @@
+// `settle clear --date D`: settles, per merchant and currency, the items due by D under the merchant's
+// cycle that reconciliation matched; writes the batches with their ledger entries (fee adjustment,
+// merchant payable → settlement in transit) and the payout files. Idempotent per date: a finished date
+// only has its files written again (byte-identical, from the stored batches); a date killed half way
+// resumes with the merchants not written yet. An item settled once is never taken again.
+
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AccountSpec, LedgerCommand } from '../../ledger/index.js';
+import { findCurrency, toDecimalString } from '../../ledger/index.js';
+import { csvLine } from '../csv.js';
+import { ClearingError, type ClearingConfig } from './config.js';
+import { addDays, batchKey, planClearing, type Batch } from './core.js';
+import { pain001, payoutCsv, type PayoutInstruction } from './payout.js';
+import type { BatchWrite, ClearingStore, StoredBatch } from './port.js';
+
+export const CLEARING_RUN_LIMITS = {
+  /** Items one run may take into memory (about 0.5 KiB each). */
+  itemsPerRunMax: 5_000_000,
+  /** Items written per transaction, so the daemon on the same file never waits long for the write lock. */
+  itemsPerTransactionMax: 20_000,
+  /** Batches (merchants × currencies) per date. */
+  batchesPerDateMax: 1_000_000,
+} as const;
+
+export interface ClearOptions {
+  readonly runDate: string;
+  readonly includeUnreconciled: boolean;
+  readonly outDir: string;
+  readonly nowMs: number;
+  readonly onProgress?: (e: ClearProgress) => void;
+  /** Items a run may take (default CLEARING_RUN_LIMITS.itemsPerRunMax). */
+  readonly itemsPerRunMax?: number;
+  /** Items per write transaction (default CLEARING_RUN_LIMITS.itemsPerTransactionMax). */
+  readonly itemsPerTransactionMax?: number;
+  /** Tests: called after each committed transaction (the crash test kills the process here). */
+  readonly afterCommit?: (batchesWritten: number) => void;
+}
+
+export type ClearProgress =
+  | { readonly kind: 'loaded'; readonly candidates: number; readonly elapsedMs: number }
+  | { readonly kind: 'written'; readonly batches: number; readonly elapsedMs: number };
+
+export interface ClearResult {
+  readonly runDate: string;
+  /** 'cleared' on the run that wrote the batches (or finished a killed one); 'already_cleared' on a re-run. */
+  readonly status: 'cleared' | 'already_cleared';
+  readonly batches: readonly StoredBatch[];
+  readonly batchesWritten: number;
+  readonly entriesPosted: number;
+  /** Items due but waiting for reconciliation (null on a re-run of a finished date). */
+  readonly heldItems: number | null;
+  readonly notDueItems: number | null;
+  readonly files: readonly string[];
+}
+
+const account = (accountId: string, subjectCode: string, ownerKind: AccountSpec['ownerKind'], ownerId: string, currency: string): AccountSpec => ({
+  accountId,
+  subjectCode,
+  ownerKind,
+  ownerId,
+  currency,
+  flags: 0,
+  status: 'active',
+});
+
+/** The ledger accounts clearing posts to (the sample chart's ids and subjects). */
+export const clearingAccounts = {
+  merchantPayable: (merchantId: string, currency: string) => account(`merchant:${merchantId}:payable:${currency}`, '2202', 'merchant', merchantId, currency),
+  feeIncome: (currency: string) => account(`platform:fee-income:${currency}`, '6001', 'platform', 'platform', currency),
+  settlementInTransit: (currency: string) => account(`platform:settlement-in-transit:${currency}`, '2204', 'platform', 'platform', currency),
+};
+
+/** The entries of a batch: the fee adjustment (rate card vs booked) and the settlement of what is paid out. */
+export function batchEntries(b: Batch): BatchWrite {
+  const payable = clearingAccounts.merchantPayable(b.merchantId, b.currency);
+  const fee = clearingAccounts.feeIncome(b.currency);
+  const transit = clearingAccounts.settlementInTransit(b.currency);
+  const commands: LedgerCommand[] = [];
+  const metadata = { batch_id: b.batchId, business_date: b.businessDate };
+  if (b.adjustmentsMinor !== 0n) {
+    const amountMinor = b.adjustmentsMinor < 0n ? -b.adjustmentsMinor : b.adjustmentsMinor;
+    // Positive: more fee was booked than the rate card asks, so fee income gives it back to the merchant.
+    const [debit, credit] = b.adjustmentsMinor > 0n ? [fee, payable] : [payable, fee];
+    commands.push({
+      type: 'entry',
+      id: `clearfee.${b.businessDate}.${b.merchantId}.${b.currency}`,
+      eventType: 'clearing.fee_adjustment',
+      reference: b.batchId,
+      metadata,
+      postings: [
+        { accountId: debit.accountId, side: 'debit', amountMinor, currency: b.currency },
+        { accountId: credit.accountId, side: 'credit', amountMinor, currency: b.currency },
+      ],
+    });
+  }
+  if (b.payoutMinor > 0n) {
+    commands.push({
+      type: 'entry',
+      id: `clear.${b.businessDate}.${b.merchantId}.${b.currency}`,
+      eventType: 'clearing.settled',
+      reference: b.batchId,
+      metadata,
+      postings: [
+        { accountId: payable.accountId, side: 'debit', amountMinor: b.payoutMinor, currency: b.currency },
+        { accountId: transit.accountId, side: 'credit', amountMinor: b.payoutMinor, currency: b.currency },
+      ],
+    });
+  }
+  return { batch: b, accounts: [payable, fee, transit], commands };
+}
+
+/** Groups writes so one transaction holds at most `itemsMax` items (a bigger batch goes alone). */
+export function chunkWrites(writes: readonly BatchWrite[], itemsMax: number): BatchWrite[][] {
+  const chunks: BatchWrite[][] = [];
+  let current: BatchWrite[] = [];
+  let items = 0;
+  for (const w of writes) {
+    if (current.length > 0 && items + w.batch.items.length > itemsMax) {
+      chunks.push(current);
+      current = [];
+      items = 0;
+    }
+    current.push(w);
+    items += w.batch.items.length;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+export async function clearDay(store: ClearingStore, config: ClearingConfig, o: ClearOptions): Promise<ClearResult> {
+  const day = store.dayStatus(o.runDate);
+  if (day !== 'closed') {
+    throw new ClearingError('day_not_closed', `Business day ${o.runDate} is ${day ?? 'not in the ledger'}; clearing settles closed days only.`, 'Run settle day cutoff first (settle day status shows the open day).');
+  }
+  const startedMs = Date.now();
+  const state = store.runState(o.runDate);
+  let written = 0;
+  let entries = 0;
+  let held: number | null = null;
+  let notDue: number | null = null;
+  let run = state;
+  if (state?.status !== 'done') {
+    run = store.beginRun(o.runDate, o.nowMs);
+    const itemsMax = o.itemsPerRunMax ?? CLEARING_RUN_LIMITS.itemsPerRunMax;
+    const items = store.candidates(addDays(o.runDate, -config.lookbackDays), o.runDate, itemsMax + 1);
+    if (items.length > itemsMax) {
+      throw new ClearingError('clearing_too_large', `More than ${itemsMax} unsettled items reach back from ${o.runDate}.`, 'Clear earlier dates first, or lower clearing.lookback_days.');
+    }
+    o.onProgress?.({ kind: 'loaded', candidates: items.length, elapsedMs: Date.now() - startedMs });
+    const months = [...new Set(items.map((i) => i.businessDate.slice(0, 7)))].sort();
+    const plan = planClearing({
+      runDate: o.runDate,
+      items,
+      includeUnreconciled: o.includeUnreconciled,
+      config,
+      monthVolumeMinor: store.monthVolumes(months),
+      carriedInMinor: store.carriedIn(o.runDate),
+    });
+    held = plan.held.length;
+    notDue = plan.notDue.length;
+    // Resuming a killed run: merchants already written keep their batch; what is new waits for the next date.
+    const done = store.batchKeysOf(o.runDate);
+    const todo = plan.batches.filter((b) => !done.has(batchKey(b.merchantId, b.currency)));
+    const unpayable = todo.find((b) => b.status === 'paid_out' && b.payoutMinor > 0n && config.merchants.get(b.merchantId)?.payout == null);
+    if (unpayable) {
+      throw new ClearingError('payout_account_missing', `Merchant ${unpayable.merchantId} is due ${unpayable.payoutMinor} minor ${unpayable.currency} but has no payout account.`, `Add clearing.merchants.${unpayable.merchantId}.payout to the config.`);
+    }
+    if (done.size + todo.length > CLEARING_RUN_LIMITS.batchesPerDateMax) throw new ClearingError('clearing_too_large', `More than ${CLEARING_RUN_LIMITS.batchesPerDateMax} batches for ${o.runDate}.`);
+    for (const chunk of chunkWrites(todo.map(batchEntries), o.itemsPerTransactionMax ?? CLEARING_RUN_LIMITS.itemsPerTransactionMax)) {
+      store.writeBatches(chunk, o.nowMs);
+      written += chunk.length;
+      entries += chunk.reduce((s, w) => s + w.commands.length, 0);
+      o.afterCommit?.(written);
+      o.onProgress?.({ kind: 'written', batches: written, elapsedMs: Date.now() - startedMs });
+    }
+    store.finishRun(o.runDate, o.nowMs);
+  }
+  const batches = store.batchesOf(o.runDate, CLEARING_RUN_LIMITS.batchesPerDateMax);
+  const files = writeFiles(batches, config, o.outDir, o.runDate, run?.startedAtMs ?? o.nowMs);
+  return { runDate: o.runDate, status: state?.status === 'done' ? 'already_cleared' : 'cleared', batches, batchesWritten: written, entriesPosted: entries, heldItems: held, notDueItems: notDue, files };
+}
+
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+const BATCH_HEADER = ['batch_id', 'merchant_id', 'business_date', 'currency', 'gross', 'refunds', 'fees', 'adjustments', 'net', 'carried_in', 'carried_out', 'payout', 'items', 'status'] as const;
+
+function batchesCsv(batches: readonly StoredBatch[]): string {
+  const dec = (minor: bigint, code: string): string => {
+    const c = findCurrency(code);
+    return c ? toDecimalString(minor, c) : minor.toString();
+  };
+  return (
+    csvLine(BATCH_HEADER) +
+    batches
+      .map((b) =>
+        csvLine([
+          b.batchId,
+          b.merchantId,
+          b.businessDate,
+          b.currency,
+          ...[b.grossMinor, b.refundsMinor, b.feesMinor, b.adjustmentsMinor, b.netMinor, b.carriedInMinor, b.carriedOutMinor, b.payoutMinor].map((m) => dec(m, b.currency)),
+          b.items,
+          b.status,
+        ]),
+      )
+      .join('')
+  );
+}
+
+/** The batch summary CSV, the payout CSV and one pain.001 per currency; the same batches give the same bytes. */
+function writeFiles(batches: readonly StoredBatch[], config: ClearingConfig, outDir: string, runDate: string, createdAtMs: number): string[] {
+  mkdirSync(outDir, { recursive: true });
+  const instructions: PayoutInstruction[] = [];
+  for (const b of batches) {
+    if (b.status !== 'paid_out' || b.payoutMinor <= 0n) continue;
+    const payee = config.merchants.get(b.merchantId)?.payout;
+    if (payee == null) throw new ClearingError('payout_account_missing', `Merchant ${b.merchantId} has a payout in ${b.batchId} but no payout account.`, `Add clearing.merchants.${b.merchantId}.payout to the config.`);
+    instructions.push({ batchId: b.batchId, merchantId: b.merchantId, currency: b.currency, amountMinor: b.payoutMinor, payee });
+  }
+  const files: string[] = [];
+  const put = (name: string, text: string): void => {
+    const path = join(outDir, name);
+    writeAtomically(path, text);
+    files.push(path);
+  };
+  put(`settlement-batches-${runDate}.csv`, batchesCsv(batches));
+  put(`payouts-${runDate}.csv`, payoutCsv(runDate, instructions));
+  for (const currency of [...new Set(instructions.map((i) => i.currency))].sort()) {
+    put(
+      `pain001-${runDate}-${currency}.xml`,
+      pain001({ runDate, currency, createdAtMs, executionDate: addDays(runDate, 1), debtor: config.debtor, instructions: instructions.filter((i) => i.currency === currency) }),
+    );
+  }
+  return files;
+}

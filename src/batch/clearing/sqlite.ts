@@ -1,0 +1,298 @@
+// The SQLite adapter of the clearing store. It shares the ledger's connection, so a batch row, the items
+// it settles and its ledger entries commit in one transaction: a run killed half way leaves whole
+// batches, and the re-run skips the merchants already written. The online core's tables (payments,
+// refunds, captures, preauths) and reconciliation's (recon_items, recon_runs) are read by SQL only:
+// src/batch never imports src/online.
+//
+// settlement_batches  one row per merchant, currency and run date (read by merchant statements)
+// clearing_items      every settled payment, capture and refund id with its batch: never paid twice (keyed by
+//                     kind and id only: a second index would cost a third of the run's write time)
+// clearing_volumes    payments and captures settled per merchant, currency and month (the rate card's tiers)
+// clearing_runs       one row per run date: running until every batch is written, then done
+
+import type { AccountSpec } from '../../ledger/index.js';
+import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/database.js';
+import { migrateModule } from '../../ledger/sqlite/database.js';
+import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
+import { LOCAL_PRODUCTS } from './config.js';
+import { batchKey, volumeKey, type Batch, type CandidateItem, type ClearedItem } from './core.js';
+import type { BatchWrite, ClearingRunState, ClearingStore, StoredBatch } from './port.js';
+
+export const CLEARING_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE settlement_batches (
+    batch_id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, business_date TEXT NOT NULL, currency TEXT NOT NULL,
+    gross_minor INTEGER NOT NULL, refunds_minor INTEGER NOT NULL, fees_minor INTEGER NOT NULL, adjustments_minor INTEGER NOT NULL,
+    net_minor INTEGER NOT NULL, carried_in_minor INTEGER NOT NULL, carried_out_minor INTEGER NOT NULL, payout_minor INTEGER NOT NULL,
+    items INTEGER NOT NULL, status TEXT NOT NULL CHECK (status IN ('paid_out', 'carried')), created_at_ms INTEGER NOT NULL,
+    UNIQUE (business_date, merchant_id, currency)
+  ) STRICT;
+  CREATE INDEX settlement_batches_merchant ON settlement_batches (merchant_id, currency, business_date);
+
+  CREATE TABLE clearing_items (
+    kind TEXT NOT NULL CHECK (kind IN ('payment', 'refund', 'capture')), item_id TEXT NOT NULL, batch_id TEXT NOT NULL,
+    business_date TEXT NOT NULL, amount_minor INTEGER NOT NULL, booked_fee_minor INTEGER NOT NULL, fee_minor INTEGER NOT NULL,
+    PRIMARY KEY (kind, item_id)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE clearing_volumes (
+    merchant_id TEXT NOT NULL, currency TEXT NOT NULL, month TEXT NOT NULL, volume_minor INTEGER NOT NULL,
+    PRIMARY KEY (merchant_id, currency, month)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE clearing_runs (
+    business_date TEXT PRIMARY KEY, status TEXT NOT NULL CHECK (status IN ('running', 'done')),
+    started_at_ms INTEGER NOT NULL, finished_at_ms INTEGER
+  ) STRICT;
+  `,
+];
+
+type Row = Record<string, unknown>;
+const big = (v: unknown): bigint => BigInt(v as bigint | number);
+const str = (v: unknown): string => v as string;
+/** The page cache of the connection while it clears (KiB). */
+const PAGE_CACHE_KIB = 256 * 1024;
+const ITEMS_PER_INSERT = 50;
+/** Commands per ledger call: below LIMITS.commandsPerBatchMax. */
+const COMMANDS_PER_POST = 4_000;
+
+/** Payments and captures and refunds due, not yet settled; the date range bounds the scan. */
+const CANDIDATE_PAYMENTS = `
+  SELECT 'payment' AS kind, p.payment_id AS item_id, p.merchant_id, p.currency, p.business_date, p.amount_minor, p.product, p.channel_id,
+         p.fee_minor AS booked_fee_minor, NULL AS payment_id, NULL AS payment_amount_minor, NULL AS payment_fee_minor, NULL AS settled_fee_minor, NULL AS refunded_before_minor
+  FROM payments p
+  WHERE p.business_date BETWEEN ? AND ? AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
+    AND NOT EXISTS (SELECT 1 FROM clearing_items c WHERE c.kind = 'payment' AND c.item_id = p.payment_id)`;
+const CANDIDATE_REFUNDS = `
+  SELECT 'refund' AS kind, r.refund_id AS item_id, r.merchant_id, r.currency, e.business_date, r.amount_minor, p.product, p.channel_id,
+         r.fee_returned_minor AS booked_fee_minor, r.payment_id, p.amount_minor AS payment_amount_minor, p.fee_minor AS payment_fee_minor,
+         (SELECT c.fee_minor FROM clearing_items c WHERE c.kind = 'payment' AND c.item_id = r.payment_id) AS settled_fee_minor,
+         (SELECT COALESCE(SUM(r2.amount_minor), 0) FROM refunds r2 WHERE r2.payment_id = r.payment_id AND r2.status = 'succeeded'
+            AND (r2.created_at_ms < r.created_at_ms OR (r2.created_at_ms = r.created_at_ms AND r2.refund_id < r.refund_id))) AS refunded_before_minor
+  FROM entries e JOIN refunds r ON r.refund_id = substr(e.entry_id, 8) JOIN payments p ON p.payment_id = r.payment_id
+  WHERE e.business_date BETWEEN ? AND ? AND substr(e.entry_id, 1, 7) = 'refund.' AND r.status = 'succeeded'
+    AND NOT EXISTS (SELECT 1 FROM clearing_items c WHERE c.kind = 'refund' AND c.item_id = r.refund_id)`;
+const CANDIDATE_CAPTURES = `
+  SELECT 'capture' AS kind, c.capture_id AS item_id, c.merchant_id, c.currency, e.business_date, c.amount_minor, 'preauth' AS product, a.channel_id,
+         c.fee_minor AS booked_fee_minor, NULL AS payment_id, NULL AS payment_amount_minor, NULL AS payment_fee_minor, NULL AS settled_fee_minor, NULL AS refunded_before_minor
+  FROM entries e JOIN captures c ON c.capture_id = substr(e.entry_id, 5) JOIN preauths a ON a.preauth_id = c.preauth_id
+  WHERE e.business_date BETWEEN ? AND ? AND substr(e.entry_id, 1, 4) = 'cap.' AND c.status = 'succeeded'
+    AND NOT EXISTS (SELECT 1 FROM clearing_items x WHERE x.kind = 'capture' AND x.item_id = c.capture_id)`;
+
+/** What reconciliation settled: matched items and resolved discrepancies of current runs from a date on. */
+const RECONCILED = `
+  SELECT i.record_source, i.record_id FROM recon_runs r JOIN recon_items i ON i.run_id = r.run_id
+  WHERE r.status = 'current' AND r.business_date >= ? AND i.record_id IS NOT NULL
+    AND (i.outcome = 'matched' OR (i.outcome = 'discrepancy' AND i.status = 'resolved'))`;
+
+export class SqliteClearingStore implements ClearingStore {
+  readonly db: SqliteConnection;
+  private readonly ledger: SqliteLedgerStore;
+  private readonly statements = new Map<string, SqliteStatement>();
+
+  constructor(ledger: SqliteLedgerStore) {
+    this.ledger = ledger;
+    this.db = ledger.db;
+    migrateModule(this.db, 'clearing', CLEARING_MIGRATIONS);
+    // A run reads a day's payments and inserts as many items into B-trees of millions of rows: with
+    // SQLite's default 2 MiB page cache every lookup and insert rereads inner pages from the OS.
+    this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+  }
+
+  private stmt(sql: string): SqliteStatement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private hasTable(name: string): boolean {
+    return this.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  }
+
+  dayStatus(date: string): 'open' | 'closed' | undefined {
+    const r = this.stmt('SELECT status FROM business_days WHERE business_date = ?').get(date) as Row | undefined;
+    return r ? (str(r['status']) as 'open' | 'closed') : undefined;
+  }
+
+  runState(date: string): ClearingRunState | undefined {
+    const r = this.stmt('SELECT status, started_at_ms FROM clearing_runs WHERE business_date = ?').get(date) as Row | undefined;
+    return r ? { status: str(r['status']) as 'running' | 'done', startedAtMs: Number(big(r['started_at_ms'])) } : undefined;
+  }
+
+  beginRun(date: string, nowMs: number): ClearingRunState {
+    this.stmt("INSERT INTO clearing_runs (business_date, status, started_at_ms) VALUES (?, 'running', ?) ON CONFLICT (business_date) DO NOTHING").run(date, nowMs);
+    const state = this.runState(date);
+    if (!state) throw new Error('clearing: run row missing after insert');
+    return state;
+  }
+
+  finishRun(date: string, nowMs: number): void {
+    this.stmt("UPDATE clearing_runs SET status = 'done', finished_at_ms = ? WHERE business_date = ?").run(nowMs, date);
+  }
+
+  candidates(fromDate: string, toDate: string, limit: number): CandidateItem[] {
+    if (!this.hasTable('payments')) return [];
+    const reconciled = new Set<string>();
+    if (this.hasTable('recon_items')) {
+      for (const r of this.stmt(RECONCILED).iterate(fromDate) as Iterable<Row>) reconciled.add(`${str(r['record_source'])}:${str(r['record_id'])}`);
+    }
+    const out: CandidateItem[] = [];
+    for (const sql of [CANDIDATE_PAYMENTS, CANDIDATE_CAPTURES, CANDIDATE_REFUNDS]) {
+      for (const r of this.stmt(sql).iterate(fromDate, toDate) as Iterable<Row>) {
+        if (out.length >= limit) return out;
+        const kind = str(r['kind']) as CandidateItem['kind'];
+        const itemId = str(r['item_id']);
+        const product = str(r['product']);
+        const base = {
+          kind,
+          itemId,
+          merchantId: str(r['merchant_id']),
+          currency: str(r['currency']),
+          businessDate: str(r['business_date']),
+          amountMinor: big(r['amount_minor']),
+          product,
+          channelId: r['channel_id'] === null ? null : str(r['channel_id']),
+          bookedFeeMinor: big(r['booked_fee_minor']),
+          reconciled: LOCAL_PRODUCTS.has(product) || reconciled.has(`${kind}:${itemId}`),
+        };
+        out.push(
+          kind === 'refund'
+            ? {
+                ...base,
+                paymentId: str(r['payment_id']),
+                paymentAmountMinor: big(r['payment_amount_minor']),
+                paymentBookedFeeMinor: big(r['payment_fee_minor']),
+                paymentSettledFeeMinor: r['settled_fee_minor'] === null ? null : big(r['settled_fee_minor']),
+                refundedBeforeMinor: big(r['refunded_before_minor']),
+              }
+            : base,
+        );
+      }
+    }
+    return out;
+  }
+
+  monthVolumes(months: readonly string[]): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    const q = this.stmt('SELECT merchant_id, currency, volume_minor FROM clearing_volumes WHERE month = ?');
+    for (const month of months) {
+      for (const r of q.iterate(month) as Iterable<Row>) out.set(volumeKey(str(r['merchant_id']), str(r['currency']), month), big(r['volume_minor']));
+    }
+    return out;
+  }
+
+  carriedIn(beforeDate: string): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    // SQLite takes the bare columns from the row holding MAX(business_date).
+    const rows = this.stmt('SELECT merchant_id, currency, carried_out_minor, MAX(business_date) FROM settlement_batches WHERE business_date < ? GROUP BY merchant_id, currency').iterate(beforeDate) as Iterable<Row>;
+    for (const r of rows) {
+      const carried = big(r['carried_out_minor']);
+      if (carried < 0n) out.set(batchKey(str(r['merchant_id']), str(r['currency'])), carried);
+    }
+    return out;
+  }
+
+  batchKeysOf(date: string): Set<string> {
+    const rows = this.stmt('SELECT merchant_id, currency FROM settlement_batches WHERE business_date = ?').iterate(date) as Iterable<Row>;
+    return new Set([...rows].map((r) => batchKey(str(r['merchant_id']), str(r['currency']))));
+  }
+
+  writeBatches(writes: readonly BatchWrite[], nowMs: number): void {
+    try {
+      this.db.transaction(() => {
+        for (const w of writes) {
+          this.insertBatch(w.batch, nowMs);
+          this.insertItems(w.batch.batchId, w.batch.items);
+        }
+        this.addVolumes(writes);
+        this.post(writes, nowMs);
+      })();
+    } catch (e) {
+      // The transaction rolled back: the ledger's cached counters may be ahead of the file.
+      this.ledger.invalidateAccountCache();
+      throw e;
+    }
+  }
+
+  private addVolumes(writes: readonly BatchWrite[]): void {
+    const add = this.stmt(
+      `INSERT INTO clearing_volumes (merchant_id, currency, month, volume_minor) VALUES (?, ?, ?, ?)
+       ON CONFLICT (merchant_id, currency, month) DO UPDATE SET volume_minor = volume_minor + excluded.volume_minor`,
+    );
+    for (const w of writes) {
+      const byMonth = new Map<string, bigint>();
+      for (const i of w.batch.items) if (i.kind !== 'refund') byMonth.set(i.businessDate.slice(0, 7), (byMonth.get(i.businessDate.slice(0, 7)) ?? 0n) + i.amountMinor);
+      for (const [month, volume] of byMonth) add.run(w.batch.merchantId, w.batch.currency, month, volume);
+    }
+  }
+
+  private insertItems(batchId: string, items: readonly ClearedItem[]): void {
+    for (let at = 0; at < items.length; at += ITEMS_PER_INSERT) {
+      const chunk = items.slice(at, at + ITEMS_PER_INSERT);
+      const sql = `INSERT INTO clearing_items (kind, item_id, batch_id, business_date, amount_minor, booked_fee_minor, fee_minor) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+      this.stmt(sql).run(...chunk.flatMap((i) => [i.kind, i.itemId, batchId, i.businessDate, i.amountMinor, i.signedBookedFeeMinor, i.rateFeeMinor]));
+    }
+  }
+
+  private insertBatch(batch: Batch, nowMs: number): void {
+    this.stmt(
+      `INSERT INTO settlement_batches (batch_id, merchant_id, business_date, currency, gross_minor, refunds_minor, fees_minor, adjustments_minor,
+         net_minor, carried_in_minor, carried_out_minor, payout_minor, items, status, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      batch.batchId,
+      batch.merchantId,
+      batch.businessDate,
+      batch.currency,
+      batch.grossMinor,
+      batch.refundsMinor,
+      batch.feesMinor,
+      batch.adjustmentsMinor,
+      batch.netMinor,
+      batch.carriedInMinor,
+      batch.carriedOutMinor,
+      batch.payoutMinor,
+      batch.items.length,
+      batch.status,
+      nowMs,
+    );
+  }
+
+  /** The entries of a chunk in as few ledger batches as its limit allows (one plan context per call). */
+  private post(writes: readonly BatchWrite[], nowMs: number): void {
+    const accounts = new Map<string, AccountSpec>();
+    for (const w of writes) for (const a of w.accounts) accounts.set(a.accountId, a);
+    this.ledger.ensureAccountsSync([...accounts.values()], nowMs);
+    const commands = writes.flatMap((w) => w.commands);
+    for (let at = 0; at < commands.length; at += COMMANDS_PER_POST) {
+      const slice = commands.slice(at, at + COMMANDS_PER_POST);
+      for (const [i, r] of this.ledger.postEntriesSync(slice, nowMs).entries()) {
+        // A refusal here is a broken invariant (accounts were just ensured, entries balance): roll back.
+        if (!r.ok) throw new Error(`clearing: the ledger refused ${slice[i]?.id ?? '?'}: ${r.code}: ${r.message}`);
+      }
+    }
+  }
+
+  batchesOf(date: string, limit: number): StoredBatch[] {
+    const rows = this.stmt('SELECT * FROM settlement_batches WHERE business_date = ? ORDER BY merchant_id, currency LIMIT ?').all(date, limit) as Row[];
+    return rows.map((r) => ({
+      batchId: str(r['batch_id']),
+      merchantId: str(r['merchant_id']),
+      businessDate: str(r['business_date']),
+      currency: str(r['currency']),
+      grossMinor: big(r['gross_minor']),
+      refundsMinor: big(r['refunds_minor']),
+      feesMinor: big(r['fees_minor']),
+      adjustmentsMinor: big(r['adjustments_minor']),
+      netMinor: big(r['net_minor']),
+      carriedInMinor: big(r['carried_in_minor']),
+      carriedOutMinor: big(r['carried_out_minor']),
+      payoutMinor: big(r['payout_minor']),
+      items: Number(big(r['items'])),
+      status: str(r['status']) as 'paid_out' | 'carried',
+      createdAtMs: Number(big(r['created_at_ms'])),
+    }));
+  }
+}
