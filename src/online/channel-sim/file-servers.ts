@@ -1,5 +1,5 @@
 // The simulator publishes its bills the way channels do: one folder served read-only over SFTP (the
-// ssh2 package's Server with an SFTP subsystem implemented here), FTP (ftp-srv) and HTTP (node:http).
+// ssh2 package's Server with the read-only SFTP subsystem of ../sftp/read-only.ts), FTP (ftp-srv) and HTTP (node:http).
 // Every path a client names is resolved under the folder; one that climbs out of it (`..` past the top,
 // or a symbolic link leading outside) is refused, and so is every write.
 //
@@ -10,15 +10,17 @@
 // source can pin it. Passwords are compared in constant time and never logged.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
-import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import ssh2, { type Attributes, type Connection, type FileEntry, type SFTPWrapper } from 'ssh2';
+import { join, resolve } from 'node:path';
+import ssh2, { type SFTPWrapper } from 'ssh2';
+import { CLIENT_PATH_BYTES_MAX, onlySftpSessions, serveReadOnlySftp, startSshServer, staysInside } from '../sftp/read-only.js';
 
-const { Server: SshServer, utils: sshUtils } = ssh2;
-const { OPEN_MODE, STATUS_CODE } = sshUtils.sftp;
+export { underRoot } from '../sftp/read-only.js';
+
+const { utils: sshUtils } = ssh2;
 
 /** Limits of the file servers, with their reasons. */
 export const FILE_SERVER_LIMITS = {
@@ -34,7 +36,7 @@ export const FILE_SERVER_LIMITS = {
   /** An FTP control connection silent this long is closed. */
   idleTimeoutMs: 60_000,
   /** Longest path a client may name. */
-  pathBytesMax: 4096,
+  pathBytesMax: CLIENT_PATH_BYTES_MAX,
 } as const;
 
 export interface BillServersOptions {
@@ -89,241 +91,23 @@ export function generateHostKeyPem(): string {
   return sshUtils.generateKeyPairSync('ed25519').private;
 }
 
-// ---- paths under the root ----
-
-/**
- * The client's path (POSIX, absolute or relative to `/`) as a path on disk under `root`, or undefined
- * when it climbs above the top or holds a NUL byte or a backslash.
- */
-export function underRoot(root: string, clientPath: string): { diskPath: string; clientPath: string } | undefined {
-  if (clientPath.includes('\u0000') || clientPath.includes('\\') || Buffer.byteLength(clientPath) > FILE_SERVER_LIMITS.pathBytesMax) return undefined;
-  const parts: string[] = [];
-  for (const segment of clientPath.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (parts.length === 0) return undefined;
-      parts.pop();
-      continue;
-    }
-    parts.push(segment);
-  }
-  return { diskPath: join(root, ...parts), clientPath: `/${parts.join('/')}` };
-}
-
-/** True when the real path of `diskPath` (links followed) is the root or inside it. */
-async function staysInside(realRoot: string, diskPath: string): Promise<boolean> {
-  const real = await realpath(diskPath);
-  const rel = relative(realRoot, real);
-  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
-}
-
 // ---- SFTP ----
 
-function toAttrs(s: Stats): Attributes {
-  // Served read-only: no write bits.
-  return { mode: s.mode & ~0o222, uid: 0, gid: 0, size: s.size, atime: Math.floor(s.atimeMs / 1000), mtime: Math.floor(s.mtimeMs / 1000) };
-}
-
-function longname(name: string, s: Stats): string {
-  const type = s.isDirectory() ? 'd' : '-';
-  const date = new Date(s.mtimeMs).toISOString().slice(0, 10);
-  return `${type}r--r--r-- 1 sim sim ${String(s.size).padStart(10)} ${date} ${name}`;
-}
-
-type Handle = { kind: 'file'; file: FileHandle } | { kind: 'dir'; names: string[]; diskPath: string; next: number };
-
-function serveSftp(sftp: SFTPWrapper, root: string, realRootP: Promise<string>, log: (e: BillServerEvent) => void): void {
-  const handles = new Map<number, Handle>();
-  let nextHandle = 1;
-  const S = STATUS_CODE;
-
-  const handleOf = (buf: Buffer): Handle | undefined => (buf.length === 4 ? handles.get(buf.readUInt32BE(0)) : undefined);
-  const newHandle = (h: Handle): Buffer | undefined => {
-    if (handles.size >= FILE_SERVER_LIMITS.handlesMax) return undefined;
-    const id = nextHandle++;
-    handles.set(id, h);
-    const buf = Buffer.alloc(4);
-    buf.writeUInt32BE(id, 0);
-    return buf;
-  };
-
-  /** Resolves a client path to a checked disk path, or answers the request with a refusal. */
-  const locate = async (reqId: number, path: string): Promise<{ diskPath: string; clientPath: string } | undefined> => {
-    const p = underRoot(root, path);
-    if (p === undefined) {
-      log({ kind: 'refused', protocol: 'sftp', path, reason: 'outside the root' });
-      sftp.status(reqId, S.PERMISSION_DENIED, 'outside the served folder');
-      return undefined;
-    }
-    try {
-      if (!(await staysInside(await realRootP, p.diskPath))) {
-        log({ kind: 'refused', protocol: 'sftp', path, reason: 'a link leads outside the root' });
-        sftp.status(reqId, S.PERMISSION_DENIED, 'outside the served folder');
-        return undefined;
-      }
-    } catch {
-      sftp.status(reqId, S.NO_SUCH_FILE, 'no such file');
-      return undefined;
-    }
-    return p;
-  };
-
-  const fail = (reqId: number, e: unknown): void => {
-    const code = (e as NodeJS.ErrnoException).code;
-    sftp.status(reqId, code === 'ENOENT' || code === 'ENOTDIR' ? S.NO_SUCH_FILE : code === 'EACCES' ? S.PERMISSION_DENIED : S.FAILURE);
-  };
-
-  const readOnly = (reqId: number): void => {
-    sftp.status(reqId, S.PERMISSION_DENIED, 'read-only');
-  };
-
-  sftp.on('OPEN', (reqId, filename, flags) => {
-    if ((flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT | OPEN_MODE.TRUNC | OPEN_MODE.EXCL)) !== 0) {
-      log({ kind: 'refused', protocol: 'sftp', path: filename, reason: 'write' });
-      readOnly(reqId);
-      return;
-    }
-    void (async () => {
-      const p = await locate(reqId, filename);
-      if (p === undefined) return;
-      try {
-        const s = await stat(p.diskPath);
-        if (!s.isFile()) {
-          sftp.status(reqId, S.FAILURE, 'not a file');
-          return;
-        }
-        const file = await open(p.diskPath, 'r');
-        const h = newHandle({ kind: 'file', file });
-        if (h === undefined) {
-          await file.close();
-          sftp.status(reqId, S.FAILURE, 'too many open handles');
-          return;
-        }
-        sftp.handle(reqId, h);
-      } catch (e) {
-        fail(reqId, e);
-      }
-    })();
-  });
-
-  sftp.on('READ', (reqId, handle, offset, length) => {
-    const h = handleOf(handle);
-    if (h?.kind !== 'file') {
-      sftp.status(reqId, S.FAILURE, 'bad handle');
-      return;
-    }
-    void (async () => {
-      try {
-        const buf = Buffer.alloc(Math.min(length, FILE_SERVER_LIMITS.readBytesMax));
-        const { bytesRead } = await h.file.read(buf, 0, buf.length, offset);
-        if (bytesRead === 0) sftp.status(reqId, S.EOF);
-        else sftp.data(reqId, buf.subarray(0, bytesRead));
-      } catch (e) {
-        fail(reqId, e);
-      }
-    })();
-  });
-
-  sftp.on('FSTAT', (reqId, handle) => {
-    const h = handleOf(handle);
-    if (h?.kind !== 'file') {
-      sftp.status(reqId, S.FAILURE, 'bad handle');
-      return;
-    }
-    h.file.stat().then(
-      (s) => sftp.attrs(reqId, toAttrs(s)),
-      (e: unknown) => fail(reqId, e),
-    );
-  });
-
-  sftp.on('CLOSE', (reqId, handle) => {
-    const h = handleOf(handle);
-    if (h === undefined) {
-      sftp.status(reqId, S.FAILURE, 'bad handle');
-      return;
-    }
-    handles.delete(handle.readUInt32BE(0));
-    if (h.kind === 'file') {
-      h.file.close().then(
-        () => sftp.status(reqId, S.OK),
-        () => sftp.status(reqId, S.OK),
-      );
-    } else sftp.status(reqId, S.OK);
-  });
-
-  const statRequest = (reqId: number, path: string): void => {
-    void (async () => {
-      const p = await locate(reqId, path);
-      if (p === undefined) return;
-      try {
-        sftp.attrs(reqId, toAttrs(await stat(p.diskPath)));
-      } catch (e) {
-        fail(reqId, e);
-      }
-    })();
-  };
-  // Links are followed (and must stay inside), so LSTAT answers as STAT does.
-  sftp.on('STAT', statRequest);
-  sftp.on('LSTAT', statRequest);
-
-  sftp.on('OPENDIR', (reqId, path) => {
-    void (async () => {
-      const p = await locate(reqId, path);
-      if (p === undefined) return;
-      try {
-        const names = (await readdir(p.diskPath)).slice(0, FILE_SERVER_LIMITS.dirEntriesMax);
-        const h = newHandle({ kind: 'dir', names, diskPath: p.diskPath, next: 0 });
-        if (h === undefined) sftp.status(reqId, S.FAILURE, 'too many open handles');
-        else sftp.handle(reqId, h);
-      } catch (e) {
-        fail(reqId, e);
-      }
-    })();
-  });
-
-  sftp.on('READDIR', (reqId, handle) => {
-    const h = handleOf(handle);
-    if (h?.kind !== 'dir') {
-      sftp.status(reqId, S.FAILURE, 'bad handle');
-      return;
-    }
-    if (h.next >= h.names.length) {
-      sftp.status(reqId, S.EOF);
-      return;
-    }
-    const batch = h.names.slice(h.next, h.next + FILE_SERVER_LIMITS.readdirBatch);
-    h.next += batch.length;
-    void (async () => {
-      const entries: FileEntry[] = [];
-      for (const name of batch) {
-        const s = await stat(join(h.diskPath, name)).catch(() => undefined);
-        if (s !== undefined) entries.push({ filename: name, longname: longname(name, s), attrs: toAttrs(s) });
-      }
-      if (entries.length === 0) sftp.status(reqId, S.EOF);
-      else sftp.name(reqId, entries);
-    })();
-  });
-
-  sftp.on('REALPATH', (reqId, path) => {
-    const p = underRoot(root, path);
-    if (p === undefined) {
-      sftp.status(reqId, S.PERMISSION_DENIED, 'outside the served folder');
-      return;
-    }
-    sftp.name(reqId, [{ filename: p.clientPath, longname: p.clientPath, attrs: {} as Attributes }]);
-  });
-
-  for (const event of ['WRITE', 'FSETSTAT', 'SETSTAT', 'REMOVE', 'RMDIR', 'MKDIR', 'RENAME', 'SYMLINK'] as const) {
-    sftp.on(event, (reqId: number) => {
-      log({ kind: 'refused', protocol: 'sftp', path: '', reason: event });
-      readOnly(reqId);
-    });
-  }
-  sftp.on('READLINK', (reqId: number) => sftp.status(reqId, S.OP_UNSUPPORTED));
-
-  sftp.on('close', () => {
-    for (const h of handles.values()) if (h.kind === 'file') void h.file.close().catch(() => undefined);
-    handles.clear();
+function serveSftp(sftp: SFTPWrapper, root: string, realRoot: Promise<string>, log: (e: BillServerEvent) => void): void {
+  serveReadOnlySftp(sftp, {
+    root,
+    realRoot,
+    accessErrorsDenied: true,
+    outsideMessage: 'outside the served folder',
+    owner: 'sim',
+    limits: FILE_SERVER_LIMITS,
+    log: (e) => {
+      if (e.kind === 'climbs') {
+        // A REALPATH above the top is refused without a log line.
+        if (e.request !== 'REALPATH') log({ kind: 'refused', protocol: 'sftp', path: e.path, reason: 'outside the root' });
+      } else if (e.kind === 'escaping-link') log({ kind: 'refused', protocol: 'sftp', path: e.path, reason: 'a link leads outside the root' });
+      else log({ kind: 'refused', protocol: 'sftp', path: e.path, reason: e.reason });
+    },
   });
 }
 
@@ -331,44 +115,19 @@ async function startSftp(options: BillServersOptions, sftpOptions: NonNullable<B
   const root = resolve(options.dir);
   const realRoot = realpath(root);
   realRoot.catch(() => undefined);
-  const clients = new Set<Connection>();
-  const server = new SshServer({ hostKeys: [sftpOptions.hostKeyPem], ident: 'settle-channel-sim' }, (client) => {
-    clients.add(client);
-    client.on('close', () => clients.delete(client));
-    client.on('error', () => undefined);
-    client.on('authentication', (ctx) => {
-      const accepted = ctx.method === 'password' && sameSecret(ctx.username, sftpOptions.username) && sameSecret(ctx.password, sftpOptions.password);
-      log({ kind: 'sftp_auth', username: ctx.username, method: ctx.method, accepted });
-      if (accepted) ctx.accept();
-      else ctx.reject(['password']);
-    });
-    client.on('ready', () => {
-      client.on('session', (acceptSession) => {
-        const session = acceptSession();
-        session.on('sftp', (acceptSftp) => serveSftp(acceptSftp(), root, realRoot, log));
-        // Only the SFTP subsystem: no shell, no exec.
-        session.on('exec', (_accept, reject) => reject());
-        session.on('shell', (_accept, reject) => reject());
-        session.on('pty', (_accept, reject) => reject?.());
+  return startSshServer(
+    { hostKeyPem: sftpOptions.hostKeyPem, ident: 'settle-channel-sim', host: options.host, port: sftpOptions.port, connectionsMax: FILE_SERVER_LIMITS.connectionsMax },
+    (client) => {
+      client.on('authentication', (ctx) => {
+        const accepted = ctx.method === 'password' && sameSecret(ctx.username, sftpOptions.username) && sameSecret(ctx.password, sftpOptions.password);
+        log({ kind: 'sftp_auth', username: ctx.username, method: ctx.method, accepted });
+        if (accepted) ctx.accept();
+        else ctx.reject(['password']);
       });
-    });
-  });
-  server.maxConnections = FILE_SERVER_LIMITS.connectionsMax;
-  await new Promise<void>((done, fail) => {
-    server.once('error', fail);
-    server.listen(sftpOptions.port, options.host, () => {
-      server.off('error', fail);
-      done();
-    });
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((done) => {
-        for (const c of clients) c.end();
-        server.close(() => done());
-      }),
-  };
+      // Only the SFTP subsystem: no shell, no exec.
+      onlySftpSessions(client, (acceptSftp) => serveSftp(acceptSftp(), root, realRoot, log));
+    },
+  );
 }
 
 // ---- FTP ----
