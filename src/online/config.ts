@@ -91,6 +91,9 @@ function crossCheck(config: OnlineConfig): z.core.$ZodIssue[] {
     if (c.amount_max_minor !== null && BigInt(c.amount_max_minor) < BigInt(c.amount_min_minor)) {
       issues.push({ code: 'custom', path: ['channels', i, 'amount_max_minor'], message: 'amount_max_minor is below amount_min_minor', input: c.amount_max_minor });
     }
+    if (c.cost_cap_minor !== null && BigInt(c.cost_cap_minor) < BigInt(c.cost_min_minor)) {
+      issues.push({ code: 'custom', path: ['channels', i, 'cost_cap_minor'], message: 'cost_cap_minor is below cost_min_minor', input: c.cost_cap_minor });
+    }
   }
   for (const [i, r] of config.routing.rules.entries()) {
     if (!channels.has(r.channel)) issues.push({ code: 'custom', path: ['routing', 'rules', i, 'channel'], message: `unknown channel ${r.channel}`, input: r.channel });
@@ -98,6 +101,9 @@ function crossCheck(config: OnlineConfig): z.core.$ZodIssue[] {
   }
   for (const [i, a] of config.risk.amounts.entries()) {
     if (a.product !== undefined && !products.has(a.product)) issues.push({ code: 'custom', path: ['risk', 'amounts', i, 'product'], message: `unknown product ${a.product}`, input: a.product });
+    if (a.challenge_over_minor !== null && a.block_over_minor !== null && BigInt(a.challenge_over_minor) >= BigInt(a.block_over_minor)) {
+      issues.push({ code: 'custom', path: ['risk', 'amounts', i, 'challenge_over_minor'], message: 'challenge_over_minor must be below block_over_minor', input: a.challenge_over_minor });
+    }
   }
   return issues;
 }

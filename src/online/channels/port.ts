@@ -32,7 +32,13 @@ export type ChannelOutcome =
   /** The channel refused it for a business reason; final. */
   | { readonly status: 'declined'; readonly declineCode: string; readonly message: string }
   /** We do not know what happened (timeout, 5xx, outage, garbled answer); query later. */
-  | { readonly status: 'unknown'; readonly reason: 'timeout' | 'unavailable' | 'protocol'; readonly message: string };
+  | {
+      readonly status: 'unknown';
+      readonly reason: 'timeout' | 'unavailable' | 'protocol';
+      readonly message: string;
+      /** Set only when the request certainly never reached the channel (connection refused, DNS): safe to send elsewhere. */
+      readonly notReceived?: true;
+    };
 
 export interface PayRequest {
   /** Our id for the operation; the channel must treat it as the idempotency key (out_trade_no). */

@@ -57,7 +57,7 @@ function fromError(e: unknown, timeoutMs: number): CallResult {
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return unknown('timeout', `No answer within ${timeoutMs} ms.`);
   const code = err.cause?.code ?? '';
   const detail = `${err.message ?? String(e)}${err.cause?.message ? ` (${err.cause.message})` : ''}`;
-  if (NOT_REACHED.has(code)) return unknown('unavailable', `The channel cannot be reached: ${detail}.`);
+  if (NOT_REACHED.has(code)) return { ok: false, outcome: { status: 'unknown', reason: 'unavailable', message: `The channel cannot be reached: ${detail}.`, notReceived: true } };
   // The request may have arrived: the connection closed before an answer came.
   return unknown('timeout', `The connection ended without an answer: ${detail}.`);
 }

@@ -18,11 +18,14 @@ import { closeExpired, isFailure, PaymentService, runUnit, type ApiResult, type 
 /** A bank that can be taken down (answers unknown/unavailable without recording) and counts its pay calls. */
 class FlakyBank extends InstantBankChannel implements ChannelPort {
   down = false;
+  /** Takes the payment, then answers a 5xx (the answer is lost, the money moved). */
+  takesThenFails = false;
   calls = 0;
-  override pay(req: PayRequest): Promise<ChannelOutcome> {
+  override async pay(req: PayRequest): Promise<ChannelOutcome> {
     this.calls++;
-    if (this.down) return Promise.resolve({ status: 'unknown', reason: 'unavailable', message: 'HTTP 503' });
-    return super.pay(req);
+    if (this.down) return { status: 'unknown', reason: 'unavailable', message: 'HTTP 503' };
+    const outcome = await super.pay(req);
+    return this.takesThenFails ? { status: 'unknown', reason: 'unavailable', message: 'HTTP 502' } : outcome;
   }
 }
 
@@ -77,6 +80,7 @@ async function setUp(extra: Record<string, unknown> = {}): Promise<void> {
   store = new SqliteOnlineStore(db, ledgerStore, { clock });
   health = new ChannelHealth(config, clock);
   cheap.down = dear.down = false;
+  cheap.takesThenFails = false;
   cheap.calls = dear.calls = 0;
   sent.length = 0;
   service = new PaymentService({ store, config, channels: new Map([['cheap', cheap], ['dear', dear]]), publicUrl: () => 'http://127.0.0.1:0', clock, health, sms });
@@ -116,6 +120,23 @@ describe('Given two channels for foreign cards, cheap (0.2 %, 5 payments a day) 
     expect((await routeOf(sixth['id'])).considered[0]).toMatchObject({ channel: 'cheap', eligible: false, reason: 'daily count limit: 5 used of 5' });
   });
 
+  it('When seven payments arrive at once, Then cheap takes exactly its daily five and dear the other two', async () => {
+    const all = await Promise.all(Array.from({ length: 7 }, () => pay(1_000)));
+    expect(all.filter((p) => p['channel'] === 'cheap')).toHaveLength(5);
+    expect(all.filter((p) => p['channel'] === 'dear')).toHaveLength(2);
+  });
+
+  it('When a key is replayed after its channel used up the day, Then the stored answer comes back, not channel_unavailable', async () => {
+    const key = idem('same-key');
+    const first = await service.create(caller, key, { merchant_order_no: 'R1', product: 'foreign_card', amount: 1_000, currency: 'CNY' });
+    for (let i = 0; i < 4; i++) await pay(1_000);
+    cheap.down = dear.down = true;
+    for (let i = 0; i < 3; i++) await pay(1_000); // both breakers open
+    const again = await service.create(caller, key, { merchant_order_no: 'R1', product: 'foreign_card', amount: 1_000, currency: 'CNY' });
+    expect(again).toMatchObject({ ok: true, replayed: true });
+    expect(!isFailure(again) && !isFailure(first) && again.body === first.body).toBe(true);
+  });
+
   it('When cheap is down, Then the payment falls back to dear; after 3 failures the breaker opens and cheap is not called', async () => {
     cheap.down = true;
     for (let i = 0; i < 3; i++) expect(await pay(1_000)).toMatchObject({ status: 'succeeded', channel: 'dear' });
@@ -134,8 +155,26 @@ describe('Given two channels for foreign cards, cheap (0.2 %, 5 payments a day) 
     cheap.down = true;
     const p = await pay(10_000);
     const route = await routeOf(p['id']);
-    expect(route.attempts).toEqual([{ channel: 'cheap', outcome: 'unavailable: HTTP 503', atMs: now }]);
+    expect(route.attempts).toEqual([{ channel: 'cheap', outcome: 'unavailable: HTTP 503; the channel has no record of it', atMs: now }]);
     expect(await store.read((tx) => tx.payment(null, String(p['id'])))).toMatchObject({ channelId: 'dear', routeNote: 'dear: fallback after cheap failed' });
+  });
+
+  it('When cheap takes the payment but answers 502, Then it is asked before any fallback: the payment succeeds at cheap and dear is never called', async () => {
+    cheap.takesThenFails = true;
+    const p = await pay(10_000);
+    expect(p).toMatchObject({ status: 'succeeded', channel: 'cheap' });
+    expect(dear.calls).toBe(0);
+  });
+
+  it('When the breaker is half-open, Then of two concurrent payments only one probes cheap; the other goes to dear', async () => {
+    cheap.down = true;
+    for (let i = 0; i < 3; i++) await pay(1_000);
+    now += 30_000;
+    cheap.down = false;
+    const before = cheap.calls;
+    const both = await Promise.all([pay(1_000), pay(1_000)]);
+    expect(cheap.calls - before).toBe(1);
+    expect(both.map((b) => b['channel']).sort()).toEqual(['cheap', 'dear']);
   });
 
   it('When cheap declines (a business decline), Then the payment fails and dear is never called', async () => {
@@ -281,5 +320,15 @@ describe('Given a config', () => {
     if (!bad.ok) expect(bad.error.issues.map((i) => i.message)).toEqual(['unknown channel nope', 'unknown product teleport']);
     const risk = parseOnlineConfig({ risk: { amounts: [{ product: 'teleport', challenge_over_minor: '1' }] } });
     expect(risk.ok).toBe(false);
+    const cases: [unknown, string][] = [
+      [{ risk: { amounts: [{ challenge_over_minor: '500', block_over_minor: '500' }] } }, 'challenge_over_minor must be below block_over_minor'],
+      [{ risk: { amounts: [{ currency: 'XYZ', challenge_over_minor: '1' }] } }, 'not a known currency code'],
+      [{ routing: { breaker: { failure_ratio: '0.000' } } }, 'a ratio above 0 (at 0 every call, even a success, would open the breaker)'],
+      [{ channels: [{ ...CHANNELS[0], cost_min_minor: '100', cost_cap_minor: '50' }] }, 'cost_cap_minor is below cost_min_minor'],
+    ];
+    for (const [raw, message] of cases) {
+      const parsed = parseOnlineConfig(raw);
+      expect(parsed.ok ? [] : parsed.error.issues.map((i) => i.message)).toContain(message);
+    }
   });
 });

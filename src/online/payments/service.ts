@@ -242,12 +242,20 @@ export class PaymentService {
     const req = parsed.value;
     if (!caller.products.includes(req.product)) return apiFailure('product_not_enabled', `Product ${req.product} is not enabled for ${caller.merchantId}.`);
     const day = await this.businessDay();
-    // 2. route: the cheapest healthy channel that can take it; the others stay as fallbacks
+    // A repeated Idempotency-Key gets its stored answer, whatever routing and risk would say by now.
+    const early = await this.deps.store.read((tx) => tx.idempotency(caller.merchantId, idem.key, idem.requestHash));
+    if (early.state === 'replay') return { ok: true, httpStatus: early.httpStatus, body: early.body, replayed: true };
+    if (early.state === 'mismatch') return apiFailure('idempotency_key_reused', 'The Idempotency-Key was used with a different request.');
+    if (early.state === 'in_flight') return apiFailure('idempotency_key_in_flight', 'A request with this Idempotency-Key is in progress.');
     const local = PRODUCTS[req.product].local;
+    // Reads first; routing and risk then decide and count this attempt with no await in between, so
+    // concurrent requests cannot all pass a limit on the same old counts.
+    const bound = local || req.agreementId === undefined ? undefined : await this.deps.store.read((tx) => tx.agreement(caller.merchantId, req.agreementId ?? '')?.channelId);
+    const payerHasPaid = this.risk.needsPayerHistory && req.payerId !== undefined ? await this.deps.store.read((tx) => tx.payerHasPaid(req.payerId ?? '')) : undefined;
+    // 2. route: the cheapest healthy channel that can take it; the others stay as fallbacks
     let decision: RouteDecision | undefined;
     if (!local) {
       // An agreement was signed at one channel: only that channel can charge it.
-      const bound = req.agreementId === undefined ? undefined : await this.deps.store.read((tx) => tx.agreement(caller.merchantId, req.agreementId ?? '')?.channelId);
       const routeReq = { merchantId: caller.merchantId, product: req.product, currency: req.currency, amountMinor: req.amountMinor };
       decision = this.health.decide(routeReq, day, (id) => this.deps.channels.has(id), bound);
       if (decision.order.length === 0) {
@@ -258,7 +266,6 @@ export class PaymentService {
     // 3. risk
     const subject = riskSubject(caller, req);
     const nowMs = this.deps.clock();
-    const payerHasPaid = this.risk.needsPayerHistory && req.payerId !== undefined ? await this.deps.store.read((tx) => tx.payerHasPaid(req.payerId ?? '')) : undefined;
     let risk = this.risk.assess(subject, day, payerHasPaid, nowMs);
     if (risk.decision === 'challenge' && (req.phone === undefined || this.deps.sms === undefined)) {
       const why = req.phone === undefined ? 'a one-time code is required and the request has no phone' : 'a one-time code is required and no SMS port is configured';
@@ -268,6 +275,11 @@ export class PaymentService {
     const route = chosen === undefined ? undefined : this.deps.config.channels.find((c) => c.id === chosen);
     const record = this.newPayment(caller, req, route, nowMs, decision, risk);
     const otp = risk.decision === 'challenge' ? issueCode(record.paymentId, this.deps.config.risk.otp.digits) : undefined;
+    let reserved: string | undefined;
+    if (risk.decision !== 'block') {
+      this.risk.record(subject, day, nowMs);
+      if (record.channelId !== null) this.health.addUsage(day, (reserved = record.channelId), record.currency, record.amountMinor);
+    }
     // 4. persist (and, for local products, settle it in the same unit)
     const first = await runUnit(this.deps.store, (tx): ApiResult | { record: PaymentRecord; agreementToken: string | undefined } => {
       const prior = priorAnswer(tx, caller, idem);
@@ -282,12 +294,10 @@ export class PaymentService {
       tx.publish({ topic: 'payment.created', aggregateId: record.paymentId, merchantId: caller.merchantId, payload: paymentView(record) });
       return { record, agreementToken };
     });
+    const replayed = !isFailure(first) && 'httpStatus' in first && first.replayed;
+    // What this attempt reserved goes back when nothing was stored for it (the attempt still counts for velocity).
+    if ((isFailure(first) || replayed) && reserved) this.health.addUsage(day, reserved, record.currency, record.amountMinor, -1);
     if (isFailure(first)) return first;
-    const replayed = 'httpStatus' in first && first.replayed;
-    if (!replayed && risk.decision !== 'block') {
-      this.risk.record(subject, day, nowMs);
-      if (record.channelId !== null) this.health.addUsage(day, record.channelId, record.currency, record.amountMinor);
-    }
     if (otp && !replayed) await this.sendCode(record, otp.code, req.phone ?? '');
     if ('httpStatus' in first) return first;
     // 5. call the channel (outside any transaction), falling back on technical failures
@@ -398,18 +408,26 @@ export class PaymentService {
     for (;;) {
       const channelId = current.channelId ?? '';
       const port = this.channel(channelId);
-      if (!port) return { status: 'unknown', reason: 'unavailable', message: `channel ${channelId} is not connected` };
-      this.health.begin(channelId);
-      let outcome = await this.callPay(port, current, agreementToken);
-      this.health.record(channelId, outcome.status !== 'unknown');
+      // The breaker is asked again right before the call: the route was decided earlier (before a
+      // challenge, or before another request's failures opened it), and half-open lets one probe through.
+      const kind = port ? this.health.tryBegin(channelId) : undefined;
+      let outcome: ChannelOutcome;
+      if (!port || kind === undefined) {
+        outcome = { status: 'unknown', reason: 'unavailable', message: `channel ${channelId} is ${port ? 'refused by its circuit breaker' : 'not connected'}; not called`, notReceived: true };
+      } else {
+        outcome = await this.callPay(port, current, agreementToken);
+        this.health.record(channelId, outcome.status !== 'unknown', kind);
+      }
       if (outcome.status !== 'unknown') return outcome;
       const at = route ? route.order.indexOf(channelId) : -1;
       const next = route?.order.slice(at + 1).find((id) => this.deps.channels.has(id) && this.health.allows(id));
       // With nowhere to fall back to, the order stays processing and recovery asks the channel later (补单).
-      if (!route || next === undefined) return outcome;
-      if (outcome.reason !== 'unavailable') {
+      if (!route || next === undefined || !port) return outcome;
+      // Only a request that never reached the channel may go elsewhere at once; after a timeout, a 5xx or a
+      // garbled answer the channel may have taken it, so it is asked first (else the payer pays twice).
+      if (outcome.notReceived !== true) {
         const found = await this.queryOnce(port, current.paymentId);
-        if (found.status !== 'not_found') return found;
+        if (found.status !== 'not_found') return found.status === 'unknown' ? outcome : found;
         outcome = { ...outcome, message: `${outcome.message}; the channel has no record of it` };
       }
       const moved = await this.moveToChannel(current, route, next, `${outcome.reason}: ${outcome.message}`);

@@ -572,22 +572,30 @@ function keyFor(run: Run, choice: KeyChoice): string {
  * What a payment is refused for before its Idempotency-Key is looked at: the body's currency against the
  * product, and the route (validate → route come before persist, where the key is checked).
  */
-function refusedBeforeKey(run: Run, req: Request): Expect {
+function refusedBeforeKey(req: Request): Expect {
   if (req.endpoint !== 'pay') return undefined;
   const product = req.body['product'] as PayProduct;
   const currency = req.body['currency'] as string;
   if ((product === 'virtual_coin') !== (currency === 'COIN')) return { kind: 'error', code: 'currency_not_supported' };
+  return undefined;
+}
+
+/** A payment no channel can serve is refused after the key is checked (a stored answer is replayed first). */
+function unroutable(run: Run, req: Request): Expect {
+  if (req.endpoint !== 'pay') return undefined;
+  const product = req.body['product'] as PayProduct;
+  const currency = req.body['currency'] as string;
   const routed = PRODUCTS[product].local || run.w.config.channels.some((c) => (c.products as readonly string[]).includes(product) && c.currencies.includes(currency));
   return routed ? undefined : { kind: 'error', code: 'channel_unavailable' };
 }
 
 /** The oracle when the key was used before: a replay of what it stored, or key reused; else unknowable. */
 function keyExpectation(run: Run, req: Request): Expect | 'fresh' {
-  const early = refusedBeforeKey(run, req);
+  const early = refusedBeforeKey(req);
   if (early) return early;
   const rec = run.keys.find((k) => k.key === req.key);
-  if (!rec || !run.sent.some((s) => s.key === req.key)) return 'fresh';
-  if (!rec.stored) return undefined; // earlier uses were refused (nothing stored) or stored a failure
+  if (!rec || !run.sent.some((s) => s.key === req.key)) return unroutable(run, req) ?? 'fresh';
+  if (!rec.stored) return unroutable(run, req); // earlier uses were refused (nothing stored) or stored a failure
   return rec.stored.hash === req.hash ? { kind: 'replay', httpStatus: rec.stored.httpStatus, body: rec.stored.body } : { kind: 'error', code: 'idempotency_key_reused' };
 }
 

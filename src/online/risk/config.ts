@@ -2,10 +2,13 @@
 // seconds. Converted once into the engine's plain values. Everything is optional: no rules, all allowed.
 
 import { z } from 'zod';
+import { findCurrency } from '../../ledger/index.js';
 import { DIMENSIONS, type Dimension, type RiskRules } from './engine.js';
+import { ENTRIES_PER_KEY_MAX } from './velocity.js';
 import { minorAmount } from '../routing/config.js';
 
 const action = z.enum(['challenge', 'block']);
+const currency = z.string().refine((c) => findCurrency(c) !== undefined, 'not a known currency code').default('CNY');
 const dimension = z.enum(DIMENSIONS as [Dimension, ...Dimension[]]);
 const lists = z
   .strictObject({
@@ -21,7 +24,7 @@ export const riskSchema = z.strictObject({
     .array(
       z.strictObject({
         product: z.string().optional(),
-        currency: z.string().default('CNY'),
+        currency,
         challenge_over_minor: minorAmount.nullable().default(null),
         block_over_minor: minorAmount.nullable().default(null),
       }),
@@ -34,7 +37,8 @@ export const riskSchema = z.strictObject({
         .strictObject({
           dimension,
           window_s: z.number().int().min(1).max(7 * 24 * 3600),
-          count_max: z.number().int().min(1).max(1_000_000).nullable().default(null),
+          // The windows keep at most ENTRIES_PER_KEY_MAX attempts per value: a larger count could never be seen.
+          count_max: z.number().int().min(1).max(ENTRIES_PER_KEY_MAX - 1).nullable().default(null),
           amount_max_minor: minorAmount.nullable().default(null),
           action,
         })
@@ -45,7 +49,7 @@ export const riskSchema = z.strictObject({
   block_list: lists,
   allow_list: lists,
   merchant_daily: z
-    .array(z.strictObject({ merchant: z.string().min(1), currency: z.string().default('CNY'), amount_max_minor: minorAmount, action: action.default('block') }))
+    .array(z.strictObject({ merchant: z.string().min(1), currency, amount_max_minor: minorAmount, action: action.default('block') }))
     .max(100_000)
     .default([]),
   first_time_payer: z.strictObject({ over_minor: minorAmount.default('0'), action: action.default('challenge') }).nullable().default(null),

@@ -63,6 +63,19 @@ describe('Given the risk rule engine', () => {
     expect(assess(r, subject(60_001n), facts({ merchantToday: () => 40_000n })).decision).toBe('challenge');
   });
 
+  it('When a payer is on the allow list, Then velocity and challenges are waived but the amount block and the merchant day still block', () => {
+    const r = rules({
+      amounts: [{ currency: 'CNY', challenge_over_minor: '100', block_over_minor: '1000' }],
+      velocity: [{ dimension: 'ip', window_s: 60, count_max: 1, action: 'block' }],
+      merchant_daily: [{ merchant: '*', amount_max_minor: '5000' }],
+      allow_list: { ip: ['10.0.0.1'] },
+    });
+    const busy = facts({ velocity: () => ({ count: 9, amountMinor: 0n }) });
+    expect(assess(r, subject(500n, { ip: '10.0.0.1' }), busy)).toMatchObject({ decision: 'allow', hits: [{ rule: 'allow_list' }] });
+    expect(assess(r, subject(1_001n, { ip: '10.0.0.1' }), busy)).toMatchObject({ decision: 'block', hits: [{ rule: 'amount', verdict: 'block' }, { rule: 'allow_list' }] });
+    expect(assess(r, subject(900n, { ip: '10.0.0.1' }), facts({ merchantToday: () => 4_500n })).decision).toBe('block');
+  });
+
   it('When a config velocity rule has neither limit, Then the schema refuses it', () => {
     expect(riskSchema.safeParse({ velocity: [{ dimension: 'ip', window_s: 60, action: 'block' }] }).success).toBe(false);
   });

@@ -1,7 +1,7 @@
 // The risk rule engine (风控). Pure: the request's facts and the state the rules read (velocity windows,
 // the merchant's day so far, whether the payer has paid before) come in as values. Each rule returns
 // allow, challenge or block with a reason; the strictest wins. The block list always blocks; the allow
-// list lets a payer, card, device or IP through every other rule.
+// list lets a payer, card, device or IP through the behavioural rules, not through the hard limits.
 
 export type Verdict = 'allow' | 'challenge' | 'block';
 export const VERDICT_RANK: Record<Verdict, number> = { allow: 0, challenge: 1, block: 2 };
@@ -141,9 +141,15 @@ function firstTimeHits(rules: RiskRules, s: RiskSubject, facts: RiskFacts): Rule
 export function assess(rules: RiskRules, subject: RiskSubject, facts: RiskFacts): RiskAssessment {
   const blocked = listed(rules.blockList, subject);
   if (blocked) return { decision: 'block', hits: [{ rule: 'block_list', verdict: 'block', reason: `${blocked.dimension} ${blocked.value} is on the block list` }] };
+  let hits = [...amountHits(rules, subject), ...velocityHits(rules, subject, facts), ...merchantDailyHits(rules, subject, facts), ...firstTimeHits(rules, subject, facts)];
+  // The allow list waives the behavioural rules (velocity, first-time payer, challenges), never the hard
+  // limits: its keys come from the request, so an amount over the block threshold or past the
+  // merchant's day still blocks.
   const allowed = listed(rules.allowList, subject);
-  if (allowed) return { decision: 'allow', hits: [{ rule: 'allow_list', verdict: 'allow', reason: `${allowed.dimension} ${allowed.value} is on the allow list` }] };
-  const hits = [...amountHits(rules, subject), ...velocityHits(rules, subject, facts), ...merchantDailyHits(rules, subject, facts), ...firstTimeHits(rules, subject, facts)];
+  if (allowed) {
+    const hard = hits.filter((h) => h.verdict === 'block' && (h.rule === 'amount' || h.rule === 'merchant_daily'));
+    hits = [...hard, { rule: 'allow_list', verdict: 'allow', reason: `${allowed.dimension} ${allowed.value} is on the allow list` }];
+  }
   hits.sort((a, b) => VERDICT_RANK[b.verdict] - VERDICT_RANK[a.verdict]);
   return { decision: hits[0]?.verdict ?? 'allow', hits };
 }

@@ -59,22 +59,32 @@ export class CircuitBreaker {
     return !this.probeInFlight;
   }
 
-  /** Records that a call starts (marks the probe in half-open). Call only after allows() said yes. */
-  begin(nowMs: number): void {
-    this.tick(nowMs);
-    if (this.state === 'half_open') this.probeInFlight = true;
+  /**
+   * Takes a call slot if the breaker lets one through now: in half-open the one probe, marked in the
+   * same step so concurrent requests cannot all become probes. Returns what kind of call it is, or
+   * undefined when refused; pass that kind to record().
+   */
+  tryBegin(nowMs: number): 'normal' | 'probe' | undefined {
+    if (!this.allows(nowMs)) return undefined;
+    if (this.state === 'half_open') {
+      this.probeInFlight = true;
+      return 'probe';
+    }
+    return 'normal';
   }
 
   /** Records a call's end: ok = the channel answered (success or business decline). */
-  record(ok: boolean, nowMs: number): void {
+  record(ok: boolean, nowMs: number, kind: 'normal' | 'probe' = 'normal'): void {
     this.tick(nowMs);
     if (this.state === 'half_open') {
+      // Only the probe decides; a call that began before the breaker opened says nothing about now.
+      if (kind !== 'probe') return;
       this.probeInFlight = false;
       if (ok) this.move('closed', nowMs, 'probe succeeded');
       else this.move('open', nowMs, 'probe failed');
       return;
     }
-    if (this.state === 'open') return; // a call that started before the breaker opened
+    if (this.state === 'open' || kind === 'probe') return; // a stale call, or a probe whose breaker moved on
     const second = Math.floor(nowMs / 1000);
     let last = this.buckets.at(-1);
     if (!last || last.second !== second) {

@@ -38,7 +38,11 @@ export const routingSchema = z.strictObject({
     .strictObject({
       window_s: z.number().int().min(1).max(BREAKER_WINDOW_SECONDS_MAX).default(60),
       min_calls: z.number().int().min(1).max(100_000).default(10),
-      failure_ratio: z.string().regex(/^0?\.[0-9]{1,3}$|^1(\.0{1,3})?$/, 'a ratio such as "0.5"').default('0.5'),
+      failure_ratio: z
+        .string()
+        .regex(/^0?\.[0-9]{1,3}$|^1(\.0{1,3})?$/, 'a ratio such as "0.5"')
+        .refine((r) => /[1-9]/.test(r), 'a ratio above 0 (at 0 every call, even a success, would open the breaker)')
+        .default('0.5'),
       open_s: z.number().int().min(1).max(3600).default(30),
     })
     .prefault({}),

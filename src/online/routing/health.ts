@@ -46,17 +46,18 @@ export class ChannelHealth {
     return this.breakers.get(channelId)?.allows(this.clock()) ?? false;
   }
 
-  begin(channelId: string): void {
-    this.breakers.get(channelId)?.begin(this.clock());
+  /** Takes a call slot at the channel (the probe in half-open); undefined when its breaker refuses now. */
+  tryBegin(channelId: string): 'normal' | 'probe' | undefined {
+    return this.breakers.get(channelId)?.tryBegin(this.clock());
   }
 
   /** ok: the channel answered (a success or a business decline); not ok: timeout, 5xx, outage, garbage. */
-  record(channelId: string, ok: boolean): void {
+  record(channelId: string, ok: boolean, kind: 'normal' | 'probe' = 'normal'): void {
     const b = this.breakers.get(channelId);
     if (!b) return;
     const nowMs = this.clock();
     const before = b.snapshot(nowMs).state;
-    b.record(ok, nowMs);
+    b.record(ok, nowMs, kind);
     if (b.snapshot(nowMs).state !== before) this.onTransition?.(this.snapshot());
   }
 

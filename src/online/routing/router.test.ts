@@ -159,14 +159,16 @@ describe('Given a circuit breaker (window 10 s, at least 4 calls, opens at 50 %,
     now += 1;
     expect(b.allows(now)).toBe(true);
     expect(b.snapshot(now).state).toBe('half_open');
-    b.begin(now);
-    expect(b.allows(now)).toBe(false); // one probe at a time
-    b.record(false, (now += 5));
+    expect(b.tryBegin(now)).toBe('probe');
+    expect(b.tryBegin(now)).toBeUndefined(); // one probe at a time
+    b.record(true, now, 'normal'); // a call that began before the breaker opened decides nothing
+    expect(b.snapshot(now).state).toBe('half_open');
+    b.record(false, (now += 5), 'probe');
     expect(b.snapshot(now)).toMatchObject({ state: 'open', reason: 'probe failed' });
     now += 30_000;
     expect(b.allows(now)).toBe(true);
-    b.begin(now);
-    b.record(true, (now += 5));
+    expect(b.tryBegin(now)).toBe('probe');
+    b.record(true, (now += 5), 'probe');
     expect(b.snapshot(now)).toMatchObject({ state: 'closed', reason: 'probe succeeded', calls: 0 });
   });
 
@@ -188,12 +190,12 @@ describe('Given a circuit breaker (window 10 s, at least 4 calls, opens at 50 %,
         for (const ok of outcomes) {
           now += 500;
           const before = b.snapshot(now);
-          if (!b.allows(now)) {
+          const kind = b.tryBegin(now);
+          if (kind === undefined) {
             expect(before.state).toBe('open');
             continue;
           }
-          b.begin(now);
-          b.record(ok, now);
+          b.record(ok, now, kind);
           const after = b.snapshot(now);
           if (before.state === 'half_open') expect(after.state).toBe(ok ? 'closed' : 'open');
           if (after.state === 'closed') expect(after.calls < config.minCalls || after.failures * 1000 < config.failurePerMilleOpen * after.calls).toBe(true);

@@ -143,8 +143,9 @@ export class SqliteOnlineStore implements OnlineStore {
   }
 
   async riskDecisionsSince(sinceMs: number, limit: number): Promise<RiskDecisionRecord[]> {
-    const rows = this.stmt('riskSince', 'SELECT * FROM risk_decisions WHERE created_at_ms >= ? ORDER BY created_at_ms LIMIT ?').all(sinceMs, limit) as Row[];
-    return rows.map((r) => toRecord<RiskDecisionRecord>(r) as RiskDecisionRecord);
+    // The newest `limit` of them (past the limit the oldest are the ones left out), returned oldest first.
+    const rows = this.stmt('riskSince', 'SELECT * FROM risk_decisions WHERE created_at_ms >= ? ORDER BY created_at_ms DESC LIMIT ?').all(sinceMs, limit) as Row[];
+    return rows.reverse().map((r) => toRecord<RiskDecisionRecord>(r) as RiskDecisionRecord);
   }
 
   async channelUsage(businessDate: string): Promise<ChannelUsageRow[]> {
