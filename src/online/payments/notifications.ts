@@ -5,7 +5,8 @@ import type { ChannelNotification, ChannelPort } from '../channels/port.js';
 import { apiFailure } from '../errors.js';
 import type { OnlineStore, OnlineTx } from '../port.js';
 import { applyPayoutOutcome, applyTopupOutcome } from './payouts.js';
-import { applyPaymentOutcome, applyRefundOutcome, Refusal, runUnit, type ApiResult } from './service.js';
+import { applyPaymentOutcome, applyRefundOutcome, Refusal, runUnit, type ApiResult, type RouteRecord } from './service.js';
+import { paymentView } from './views.js';
 
 function ok(body: Record<string, unknown>): ApiResult {
   return { ok: true, httpStatus: 200, body: JSON.stringify(body), replayed: false };
@@ -39,6 +40,20 @@ function applyNotification(tx: OnlineTx, channelId: string, n: ChannelNotificati
   const mismatch = (what: string) => new Refusal(apiFailure('notification_mismatch', `${what} does not match ${n.reference}.`));
   if (n.reference.startsWith('pay_')) {
     const p = tx.payment(null, n.reference);
+    if (p && p.channelId !== channelId && triedAt(p.routeJson, channelId)) {
+      // The order moved on after this channel failed to answer, and the channel took it after all: the
+      // payer paid twice. Keep the evidence for an operator to refund; the order itself is not touched.
+      if (p.amountMinor !== n.amountMinor || p.currency !== n.currency) throw mismatch('The amount or currency');
+      if (n.status === 'succeeded') {
+        tx.publish({
+          topic: 'payment.orphan_charge',
+          aggregateId: p.paymentId,
+          merchantId: p.merchantId,
+          payload: { ...paymentView(p), orphan_channel: channelId, orphan_channel_txn_id: n.channelTxnId, action: 'refund_required' },
+        });
+      }
+      return;
+    }
     if (!p || p.channelId !== channelId) throw mismatch('The reference');
     if (p.amountMinor !== n.amountMinor || p.currency !== n.currency) throw mismatch('The amount or currency');
     applyPaymentOutcome(tx, n.reference, outcome);
@@ -66,4 +81,11 @@ function applyNotification(tx: OnlineTx, channelId: string, n: ChannelNotificati
     return;
   }
   throw mismatch('The reference');
+}
+
+/** Whether a payment's route record shows a failed attempt at the channel (it moved on from there). */
+function triedAt(routeJson: string | null, channelId: string): boolean {
+  if (routeJson === null) return false;
+  const route = JSON.parse(routeJson) as RouteRecord;
+  return route.attempts.some((a) => a.channel === channelId);
 }

@@ -8,11 +8,12 @@ import { Ledger } from '../../ledger/index.js';
 import { openSqlite, type SqliteConnection } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { InstantBankChannel } from '../channels/instant-bank.js';
-import type { ChannelOutcome, ChannelPort, PayRequest } from '../channels/port.js';
+import type { ChannelNotification, ChannelOutcome, ChannelPort, NotificationParse, PayRequest } from '../channels/port.js';
 import { parseOnlineConfig, PRODUCT_NAMES, type OnlineConfig } from '../config.js';
 import type { SmsMessage, SmsPort } from '../risk/sms.js';
 import { ChannelHealth } from '../routing/health.js';
 import { SqliteOnlineStore } from '../sqlite/store.js';
+import { NotificationService } from './notifications.js';
 import { closeExpired, isFailure, PaymentService, runUnit, type ApiResult, type Caller, type RouteRecord } from './service.js';
 
 /** A bank that can be taken down (answers unknown/unavailable without recording) and counts its pay calls. */
@@ -21,6 +22,11 @@ class FlakyBank extends InstantBankChannel implements ChannelPort {
   /** Takes the payment, then answers a 5xx (the answer is lost, the money moved). */
   takesThenFails = false;
   calls = 0;
+  /** What the next notification says (the test plays the channel's callback). */
+  next: ChannelNotification | undefined;
+  override parseNotification(): NotificationParse {
+    return this.next ? { ok: true, notification: this.next } : super.parseNotification();
+  }
   override async pay(req: PayRequest): Promise<ChannelOutcome> {
     this.calls++;
     if (this.down) return { status: 'unknown', reason: 'unavailable', message: 'HTTP 503' };
@@ -81,6 +87,7 @@ async function setUp(extra: Record<string, unknown> = {}): Promise<void> {
   health = new ChannelHealth(config, clock);
   cheap.down = dear.down = false;
   cheap.takesThenFails = false;
+  cheap.next = undefined;
   cheap.calls = dear.calls = 0;
   sent.length = 0;
   service = new PaymentService({ store, config, channels: new Map([['cheap', cheap], ['dear', dear]]), publicUrl: () => 'http://127.0.0.1:0', clock, health, sms });
@@ -175,6 +182,24 @@ describe('Given two channels for foreign cards, cheap (0.2 %, 5 payments a day) 
     const both = await Promise.all([pay(1_000), pay(1_000)]);
     expect(cheap.calls - before).toBe(1);
     expect(both.map((b) => b['channel']).sort()).toEqual(['cheap', 'dear']);
+  });
+
+  it('When cheap took a payment it had no record of when asked, and notifies after the order moved to dear, Then an orphan charge is published for refund and the order is untouched', async () => {
+    cheap.down = true;
+    const p = await pay(10_000);
+    expect(p).toMatchObject({ status: 'succeeded', channel: 'dear' });
+    cheap.next = { reference: String(p['id']), channelTxnId: 'CHEAP-LATE-1', operation: 'pay', status: 'succeeded', amountMinor: 10_000n, currency: 'CNY', notificationId: 'n-late-1' };
+    const answer = await new NotificationService(store, new Map([['cheap', cheap], ['dear', dear]])).receive('cheap', {}, Buffer.alloc(0));
+    expect(answer).toMatchObject({ ok: true, httpStatus: 200 });
+    const orphan = db.prepare("SELECT payload FROM outbox WHERE topic = 'payment.orphan_charge'").get() as { payload: string } | undefined;
+    expect(JSON.parse(orphan?.payload ?? '{}')).toMatchObject({ id: p['id'], orphan_channel: 'cheap', orphan_channel_txn_id: 'CHEAP-LATE-1', action: 'refund_required' });
+    expect(body(await service.get(caller, String(p['id'])))).toMatchObject({ status: 'succeeded', channel: 'dear' });
+    // A channel the order never tried is still a mismatch.
+    const stranger = new FlakyBank({ channelId: 'stranger' });
+    stranger.next = { ...cheap.next, notificationId: 'n-x' };
+    const refused = await new NotificationService(store, new Map([['stranger', stranger]])).receive('stranger', {}, Buffer.alloc(0));
+    expect(refused).toMatchObject({ ok: false, code: 'notification_mismatch' });
+    cheap.next = undefined;
   });
 
   it('When cheap declines (a business decline), Then the payment fails and dear is never called', async () => {
