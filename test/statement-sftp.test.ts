@@ -9,18 +9,13 @@ import ssh2, { type SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/cli/config.js';
 import { generateHostKeyPem } from '../src/online/channel-sim/file-servers.js';
+import { generateEd25519KeyPair } from '../src/online/sftp/keys.js';
 import { startDaemon, type Daemon } from '../src/online/daemon.js';
 import { runCli } from './support/cli.js';
 
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 
-/** ssh2's generator now and then drops a leading zero byte of an ed25519 public key (about 1 in 500), leaving a key nobody can parse; draw again. */
-function keyPair(): { private: string; public: string } {
-  for (;;) {
-    const k = utils.generateKeyPairSync('ed25519');
-    if (!(utils.parseKey(k.public) instanceof Error)) return k;
-  }
-}
+const keyPair = generateEd25519KeyPair;
 
 interface Session {
   readonly sftp: SFTPWrapper;

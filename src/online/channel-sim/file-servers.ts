@@ -15,12 +15,12 @@ import { open, realpath, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import ssh2, { type SFTPWrapper } from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
+import { generateEd25519KeyPair, hostKeyFingerprint } from '../sftp/keys.js';
 import { CLIENT_PATH_BYTES_MAX, onlySftpSessions, serveReadOnlySftp, startSshServer, staysInside } from '../sftp/read-only.js';
 
 export { underRoot } from '../sftp/read-only.js';
 
-const { utils: sshUtils } = ssh2;
 
 /** Limits of the file servers, with their reasons. */
 export const FILE_SERVER_LIMITS = {
@@ -78,18 +78,12 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b) && given.length === expected.length;
 }
 
-/** The SHA-256 fingerprint of a private host key's public half, as OpenSSH prints it. */
-export function hostKeyFingerprint(hostKeyPem: string): string {
-  const parsed = sshUtils.parseKey(hostKeyPem);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (key === undefined || key instanceof Error) throw new Error(`The SFTP host key cannot be read: ${key instanceof Error ? key.message : 'no key'}.`);
-  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
-}
-
 /** A fresh ed25519 host key (OpenSSH PEM), for a simulator started without one. */
 export function generateHostKeyPem(): string {
-  return sshUtils.generateKeyPairSync('ed25519').private;
+  return generateEd25519KeyPair().private;
 }
+
+export { hostKeyFingerprint };
 
 // ---- SFTP ----
 
