@@ -75,9 +75,14 @@ try {
   const store = new SqliteClearingStore(ledgerStore);
   nowMs = Date.parse('2026-11-27T02:00:00Z');
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage();
   const result = await clearDay(store, config, { runDate: D, includeUnreconciled: true, outDir: path.join(dir, 'out'), nowMs, onProgress: (e) => e.kind === 'loaded' && log(`loaded ${e.candidates} items in ${e.elapsedMs} ms`) });
   const clearMs = performance.now() - t1;
-  log(`cleared ${PAYMENTS} payments into ${result.batches.length} batches (${result.entriesPosted} entries) in ${Math.round(clearMs)} ms: ${Math.round((PAYMENTS * 1000) / clearMs)} items/s`);
+  const cpu = process.cpuUsage(cpu1);
+  const clearCpuMs = Math.round((cpu.user + cpu.system) / 1000);
+  log(
+    `cleared ${PAYMENTS} payments into ${result.batches.length} batches (${result.entriesPosted} entries) in ${Math.round(clearMs)} ms (CPU ${clearCpuMs} ms): ${Math.round((PAYMENTS * 1000) / clearMs)} items/s; load ${os.loadavg()[0]?.toFixed(1)}`,
+  );
 
   // Baseline: the ledger's batch path on the same file, 1,000 entries per transaction.
   const t2 = performance.now();
@@ -104,7 +109,7 @@ try {
   await ledgerStore.close();
   if (JSON_OUT) {
     process.stdout.write(
-      `${JSON.stringify({ payments: PAYMENTS, merchants: MERCHANTS, batches: result.batches.length, entries: result.entriesPosted, clear_ms: Math.round(clearMs), clear_items_per_s: Math.round((PAYMENTS * 1000) / clearMs), baseline_entries_per_s: entriesPerS })}\n`,
+      `${JSON.stringify({ payments: PAYMENTS, merchants: MERCHANTS, batches: result.batches.length, entries: result.entriesPosted, clear_ms: Math.round(clearMs), clear_cpu_ms: clearCpuMs, clear_items_per_s: Math.round((PAYMENTS * 1000) / clearMs), baseline_entries_per_s: entriesPerS })}\n`,
     );
   }
 } finally {

@@ -275,7 +275,14 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-function runChild(inputs: Inputs, channel: ChannelName): ChildResult {
+/**
+ * BENCH_BASELINE=DIR: also run each size with the bench child of another checkout of settle (e.g.
+ * `git archive HEAD src bench package.json tsconfig.json | tar -x -C DIR`, node_modules linked), so a
+ * change is compared with what it replaces under the same load, in the same run.
+ */
+const baselineDir = process.env['BENCH_BASELINE'] ?? '';
+
+function runChild(inputs: Inputs, channel: ChannelName, tree = path.join(here, '..')): ChildResult {
   const work = path.join(os.tmpdir(), `settle-bench-recon-run-${process.pid}.db`);
   const clean = (): void => {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${work}${suffix}`, { force: true });
@@ -283,8 +290,9 @@ function runChild(inputs: Inputs, channel: ChannelName): ChildResult {
   clean();
   copyFileSync(inputs.db, work);
   try {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', work, channel, channel === 'wechat' ? inputs.wechat : inputs.alipay], {
-      cwd: path.join(here, '..'),
+    const script = path.join(tree, 'bench', path.basename(self));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', work, channel, channel === 'wechat' ? inputs.wechat : inputs.alipay], {
+      cwd: tree,
       encoding: 'utf8',
       maxBuffer: 16 * 1024 * 1024,
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -332,14 +340,21 @@ async function main(): Promise<void> {
   const loadBefore = load();
   say(`machine: ${machine}`);
   say(`load average before: ${loadBefore}`);
-  const results: { size: number; channel: ChannelName | 'csv-parse'; rows: number; elapsedMs: number; cpuMs: number | null; hwmKiB: number | null; child?: ChildResult }[] = [];
+  const results: { size: number; channel: ChannelName | `${ChannelName} baseline` | 'csv-parse'; rows: number; elapsedMs: number; cpuMs: number | null; hwmKiB: number | null; child?: ChildResult; load1?: string }[] = [];
   for (const size of sizes()) {
     const inputs = inputsFor(size);
     const bare = await csvParseBare(inputs.wechat);
     results.push({ size, channel: 'csv-parse', rows: bare.rows, elapsedMs: bare.elapsedMs, cpuMs: null, hwmKiB: null });
     for (const channel of ['wechat', 'alipay'] as const) {
+      // The baseline first and then this tree, one after the other, so both see much the same load.
+      if (baselineDir !== '') {
+        const load1 = load();
+        const b = runChild(inputs, channel, path.resolve(baselineDir));
+        results.push({ size, channel: `${channel} baseline`, rows: b.rows, elapsedMs: b.elapsedMs, cpuMs: b.cpuMs, hwmKiB: b.hwmKiB, child: b, load1 });
+      }
+      const load1 = load();
       const r = runChild(inputs, channel);
-      results.push({ size, channel, rows: r.rows, elapsedMs: r.elapsedMs, cpuMs: r.cpuMs, hwmKiB: r.hwmKiB, child: r });
+      results.push({ size, channel, rows: r.rows, elapsedMs: r.elapsedMs, cpuMs: r.cpuMs, hwmKiB: r.hwmKiB, child: r, load1 });
     }
   }
   const loadAfter = load();
@@ -367,7 +382,7 @@ async function main(): Promise<void> {
     const types = Object.entries(c.byType)
       .map(([t, n]) => `${t} ${n}`)
       .join(', ');
-    say(`${fmt(r.size)} ${r.channel}: matched ${fmt(c.matched)}, suspense ${c.suspense}, discrepancies ${c.discrepancies} (${types})`);
+    say(`${fmt(r.size)} ${r.channel} (load before it ${r.load1 ?? '?'}): matched ${fmt(c.matched)}, suspense ${c.suspense}, discrepancies ${c.discrepancies} (${types})`);
   }
   say(`load average after: ${loadAfter}`);
 }

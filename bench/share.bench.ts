@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileSharing } from '../src/batch/sharing/config.js';
 import { sharePayment, type DayCapState, type SharePayment } from '../src/batch/sharing/core.js';
-import { shareDay } from '../src/batch/sharing/run.js';
+import { SHARE_RUN_LIMITS, shareDay } from '../src/batch/sharing/run.js';
 import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
 import { writeStatements } from '../src/batch/sharing/statement.js';
 import { loadConfig } from '../src/cli/config.js';
@@ -94,7 +94,7 @@ try {
   t0 = process.hrtime.bigint();
   let read = 0;
   for (let after = ''; ; ) {
-    const page = store.paymentsPage(D, after, 5_000);
+    const page = store.paymentsPage(D, after, SHARE_RUN_LIMITS.pageSize);
     if (page.length === 0) break;
     read += page.length;
     after = page[page.length - 1]?.paymentId ?? after;
@@ -102,8 +102,11 @@ try {
   const readMs = ms(t0);
 
   t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const result = await shareDay(store, rules, D, { nowMs: Date.now() });
   const shareMs = ms(t0);
+  const cpu = process.cpuUsage(cpu0);
+  const shareCpuMs = Math.round((cpu.user + cpu.system) / 1000);
 
   t0 = process.hrtime.bigint();
   const rerun = await shareDay(store, rules, D, { nowMs: Date.now() });
@@ -118,7 +121,7 @@ try {
   console.log(`share bench: ${PAYMENTS.toLocaleString('en')} payments, ${MERCHANTS} merchants, ${AGENTS} agents (load ${(await import('node:os')).loadavg()[0]?.toFixed(1)})`);
   console.log(`  bare allocation loop (in memory)   ${String(bareMs).padStart(7)} ms  ${rate(PAYMENTS, bareMs)}  (${lines.toLocaleString('en')} lines)`);
   console.log(`  bare paged read of the payments    ${String(readMs).padStart(7)} ms  ${rate(read, readMs)}`);
-  console.log(`  shareDay (lines + entries)         ${String(shareMs).padStart(7)} ms  ${rate(PAYMENTS, shareMs)}  (${result.linesWritten.toLocaleString('en')} lines, ${result.entries.length} entries)`);
+  console.log(`  shareDay (lines + entries)         ${String(shareMs).padStart(7)} ms  ${rate(PAYMENTS, shareMs)}  (${result.linesWritten.toLocaleString('en')} lines, ${result.entries.length} entries; CPU ${shareCpuMs} ms)`);
   console.log(`  shareDay re-run (no-op)            ${String(rerunMs).padStart(7)} ms  (${rerun.linesWritten} lines written, ${rerun.entries.filter((e) => e.replayed).length} entries replayed)`);
   console.log(`  statements (${files.length} CSV files)         ${String(statementsMs).padStart(7)} ms`);
 } finally {

@@ -5,19 +5,22 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLEARING_ERROR_CODES } from '../src/batch/clearing/config.js';
+import { NIGHT_ERROR_CODES } from '../src/batch/night/errors.js';
 import { RECON_ERROR_CODES } from '../src/batch/recon/errors.js';
+import { REPORT_ERROR_CODES } from '../src/batch/report/errors.js';
 import { SHARE_ERROR_CODES } from '../src/batch/sharing/errors.js';
 import { LEDGER_ERROR_CODES } from '../src/ledger/errors.js';
 import { API_ERROR_CODES } from '../src/online/errors.js';
 import { ONLINE_AUTH_ERROR_CODES } from '../src/online/merchants/errors.js';
 import { NOTIFY_ERROR_CODES } from '../src/online/notify/errors.js';
 import { BILL_ERROR_CODES } from '../src/online/channel-sim/bills/errors.js';
+import { REVIEW_ERROR_CODES } from '../src/cli/review/errors.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return name === 'node_modules' ? [] : testFiles(path);
-    return name.endsWith('.test.ts') && name !== 'error-codes.test.ts' ? [path] : [];
+    return (name.endsWith('.test.ts') || name.endsWith('.test.tsx')) && name !== 'error-codes.test.ts' ? [path] : [];
   });
 }
 
@@ -47,6 +50,17 @@ describe('Given the table of ledger error codes', () => {
   });
   it.each(Object.keys(SHARE_ERROR_CODES))('Then profit-sharing code %s is asserted by some test', (code) => {
     expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(REVIEW_ERROR_CODES))('Then review code %s is asserted by some test', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+  });
+  it.each(Object.keys(NIGHT_ERROR_CODES))('Then night chain code %s is asserted by some test, and says what to do', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+    expect(NIGHT_ERROR_CODES[code as keyof typeof NIGHT_ERROR_CODES].length).toBeGreaterThan(25);
+  });
+  it.each(Object.keys(REPORT_ERROR_CODES))('Then report code %s is asserted by some test, and says what to do', (code) => {
+    expect(corpus).toContain(`'${code}'`);
+    expect(REPORT_ERROR_CODES[code as keyof typeof REPORT_ERROR_CODES].length).toBeGreaterThan(25);
   });
   it('Then every bill, clearing and sharing code says what it means or what to do', () => {
     for (const { hint } of Object.values(BILL_ERROR_CODES)) expect(hint.length).toBeGreaterThan(25);

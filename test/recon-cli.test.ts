@@ -128,7 +128,8 @@ describe('settle recon import and match', () => {
     expect(r.json).toMatchObject({ ok: true, file_version: 1, counts: { matched: 2, suspense: 2, discrepancies: 1, by_type: { amount_mismatch: 1 } }, open_discrepancies: 1, changes: null });
     const human = await settle('recon', 'match', '--channel', 'wallet', '--date', D);
     expect(human.code).toBe(2);
-    expect(human.stderr).toContain('recon match: loaded 4 lines');
+    expect(human.stderr).toContain('recon match wallet 2026-11-26: match load: done'); // progress lines (src/cli/progress)
+    expect(human.stderr).toContain('lines=4 records=4 pool=0');
     expect(human.stdout).toContain('2 matched, 2 in suspense, 1 discrepancies (amount_mismatch 1)');
   });
 

@@ -19,7 +19,8 @@ export interface SettleConfig {
   /**
    * The day-end sections, parsed by the command that uses them (each module exports its own schema):
    * `clearing` (src/batch/clearing), `sharing` (src/batch/sharing), `positions` (src/batch/positions),
-   * `statements` (src/batch/statements), `trial_balance` (src/batch/trial-balance). Absent sections are undefined.
+   * `statements` (src/batch/statements), `trial_balance` (src/batch/trial-balance), `night` (src/batch/night), `report` (src/batch/report).
+   * Absent sections are undefined.
    */
   readonly sections: {
     readonly clearing?: unknown;
@@ -27,6 +28,8 @@ export interface SettleConfig {
     readonly positions?: unknown;
     readonly statements?: unknown;
     readonly trial_balance?: unknown;
+    readonly night?: unknown;
+    readonly report?: unknown;
   };
   readonly path: string;
 }
@@ -45,6 +48,8 @@ const configSchema = z.strictObject({
   positions: z.unknown().optional(),
   statements: z.unknown().optional(),
   trial_balance: z.unknown().optional(),
+  night: z.unknown().optional(),
+  report: z.unknown().optional(),
 });
 
 export const CONFIG_BYTES_MAX = 4 * 1024 * 1024;
@@ -73,7 +78,7 @@ export function loadConfig(path: string = defaultConfigPath()): SettleConfig {
   if (!online.ok) throw new LedgerError('config_invalid', describeZodIssue(online.error, `${path}: online`));
   const recon = parseReconConfig(parsed.data.recon);
   if (!recon.ok) throw new LedgerError('config_invalid', describeZodIssue(recon.error, `${path}: recon`));
-  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, sections: { clearing: parsed.data.clearing, sharing: parsed.data.sharing, positions: parsed.data.positions, statements: parsed.data.statements, trial_balance: parsed.data.trial_balance }, path });
+  return Object.freeze({ timezone: parsed.data.timezone, chart: parseChart(parsed.data.ledger, `${path}: ledger`), online: online.value, recon: recon.value, sections: { clearing: parsed.data.clearing, sharing: parsed.data.sharing, positions: parsed.data.positions, statements: parsed.data.statements, trial_balance: parsed.data.trial_balance, night: parsed.data.night, report: parsed.data.report }, path });
 }
 
 /** Today's calendar date (YYYY-MM-DD) in the given time zone. */

@@ -9,6 +9,7 @@ import { SqliteLedgerStore } from '../ledger/sqlite/store.js';
 import { SqliteOnlineStore } from '../online/sqlite/store.js';
 import { AbortError } from './errors.js';
 import type { Output } from './output.js';
+import type { CliProgress } from './progress/index.js';
 
 export interface CliIo {
   readonly stdout: (text: string) => void;
@@ -16,6 +17,14 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   readonly clock: () => number;
+  /** The process's own streams when run from a shell; absent in tests. Progress bars and `recon review` need a TTY. */
+  readonly terminal?: CliTerminal;
+}
+
+export interface CliTerminal {
+  readonly stdin: NodeJS.ReadStream;
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
 }
 
 export interface GlobalOptions {
@@ -27,6 +36,8 @@ export interface CommandContext {
   readonly io: CliIo;
   readonly out: Output;
   readonly dbPath: string;
+  /** Progress of a long command (src/cli/progress): an ink bar on a terminal, log lines otherwise. */
+  readonly progress?: (label: string) => Promise<CliProgress>;
 }
 
 export const DEFAULT_DB_FILE = 'settle.db';

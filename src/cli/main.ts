@@ -14,8 +14,10 @@ import { registerLedgerCommands } from './commands/ledger.js';
 import { registerMerchantCommands } from './commands/merchant.js';
 import { registerOrderCommands } from './commands/order.js';
 import { registerPositionCommands } from './commands/position.js';
+import { registerNightCommands } from './commands/night.js';
 import { registerNotifyCommands } from './commands/notify.js';
 import { registerReconCommands } from './commands/recon.js';
+import { registerReportCommand } from './commands/report.js';
 import { registerRunsCommand } from './commands/runs.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerShareCommand } from './commands/share.js';
@@ -24,6 +26,7 @@ import { registerStatementCommand } from './commands/statement.js';
 import { resolveDbPath, type CliIo, type CommandContext, type GlobalOptions, type Run } from './context.js';
 import { AbortError, EXIT } from './errors.js';
 import { makeOutput, toJsonText } from './output.js';
+import { openProgress } from './progress/index.js';
 
 export const VERSION = '0.1.0';
 
@@ -34,6 +37,7 @@ function defaultIo(): CliIo {
     env: process.env,
     cwd: process.cwd(),
     clock: Date.now,
+    terminal: { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
   };
 }
 
@@ -61,6 +65,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         io,
         out: makeOutput(globals.json === true, io.stdout, io.stderr),
         dbPath: resolveDbPath(globals, io),
+        progress: (label) => openProgress({ json: globals.json === true, stderr: io.stderr, clock: io.clock, tty: io.terminal?.stderr }, label),
       };
       exitCode = await action(ctx, ...(args.slice(0, -1) as never[]));
     };
@@ -82,6 +87,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   registerTrialBalanceCommand(program, run);
   registerStatementCommand(program, run);
   registerPositionCommands(program, run);
+  registerReportCommand(program, run);
+  registerNightCommands(program, run, (args, stepIo) => main(args, stepIo));
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     for (const sub of cmd.commands) sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -24,6 +24,9 @@ import { SqliteOnlineStore } from './sqlite/store.js';
 import { startStatementsSftp } from './statements/sftp.js';
 import { SqliteSftpKeyStore } from './statements/sftp-keys.js';
 
+/** Pending connections the kernel queues for accept (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 export interface DaemonOptions {
   readonly dbPath: string;
   readonly config: OnlineConfig;
@@ -136,7 +139,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     logger: options.logger ?? true,
     statementsDir: resolve(dirname(options.dbPath), options.config.statements_dir),
   });
-  await app.listen({ port: options.port, host });
+  // A deep accept queue: a burst of merchants' connections (a flash sale, a retry storm after an outage)
+  // waits to be accepted instead of overflowing Node's default of 511 and being dropped or reset.
+  await app.listen({ port: options.port, host, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   if (typeof address === 'object' && address) url = `http://${host}:${address.port}`;
   const ledger = new Ledger(ledgerStore);

@@ -169,11 +169,25 @@ export function computeFees(items: readonly CandidateItem[], config: Pick<Cleari
   const paymentFees = new Map<string, bigint>();
   const out: ClearedItem[] = [];
   const sorted = [...items].sort(byDateThenId);
+  // The card of each (merchant, product, channel), found once: a day repeats them a million times.
+  const cards = new Map<string, Map<string | null, RateCard | undefined>>();
+  const cardOf = (item: CandidateItem): RateCard | undefined => {
+    const selector = `${item.merchantId}\u0000${item.product}`;
+    let byChannel = cards.get(selector);
+    if (byChannel === undefined) {
+      byChannel = new Map();
+      cards.set(selector, byChannel);
+    }
+    if (byChannel.has(item.channelId)) return byChannel.get(item.channelId);
+    const card = findRateCard(config.rateCards, item.merchantId, item.product, item.channelId);
+    byChannel.set(item.channelId, card);
+    return card;
+  };
   for (const item of sorted) {
     if (item.kind === 'refund') continue;
     const key = volumeKey(item.merchantId, item.currency, monthOf(item.businessDate));
     const before = volume.get(key) ?? 0n;
-    const card = findRateCard(config.rateCards, item.merchantId, item.product, item.channelId);
+    const card = cardOf(item);
     const fee = card ? paymentFee(card, item.amountMinor, before) : item.bookedFeeMinor;
     volume.set(key, before + item.amountMinor);
     if (item.kind === 'payment') paymentFees.set(item.itemId, fee);
@@ -181,7 +195,7 @@ export function computeFees(items: readonly CandidateItem[], config: Pick<Cleari
   }
   for (const item of sorted) {
     if (item.kind !== 'refund') continue;
-    const card = findRateCard(config.rateCards, item.merchantId, item.product, item.channelId);
+    const card = cardOf(item);
     let returned = item.bookedFeeMinor;
     if (card) {
       const paymentFeeMinor = paymentFees.get(item.paymentId ?? '') ?? item.paymentSettledFeeMinor ?? item.paymentBookedFeeMinor ?? 0n;

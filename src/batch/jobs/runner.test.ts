@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqlite, type SqliteConnection } from '../../ledger/sqlite/database.js';
-import { JobLockedError, runJob, type JobOutcome } from './runner.js';
+import { JobLockedError, localHolderGone, runJob, thisHolder, type JobOutcome } from './runner.js';
 import { SqliteJobRunStore } from './sqlite/job-store.js';
 
 let db: SqliteConnection;
@@ -43,6 +43,23 @@ describe('Given the job run log', () => {
     const r = await runJob({ store, clock }, 'cutoff', '2026-11-26', async (run) => ({ result: run.tookOver?.holder, outcome: 'succeeded' }));
     expect(r.result).toBe('dead');
     expect(store.list({ job: 'cutoff', limit: 5 }).map((x) => x.outcome)).toEqual(['succeeded', 'abandoned']);
+  });
+
+  it('When the holder of a live lease is a process of this host that is gone, Then the next run takes over at once', async () => {
+    const { hostname } = await import('node:os');
+    const { spawnSync } = await import('node:child_process');
+    const gonePid = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    expect(store.begin('clear', '2026-11-26', `${hostname()}:${gonePid}`, now, 30_000).ok).toBe(true);
+    const r = await runJob({ store, clock }, 'clear', '2026-11-26', async (run) => ({ result: run.tookOver?.holder, outcome: 'succeeded' }));
+    expect(r.result).toBe(`${hostname()}:${gonePid}`);
+    expect(store.list({ job: 'clear', limit: 5 })).toMatchObject([{ outcome: 'succeeded' }, { outcome: 'abandoned', error: expect.stringContaining('is gone') as unknown }]);
+  });
+
+  it('When the holder is alive, or on another host, Then it is not taken for gone', () => {
+    expect(localHolderGone(thisHolder())).toBe(false);
+    expect(localHolderGone(`some-other-host:${process.pid + 1}`)).toBe(false);
+    expect(localHolderGone('not a holder')).toBe(false);
+    expect(localHolderGone(`h:${process.ppid}`)).toBe(false);
   });
 
   it('When the work throws, Then the run is failed with the error and the error propagates', async () => {

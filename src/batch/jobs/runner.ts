@@ -33,6 +33,30 @@ export interface RunnerDeps {
   readonly holder?: string;
   readonly leaseMs?: number;
   readonly heartbeatMs?: number;
+  /** True when the holder named is certainly gone (default: a process of this host that no longer exists). */
+  readonly holderGone?: (holder: string) => boolean;
+}
+
+/** The default holder name: host and process id. */
+export function thisHolder(): string {
+  return `${hostname()}:${process.pid}`;
+}
+
+/**
+ * True when `holder` names a process on this host that no longer runs. A pid reused by another process
+ * reads as alive, which only means waiting for the lease to lapse — the safe side.
+ */
+export function localHolderGone(holder: string): boolean {
+  const at = holder.lastIndexOf(':');
+  if (at < 0 || holder.slice(0, at) !== hostname()) return false;
+  const pid = Number(holder.slice(at + 1));
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export async function runJob<T>(
@@ -42,7 +66,14 @@ export async function runJob<T>(
   work: (run: JobRun & { readonly tookOver: JobRun | null }) => Promise<JobOutcome<T>>,
 ): Promise<{ readonly run: JobRun; readonly result: T; readonly outcome: 'succeeded' | 'findings' }> {
   const leaseMs = deps.leaseMs ?? JOB_LEASE_MS;
-  const begun = deps.store.begin(job, businessDate, deps.holder ?? `${hostname()}:${process.pid}`, deps.clock(), leaseMs);
+  const holder = deps.holder ?? thisHolder();
+  let begun = deps.store.begin(job, businessDate, holder, deps.clock(), leaseMs);
+  if (!begun.ok && (deps.holderGone ?? localHolderGone)(begun.holder.holder)) {
+    deps.store.abandon(begun.holder.runId, deps.clock(), `holder ${begun.holder.holder} is gone: the run stopped without finishing`);
+    const dead = begun.holder;
+    begun = deps.store.begin(job, businessDate, holder, deps.clock(), leaseMs);
+    if (begun.ok) begun = { ...begun, tookOver: dead };
+  }
   if (!begun.ok) throw new JobLockedError(begun.holder);
   const { run } = begun;
   const timer = setInterval(() => deps.store.heartbeat(run.runId, deps.clock(), leaseMs), deps.heartbeatMs ?? JOB_HEARTBEAT_MS);

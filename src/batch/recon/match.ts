@@ -400,7 +400,26 @@ export interface MatchOutcomes {
    * stores of a matched item), built without the line and record objects; undefined for any other.
    */
   matchedAt(i: number): MatchedOutcome | undefined;
+  /** When outcome `i` is a plain matched pair (see MatchedPairs), appends it to `into` and returns true; else false. */
+  pushPair(i: number, into: MatchedPairs): boolean;
   readonly counts: OutcomeCounts;
+}
+
+/**
+ * Matched pairs of a line of the file being matched and one of today's records, with no note and no
+ * pool side: nearly every outcome of a day. A run collects them as four arrays of primitives (no object
+ * per outcome) and the store writes them in bulk.
+ */
+export interface MatchedPairs {
+  readonly kind: LineKind[];
+  /** 1-based position of the line in the file being matched. */
+  readonly lineSeq: number[];
+  readonly recordSource: RecordSource[];
+  readonly recordId: string[];
+}
+
+export function emptyPairs(): MatchedPairs {
+  return { kind: [], lineSeq: [], recordSource: [], recordId: [] };
 }
 
 /** The narrow form of a matched outcome: see MatchOutcomes.matchedAt. */
@@ -638,17 +657,33 @@ export class RecordTable implements RecordColumns {
   private readonly strings = new StringTable();
 
   push(r: OurRecord): void {
+    this.pushFields(r.source, r.recordId, r.merchantId, r.paymentId, r.channelTxnId, r.amountMinor, r.currency, r.status, r.costMinor, r.businessDate);
+  }
+
+  /** A record from its fields, in OurRecord order (a store reading a million rows need not build a million objects). */
+  pushFields(
+    source: RecordSource,
+    recordId: string,
+    merchantId: string,
+    paymentId: string | null,
+    channelTxnId: string | null,
+    amountMinor: bigint,
+    currency: string,
+    status: string,
+    costMinor: bigint,
+    businessDate: string | null,
+  ): void {
     const i = this.length++;
-    this.id.push(r.recordId);
-    this.txn.push(r.channelTxnId);
-    this.paymentId.push(r.paymentId);
-    this.amount.set(i, r.amountMinor);
-    this.cost.set(i, r.costMinor);
-    this.sourceAt.set(i, RECORD_SOURCES.indexOf(r.source));
-    this.merchantAt.set(i, this.strings.of(r.merchantId));
-    this.currencyAt.set(i, this.strings.of(r.currency));
-    this.statusAt.set(i, this.strings.of(r.status));
-    this.dateAt.set(i, this.strings.orNull(r.businessDate));
+    this.id.push(recordId);
+    this.txn.push(channelTxnId);
+    this.paymentId.push(paymentId);
+    this.amount.set(i, amountMinor);
+    this.cost.set(i, costMinor);
+    this.sourceAt.set(i, RECORD_SOURCES.indexOf(source));
+    this.merchantAt.set(i, this.strings.of(merchantId));
+    this.currencyAt.set(i, this.strings.of(currency));
+    this.statusAt.set(i, this.strings.of(status));
+    this.dateAt.set(i, this.strings.orNull(businessDate));
   }
 
   source(i: number): RecordSource {
@@ -915,6 +950,19 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
         channelSuspenseId: poolLine?.suspenseId ?? null,
         ledgerSuspenseId: poolRecord ? (poolLedger[l] as (typeof poolLedger)[number]).suspenseId : null,
       };
+    },
+    pushPair: (i, into) => {
+      if (i >= coreCount || core.outcome[i] !== 0 || core.note[i] !== -1) return false;
+      const c = core.channel[i] as number;
+      const l = core.ledger[i] as number;
+      if (c < poolLineCount || l < poolRecordCount) return false;
+      const line = at(c);
+      const r = rat(l);
+      into.kind.push(lines.kind(line));
+      into.lineSeq.push(line + 1);
+      into.recordSource.push(records.source(r));
+      into.recordId.push(records.recordId(r));
+      return true;
     },
     at: (i) => {
       if (i < coreCount) return fromCore(i);

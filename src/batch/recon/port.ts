@@ -5,7 +5,7 @@
 import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../ledger/index.js';
 import type { FormatName } from './config.js';
 import type { StatementLine, StatementSummary } from './line.js';
-import type { DiscrepancyType, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from './match.js';
+import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from './match.js';
 import type { SuspenseItem } from './suspense.js';
 
 // ---- files and their lines ----
@@ -175,7 +175,11 @@ export interface ReconStore {
   suspensePool(channel: string, businessDate: string): Promise<SuspenseItem[]>;
   currentRun(channel: string, businessDate: string): Promise<RunInfo | undefined>;
   beginRun(run: NewRun): Promise<number>;
-  appendItems(runId: number, items: readonly ItemRow[]): Promise<void>;
+  /**
+   * Appends outcomes of a run in one transaction: `items`, and matched pairs of lines of the file
+   * `matched.fileId` (the order of items within a run is not significant beyond item ids).
+   */
+  appendItems(runId: number, items: readonly ItemRow[], matched?: { readonly fileId: number; readonly pairs: MatchedPairs }): Promise<void>;
   /**
    * Makes the run the current one of its channel and date in one transaction: the previous run is
    * superseded (its open discrepancies too), pool items are closed and opened, and resolutions of the

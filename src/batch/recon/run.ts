@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { fileSha256, statementFromFile, importStatement, type ImportProgress, type ImportResult } from './import.js';
-import { LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
 
 export const MATCH_LIMITS = {
@@ -199,24 +199,21 @@ async function readLines(store: ReconStore, fileId: number): Promise<LineTable> 
  * them go into a RecordTable without a million objects alive at once. Optional: any ReconStore works.
  */
 interface PagedRecords {
-  recordsForDayPages?(channel: string, businessDate: string): AsyncIterable<readonly OurRecord[]>;
+  /** recordsForDay straight into the table, with no object per record (the SQLite adapter can). */
+  recordsForDayInto?(channel: string, businessDate: string, into: RecordTable): Promise<void>;
 }
 
-async function* dueRecords(store: ReconStore & PagedRecords, channel: string, date: string): AsyncIterable<readonly OurRecord[]> {
-  if (store.recordsForDayPages !== undefined) yield* store.recordsForDayPages(channel, date);
-  else yield await store.recordsForDay(channel, date);
+async function dueRecords(store: ReconStore & PagedRecords, channel: string, date: string, into: RecordTable): Promise<void> {
+  if (store.recordsForDayInto !== undefined) await store.recordsForDayInto(channel, date, into);
+  else for (const r of await store.recordsForDay(channel, date)) into.push(r);
 }
 
 /** Our records for the date: those due on it, those the lines name that never succeeded, and the pool's. */
 async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[]): Promise<RecordTable> {
   const records = new RecordTable();
+  await dueRecords(store, channel, date, records);
   const dueKeys: [Set<string>, Set<string>] = [new Set(), new Set()];
-  for await (const page of dueRecords(store, channel, date)) {
-    for (const r of page) {
-      dueKeys[r.source === 'refund' ? 1 : 0].add(r.recordId);
-      records.push(r);
-    }
-  }
+  for (let i = 0; i < records.length; i++) dueKeys[records.source(i) === 'refund' ? 1 : 0].add(records.recordId(i));
   const paymentKeys = new Set<string>();
   const refundKeys = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
@@ -265,11 +262,14 @@ export async function matchDay(
   const runId = await store.beginRun({ channel: channel.channel, businessDate, fileId: file.fileId, nowMs: deps.clock() });
   for (let i = 0; i < outcomes.length; i += MATCH_LIMITS.itemsChunkRows) {
     const rows: ItemRow[] = [];
+    // Plain matched pairs (nearly all of a day) go as arrays of primitives; the rest as item rows.
+    const pairs = emptyPairs();
     for (let j = i; j < Math.min(i + MATCH_LIMITS.itemsChunkRows, outcomes.length); j++) {
+      if (outcomes.pushPair(j, pairs)) continue;
       const m = outcomes.matchedAt(j);
       rows.push(m === undefined ? itemRowOf(outcomes.at(j), file.fileId) : matchedRowOf(m, file.fileId));
     }
-    await store.appendItems(runId, rows);
+    await store.appendItems(runId, rows, { fileId: file.fileId, pairs });
   }
   const counts = outcomes.counts;
   const run = await store.finishRun(runId, { lines: lines.length, records: records.length, counts, nowMs: deps.clock() });

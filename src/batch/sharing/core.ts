@@ -109,6 +109,37 @@ function seatsFor(rules: SharingRules, rule: ShareRule, merchantId: string, volu
   return seats;
 }
 
+/** The seats of one rule and merchant at one month volume, with their allocation ratios (platform last). */
+interface Table {
+  readonly volumeMinor: bigint;
+  readonly seats: readonly Seat[];
+  readonly ratiosPpm: readonly bigint[];
+  readonly platformPpm: bigint;
+}
+
+/** Tables kept per rules object (a day asks for the same merchant's table for each of its payments). */
+const TABLES_MAX = 200_000;
+const tablesOf = new WeakMap<SharingRules, Map<string, Table>>();
+
+/** The parties with a rate above zero for this payment, memoised per rules, rule and merchant (pure: the same inputs give the same table). */
+function tableFor(rules: SharingRules, rule: ShareRule, merchantId: string, volumeMinor: bigint): Table {
+  let tables = tablesOf.get(rules);
+  if (tables === undefined) {
+    tables = new Map();
+    tablesOf.set(rules, tables);
+  }
+  const key = `${rule.id}\u0000${merchantId}`;
+  const known = tables.get(key);
+  if (known !== undefined && known.volumeMinor === volumeMinor) return known;
+  const seats = seatsFor(rules, rule, merchantId, volumeMinor).filter((s) => s.ratePpm > 0n);
+  const partiesPpm = seats.reduce((sum, s) => sum + s.ratePpm, 0n);
+  const platformPpm = RATE_SCALE_PPM - partiesPpm;
+  const table: Table = { volumeMinor, seats, ratiosPpm: [...seats.map((s) => s.ratePpm), platformPpm], platformPpm };
+  if (tables.size >= TABLES_MAX) tables.clear();
+  tables.set(key, table);
+  return table;
+}
+
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 /** Rates as text, made once per distinct rate (a day repeats a handful of rates a million times). */
@@ -154,10 +185,8 @@ export function sharePayment(
     const finding: ShareFinding | null = baseMinor < 0n ? { code: 'base_negative', paymentId: p.paymentId, baseMinor } : null;
     return { lines: [line(PLATFORM_PARTY, 'platform', rule?.id ?? '-', baseMinor, '1', baseMinor, 0n)], finding, clippedMinor: 0n };
   }
-  const seats = seatsFor(rules, rule, p.merchantId, monthVolumeMinor).filter((s) => s.ratePpm > 0n);
-  const partiesPpm = seats.reduce((sum, s) => sum + s.ratePpm, 0n);
-  const platformPpm = RATE_SCALE_PPM - partiesPpm;
-  const parts = baseMinor === 0n ? seats.map(() => 0n).concat(0n) : allocate(baseMinor, [...seats.map((s) => s.ratePpm), platformPpm]);
+  const { seats, ratiosPpm, platformPpm } = tableFor(rules, rule, p.merchantId, monthVolumeMinor);
+  const parts = baseMinor === 0n ? ratiosPpm.map(() => 0n) : allocate(baseMinor, ratiosPpm);
   const lines: ShareLine[] = [];
   let platformMinor = parts[seats.length] ?? 0n;
   let clippedTotal = 0n;
@@ -165,8 +194,8 @@ export function sharePayment(
     const exact = parts[i] ?? 0n;
     let share = exact;
     if (rule.capPerPaymentMinor !== null) share = min(share, rule.capPerPaymentMinor);
-    const capKey = `${rule.id}\u0000${s.partyId}\u0000${p.currency}`;
     if (rule.capPerDayMinor !== null) {
+      const capKey = `${rule.id}\u0000${s.partyId}\u0000${p.currency}`;
       const used = dayCaps.get(capKey) ?? 0n;
       share = min(share, rule.capPerDayMinor - used > 0n ? rule.capPerDayMinor - used : 0n);
       dayCaps.set(capKey, used + share);

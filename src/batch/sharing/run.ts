@@ -15,8 +15,9 @@ import { ShareError } from './errors.js';
 import type { PartyDayTotal, ShareAccount, ShareStore } from './port.js';
 
 export const SHARE_RUN_LIMITS = {
-  /** Payments read and lines written per transaction: short write transactions keep the daemon going. */
-  pageSize: 5_000,
+  /** Payments read and lines written per transaction (about 3 lines each): short enough write transactions
+   *  (a few hundred ms) keep the daemon going, long enough that a commit is not paid every few thousand lines. */
+  pageSize: 20_000,
   /** Findings listed in a run's result (all are counted). */
   findingsListedMax: 1_000,
   /** Entries per ledger batch (the ledger takes at most 8,190). */

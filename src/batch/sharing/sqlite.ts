@@ -29,6 +29,14 @@ export const SHARING_MIGRATIONS: readonly string[] = [
 const SUCCEEDED = "('succeeded', 'partially_refunded', 'refunded')";
 type Row = Record<string, unknown>;
 
+/** The page cache of the connection while it shares (KiB). */
+const PAGE_CACHE_KIB = 256 * 1024;
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** The primary key's order within one business date. */
+const byKey = (a: ShareLine, b: ShareLine): number =>
+  cmp(a.partyId, b.partyId) || cmp(a.currency, b.currency) || cmp(a.paymentId, b.paymentId) || cmp(a.sourceKind, b.sourceKind) || cmp(a.sourceId, b.sourceId);
+
 const LINE_COLUMNS = 'payment_id, source_kind, source_id, party_id, party_kind, business_date, merchant_id, currency, rule_id, base_minor, rate, share_minor, clipped_minor';
 
 function toLine(r: Row): ShareLine {
@@ -59,15 +67,21 @@ export class SqliteShareStore implements ShareStore {
     this.db = ledger.db;
     this.ledger = ledger;
     migrateModule(this.db, 'sharing', SHARING_MIGRATIONS);
+    // A run inserts millions of lines into two B-trees (the key and the payment index): with SQLite's
+    // default 2 MiB page cache every insert rereads inner pages from the OS.
+    this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     // Rows per INSERT statement: one call binds many rows (13 parameters each, far below SQLite's 32,766).
     const rowsPerInsert = 64;
     const sqlFor = (n: number): string => `INSERT INTO share_lines (${LINE_COLUMNS}) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`;
     const insertFull = this.db.prepare(sqlFor(rowsPerInsert));
-    this.insertMany = this.db.transaction((date: string, lines: readonly ShareLine[]) => {
+    this.insertMany = this.db.transaction((date: string, unsorted: readonly ShareLine[]) => {
+      // In key order: each party's lines land side by side in the table's B-tree instead of one page apart.
+      const lines = [...unsorted].sort(byKey);
       let added = 0;
+      const values: unknown[] = [];
       for (let i = 0; i < lines.length; i += rowsPerInsert) {
         const chunk = lines.slice(i, i + rowsPerInsert);
-        const values: unknown[] = [];
+        values.length = 0;
         for (const l of chunk) values.push(l.paymentId, l.sourceKind, l.sourceId, l.partyId, l.partyKind, date, l.merchantId, l.currency, l.ruleId, l.baseMinor, l.rate, l.shareMinor, l.clippedMinor);
         added += (chunk.length === rowsPerInsert ? insertFull : this.stmt(sqlFor(chunk.length))).run(...values).changes;
       }

@@ -11,6 +11,7 @@ import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { withJobRun, type Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { table } from '../output.js';
+import { clearEvents, progressOf } from '../progress/bridges.js';
 
 interface ClearFlags {
   readonly date: string;
@@ -84,6 +85,7 @@ export function registerClearCommand(program: Command, run: Run): void {
         const outDir = resolve(ctx.io.cwd, flags.out ?? resolve(dirname(ctx.dbPath), 'settlements'));
         try {
           const config = parseClearingConfig(loadConfig(configPath === undefined ? undefined : resolve(ctx.io.cwd, configPath)).sections.clearing);
+          const progress = await progressOf(ctx, `clear ${flags.date}`);
           const { result, outcome } = await withJobRun(ctx, 'clear', flags.date, async (db) => {
             const store = new SqliteClearingStore(SqliteLedgerStore.attach(db, ctx.dbPath));
             const r = await clearDay(store, config, {
@@ -91,11 +93,11 @@ export function registerClearCommand(program: Command, run: Run): void {
               includeUnreconciled: flags.includeUnreconciled === true,
               outDir,
               nowMs: ctx.io.clock(),
-              onProgress: (e) => ctx.out.info(e.kind === 'loaded' ? `clear: ${e.candidates} unsettled items loaded (${e.elapsedMs} ms)` : `clear: ${e.batches} batches written (${e.elapsedMs} ms)`),
+              onProgress: clearEvents(progress),
             });
             const carried = r.batches.filter((b) => b.status === 'carried').length;
             return { result: r, outcome: carried > 0 ? 'findings' : 'succeeded', counts: { batches: r.batches.length, written: r.batchesWritten, entries: r.entriesPosted, carried } };
-          });
+          }).finally(() => progress.close());
           ctx.out.result(resultJson(result), () => resultText(result));
           return outcome === 'findings' ? EXIT.findings : EXIT.ok;
         } catch (e) {

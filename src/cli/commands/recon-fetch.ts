@@ -5,26 +5,15 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ReconError } from '../../batch/recon/errors.js';
-import type { FetchProgress } from '../../batch/recon/fetch/service.js';
 import { openSqlite } from '../../ledger/sqlite/database.js';
 import type { Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
+import { fetchEvents, progressOf } from '../progress/bridges.js';
 
 interface FetchFlags {
   readonly channel: string;
   readonly date: string;
   readonly config?: string;
-}
-
-function progressLine(e: FetchProgress): string {
-  switch (e.kind) {
-    case 'attempt':
-      return `recon fetch: attempt ${e.attempt}: ${e.remotePath}`;
-    case 'not_ready':
-      return `recon fetch: not there yet; next try in ${Math.round(e.retryInMs / 1000)} s`;
-    case 'fetched':
-      return `recon fetch: ${e.bytes} bytes, sha256 ${e.sha256}${e.newFile ? '' : ' (already fetched)'}`;
-  }
 }
 
 export function registerReconFetchCommands(recon: Command, run: Run): void {
@@ -49,6 +38,7 @@ export function registerReconFetchCommands(recon: Command, run: Run): void {
           throw new AbortError('channel_not_configured', `Channel ${flags.channel} is not in recon.channels of ${config.path} (configured: ${known}).`, 'Add it to the config or name one of those.');
         }
         const db = openSqlite(ctx.dbPath);
+        const progress = await progressOf(ctx, `recon fetch ${channel.channel} ${flags.date}`);
         try {
           const store = SqliteFetchLogStore.open(db);
           const archiveDir = resolve(dirname(ctx.dbPath), config.recon.archive_dir);
@@ -58,8 +48,8 @@ export function registerReconFetchCommands(recon: Command, run: Run): void {
             env: ctx.io.env,
             clock: ctx.io.clock,
             cwd: ctx.io.cwd,
-            onProgress: (e) => ctx.out.info(progressLine(e)),
-          });
+            onProgress: fetchEvents(progress),
+          }).finally(() => progress.close());
           ctx.out.result(
             {
               ok: true,

@@ -7,16 +7,17 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ReconChannelConfig } from '../../batch/recon/config.js';
 import { ReconError } from '../../batch/recon/errors.js';
-import type { ImportProgress, ImportResult } from '../../batch/recon/import.js';
+import type { ImportResult } from '../../batch/recon/import.js';
 import { DISCREPANCY_TYPES, type DiscrepancyType } from '../../batch/recon/match.js';
 import type { StoredItem } from '../../batch/recon/port.js';
-import type { MatchDayResult, MatchProgress } from '../../batch/recon/run.js';
+import type { MatchDayResult } from '../../batch/recon/run.js';
 import { isIsoDate } from '../../ledger/index.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { SqliteReconStore } from '../../batch/recon/sqlite/recon-store.js';
 import { withLedger, type CommandContext, type Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { money, table } from '../output.js';
+import { fetchEvents, importEvents, matchEvents, progressOf } from '../progress/bridges.js';
 
 const LIST_LIMIT_MAX = 10_000;
 
@@ -48,23 +49,6 @@ async function channelConfig(ctx: CommandContext, channel: string, configFlag: s
     throw new AbortError('channel_not_configured', `Channel ${channel} is not in recon.channels of ${config.path} (configured: ${known}).`, 'Add it to the config or name one of those.');
   }
   return { channel: found, archiveDir: resolve(dirname(ctx.dbPath), config.recon.archive_dir) };
-}
-
-const rate = (rows: number, elapsedMs: number): string => (elapsedMs > 0 ? ` (${Math.round((rows * 1000) / elapsedMs)} rows/s)` : '');
-
-function importProgressLine(e: ImportProgress): string {
-  return `recon import: ${e.rows} rows${rate(e.rows, e.elapsedMs)}`;
-}
-
-function matchProgressLine(e: MatchProgress): string {
-  switch (e.kind) {
-    case 'loaded':
-      return `recon match: loaded ${e.lines} lines, ${e.records} of our records, ${e.pool} waiting in suspense (${e.elapsedMs} ms)`;
-    case 'matched':
-      return `recon match: ${e.outcomes} outcomes (${e.elapsedMs} ms)`;
-    case 'stored':
-      return `recon match: stored ${e.items} items${rate(e.items, e.elapsedMs)}`;
-  }
 }
 
 function importJson(r: ImportResult): Record<string, unknown> {
@@ -205,13 +189,14 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
         if (flags.format !== undefined && !isFormatName(flags.format)) throw new AbortError('format_unknown', `Format ${JSON.stringify(flags.format.slice(0, 40))} is not known.`, 'See settle recon parse --help.');
         const effective: ReconChannelConfig = flags.format !== undefined && isFormatName(flags.format) ? { ...channel, format: flags.format } : channel;
         const path = resolve(ctx.io.cwd, file);
+        const progress = await progressOf(ctx, `recon import ${channel.channel} ${date}`);
         const result = await withRecon(ctx, async (store) =>
           importStatement(
             store,
             { channel: channel.channel, businessDate: date, format: effective.format, sha256: await fileSha256(path), sourceName: basename(path), read: statementFromFile(path, effective, date) },
-            { clock: ctx.io.clock, onProgress: (e) => ctx.out.info(importProgressLine(e)) },
+            { clock: ctx.io.clock, onProgress: importEvents(progress) },
           ),
-        );
+        ).finally(() => progress.close());
         ctx.out.result({ ok: true, channel: channel.channel, date, ...importJson(result) }, () => importText(channel.channel, date, result));
         return EXIT.ok;
       }),
@@ -228,7 +213,8 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
         const date = checkDate(flags.date);
         const { channel } = await channelConfig(ctx, flags.channel, flags.config);
         const { matchDay } = await import('../../batch/recon/run.js');
-        const result = await withRecon(ctx, (store) => matchDay(store, channel, date, { clock: ctx.io.clock, onProgress: (e) => ctx.out.info(matchProgressLine(e)) }));
+        const progress = await progressOf(ctx, `recon match ${channel.channel} ${date}`);
+        const result = await withRecon(ctx, (store) => matchDay(store, channel, date, { clock: ctx.io.clock, onProgress: matchEvents(progress) })).finally(() => progress.close());
         ctx.out.result({ ok: true, channel: channel.channel, date, ...matchJson(result) }, () => matchText(channel.channel, date, result));
         return result.openDiscrepancies > 0 ? EXIT.findings : EXIT.ok;
       }),
@@ -246,6 +232,7 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
         const date = checkDate(flags.date);
         const { channel, archiveDir } = await channelConfig(ctx, flags.channel, flags.config);
         const { runDay } = await import('../../batch/recon/run.js');
+        const progress = await progressOf(ctx, `recon run ${channel.channel} ${date}`);
         const result = await withRecon(ctx, async (store, ledgerStore) => {
           const fetchFile = async (): Promise<{ path: string; sha256: string; name: string; source: string; newFile: boolean }> => {
             const { fetchStatement } = await import('../../batch/recon/fetch/service.js');
@@ -256,16 +243,16 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
               env: ctx.io.env,
               clock: ctx.io.clock,
               cwd: ctx.io.cwd,
-              onProgress: (e) => ctx.out.info(`recon fetch: ${e.kind}${e.kind === 'fetched' ? ` ${e.bytes} bytes` : ''}`),
+              onProgress: fetchEvents(progress),
             });
             return { path: f.archivedPath, sha256: f.sha256, name: basename(f.remotePath), source: f.source, newFile: f.newFile };
           };
           return runDay(
             store,
             { channel, businessDate: date, file: flags.file === undefined ? undefined : resolve(ctx.io.cwd, flags.file) },
-            { clock: ctx.io.clock, fetch: fetchFile, onImportProgress: (e) => ctx.out.info(importProgressLine(e)), onProgress: (e) => ctx.out.info(matchProgressLine(e)) },
+            { clock: ctx.io.clock, fetch: fetchFile, onImportProgress: importEvents(progress), onProgress: matchEvents(progress) },
           );
-        });
+        }).finally(() => progress.close());
         ctx.out.result(
           {
             ok: true,

@@ -11,6 +11,7 @@ import type { StatementLine } from '../../batch/recon/line.js';
 import type { CommandContext, Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { money, table } from '../output.js';
+import { byteEvents, progressOf } from '../progress/bridges.js';
 
 interface ParseFlags {
   readonly format?: string;
@@ -130,6 +131,7 @@ export function registerReconParseCommands(recon: Command, run: Run): void {
         const headMax = Math.max(0, Math.min(Number.parseInt(flags.head, 10) || 0, HEAD_LINES_MAX));
         const head: StatementLine[] = [];
         let summary;
+        const progress = await progressOf(ctx, `recon parse ${file}`);
         try {
           summary = await parseStatementFile(
             resolve(ctx.io.cwd, file),
@@ -138,6 +140,7 @@ export function registerReconParseCommands(recon: Command, run: Run): void {
               ...(resolved.currency !== undefined ? { currency: resolved.currency } : {}),
               ...(resolved.mapping !== undefined ? { mapping: resolved.mapping } : {}),
               ...(flags.settlementDate !== undefined ? { settlementDate: flags.settlementDate } : {}),
+              onProgress: byteEvents(progress, 'parse (bytes)'),
             },
             (line) => {
               if (ctx.out.json) ctx.out.result(lineJson(line), () => '');
@@ -147,6 +150,8 @@ export function registerReconParseCommands(recon: Command, run: Run): void {
         } catch (e) {
           if (e instanceof ReconError) throw new AbortError(e.code, e.message, e.hint);
           throw e;
+        } finally {
+          progress.close();
         }
         const s = summary;
         const currency = head[0]?.currency ?? resolved.currency ?? 'CNY';

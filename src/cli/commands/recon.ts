@@ -5,6 +5,7 @@ import type { Run } from '../context.js';
 import { registerReconFetchCommands } from './recon-fetch.js';
 import { registerReconMatchCommands } from './recon-match.js';
 import { registerReconParseCommands } from './recon-parse.js';
+import { registerReconReviewCommand } from './recon-review.js';
 
 export function registerReconCommands(program: Command, run: Run): void {
   const recon = program
@@ -13,4 +14,5 @@ export function registerReconCommands(program: Command, run: Run): void {
   registerReconFetchCommands(recon, run);
   registerReconParseCommands(recon, run);
   registerReconMatchCommands(recon, run);
+  registerReconReviewCommand(recon, run);
 }

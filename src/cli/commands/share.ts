@@ -10,6 +10,7 @@ import { PRODUCT_NAMES } from '../../online/config.js';
 import { withJobRun, type Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { table } from '../output.js';
+import { progressOf, shareEvents } from '../progress/bridges.js';
 
 export function registerShareCommand(program: Command, run: Run): void {
   program
@@ -32,11 +33,12 @@ export function registerShareCommand(program: Command, run: Run): void {
         const { writeStatements } = await import('../../batch/sharing/statement.js');
         const outDir = flags.out === undefined ? resolve(dirname(ctx.dbPath), 'share', date) : resolve(ctx.io.cwd, flags.out);
         const products = new Set<string>([...PRODUCT_NAMES, 'preauth', 'payout']);
+        const progress = await progressOf(ctx, `share ${date}`);
         const { result, outcome } = await withJobRun(ctx, 'share', date, async (db) => {
           const store = new SqliteShareStore(SqliteLedgerStore.attach(db, ctx.dbPath));
           try {
             const rules = compileSharing(config.sections.sharing, { isMerchant: (m) => store.isMerchant(m), products });
-            const shared = await shareDay(store, rules, date, { nowMs: ctx.io.clock(), onProgress: (e) => ctx.out.info(`share: ${e.kind} ${e.done}`) });
+            const shared = await shareDay(store, rules, date, { nowMs: ctx.io.clock(), onProgress: shareEvents(progress) });
             const files = writeStatements(store, date, outDir);
             return {
               result: { shared, files },
@@ -47,7 +49,7 @@ export function registerShareCommand(program: Command, run: Run): void {
             if (e instanceof ShareError) throw new AbortError(e.code, e.message, e.hint);
             throw e;
           }
-        });
+        }).finally(() => progress.close());
         const { shared, files } = result;
         ctx.out.result(
           {

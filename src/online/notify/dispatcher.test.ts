@@ -171,7 +171,7 @@ describe('Given 1,000 merchants and one whose endpoint hangs', () => {
     const d = fx.dispatcher({ scheduler: clock, config: { in_flight_max: 64, in_flight_per_merchant_max: 4 } });
     d.start();
     const store = fx.store;
-    await until(async () => ((await store.listDeliveries({ state: 'succeeded', limit: 1000 })).length === 999 ? true : undefined), 30_000);
+    await until(async () => ((await store.listDeliveries({ state: 'succeeded', limit: 1000 })).length === 999 ? true : undefined), 150_000); // no timing claim: a loaded machine may take long
     const slowOnes = await store.listDeliveries({ merchantId: slow.merchantId, limit: 100 });
     expect(slowOnes).toHaveLength(10);
     expect(slowOnes.every((s) => s.state === 'pending')).toBe(true);
@@ -193,7 +193,7 @@ describe('Given 1,000 merchants and one whose endpoint hangs', () => {
     const interrupted = after.filter((s) => s.lastError === 'dispatcher_stopped');
     expect(interrupted).toHaveLength(4);
     expect(interrupted.every((s) => s.roundFailures === 0)).toBe(true);
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('Given the outbox', () => {

@@ -64,6 +64,10 @@ export class SqliteJobRunStore implements JobRunStore {
     return attempt.immediate();
   }
 
+  abandon(runId: number, nowMs: number, reason: string): boolean {
+    return this.db.prepare("UPDATE job_runs SET outcome = 'abandoned', ended_at_ms = ?, error = ? WHERE run_id = ? AND outcome = 'running'").run(nowMs, reason, runId).changes === 1;
+  }
+
   heartbeat(runId: number, nowMs: number, leaseMs: number): boolean {
     return this.db.prepare("UPDATE job_runs SET lease_until_ms = ? WHERE run_id = ? AND outcome = 'running'").run(nowMs + leaseMs, runId).changes === 1;
   }

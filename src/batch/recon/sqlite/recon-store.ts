@@ -13,7 +13,7 @@ import { migrateModule } from '../../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import type { FormatName } from '../config.js';
 import type { LineKind, LineStatus, StatementLine, StatementSummary } from '../line.js';
-import type { DiscrepancyType, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from '../match.js';
+import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource, RecordTable } from '../match.js';
 import type {
   ImportWriter,
   ItemFilter,
@@ -111,6 +111,15 @@ const MATCHED_COLUMNS = ['run_id', 'outcome', 'note', 'kind', 'file_id', 'line_s
 
 function matchedParams(runId: number, i: ItemRow, out: unknown[]): void {
   out.push(runId, i.outcome, i.note, i.kind, i.fileId, i.lineSeq, i.recordSource, i.recordId, i.channelSuspenseId, i.ledgerSuspenseId);
+}
+
+/** Plain matched pairs per INSERT: six values each. */
+const PAIRS_PER_INSERT = 100;
+
+/** A plain matched pair (see MatchedPairs) as MATCHED_COLUMNS: no note, no pool side. */
+function pairsInsertSql(rows: number): string {
+  const one = "(?, 'matched', NULL, ?, ?, ?, ?, ?, NULL, NULL)";
+  return `INSERT INTO recon_items (${MATCHED_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
 }
 
 function insertSql(table: string, columns: readonly string[], rows: number): string {
@@ -319,8 +328,8 @@ const DAY_PAYMENTS_PAGE = `
   SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
          p.cost_minor, p.business_date, p.rowid
   FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
-/** Rows of our records read per page. */
-const RECORDS_PAGE_ROWS = 20_000;
+/** Rows of our records read per page: a page of raw rows dies young (20,000 outlived the young generation). */
+const RECORDS_PAGE_ROWS = 5_000;
 const DAY_REFUNDS = `
   SELECT r.refund_id AS record_id, r.merchant_id, r.payment_id, r.channel_txn_id, r.amount_minor, r.currency, r.status,
          r.cost_returned_minor AS cost_minor, e.business_date
@@ -519,6 +528,25 @@ export class SqliteReconStore implements ReconStore {
     return out;
   }
 
+  /**
+   * recordsForDay straight into a run's table (payments, then captures, then refunds), read a page of raw
+   * rows at a time: no object per record, no page of them alive for long.
+   */
+  async recordsForDayInto(channel: string, businessDate: string, into: RecordTable, pageRows = RECORDS_PAGE_ROWS): Promise<void> {
+    if (!this.hasOnlineTables()) return;
+    const add = (r: readonly unknown[], source: RecordSource): void =>
+      into.pushFields(source, str(r[0]), str(r[1]), strOrNull(r[2]), strOrNull(r[3]), big(r[4]), str(r[5]), str(r[6]), big(r[7]), strOrNull(r[8]));
+    const page = this.stmt(DAY_PAYMENTS_PAGE).raw(true);
+    for (let after = -1n; ; ) {
+      const rows = page.all(businessDate, channel, after, pageRows) as unknown[][];
+      for (const r of rows) add(r, 'payment');
+      if (rows.length < pageRows) break;
+      after = (rows[rows.length - 1] as unknown[])[9] as bigint;
+    }
+    for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) add(r, 'capture');
+    for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) add(r, 'refund');
+  }
+
   /** recordsForDay a page at a time (payments, then captures, then refunds), so a run need not hold them all as objects. */
   async *recordsForDayPages(channel: string, businessDate: string, pageRows = RECORDS_PAGE_ROWS): AsyncIterable<OurRecord[]> {
     if (!this.hasOnlineTables()) return;
@@ -650,7 +678,7 @@ export class SqliteReconStore implements ReconStore {
       .immediate();
   }
 
-  async appendItems(runId: number, items: readonly ItemRow[]): Promise<void> {
+  async appendItems(runId: number, items: readonly ItemRow[], matched?: { readonly fileId: number; readonly pairs: MatchedPairs }): Promise<void> {
     const insert = (columns: readonly string[], perInsert: number, rows: readonly ItemRow[], params: (runId: number, i: ItemRow, out: unknown[]) => void): void => {
       const many = this.stmt(insertSql('recon_items', columns, perInsert));
       const one = this.stmt(insertSql('recon_items', columns, 1));
@@ -667,14 +695,37 @@ export class SqliteReconStore implements ReconStore {
         one.run(values);
       }
     };
-    const matched = items.filter((i) => i.outcome === 'matched');
+    const matchedRows = items.filter((i) => i.outcome === 'matched');
     const others = items.filter((i) => i.outcome !== 'matched');
     this.db
       .transaction(() => {
-        insert(MATCHED_COLUMNS, LINES_PER_INSERT, matched, matchedParams);
+        if (matched !== undefined) this.insertPairs(runId, matched.fileId, matched.pairs);
+        insert(MATCHED_COLUMNS, LINES_PER_INSERT, matchedRows, matchedParams);
         insert(ITEM_COLUMNS, ITEMS_PER_INSERT, others, itemParams);
       })
       .immediate();
+  }
+
+  /** Plain matched pairs: four values a row, the constant ones written into the statement. */
+  private insertPairs(runId: number, fileId: number, pairs: MatchedPairs): void {
+    const many = this.stmt(pairsInsertSql(PAIRS_PER_INSERT));
+    const one = this.stmt(pairsInsertSql(1));
+    const values: unknown[] = [];
+    const push = (j: number): void => {
+      values.push(runId, pairs.kind[j], fileId, pairs.lineSeq[j], pairs.recordSource[j], pairs.recordId[j]);
+    };
+    const n = pairs.lineSeq.length;
+    let i = 0;
+    for (; i + PAIRS_PER_INSERT <= n; i += PAIRS_PER_INSERT) {
+      values.length = 0;
+      for (let j = i; j < i + PAIRS_PER_INSERT; j++) push(j);
+      many.run(values);
+    }
+    for (; i < n; i++) {
+      values.length = 0;
+      push(i);
+      one.run(values);
+    }
   }
 
   async finishRun(runId: number, summary: { readonly lines: number; readonly records: number; readonly counts: OutcomeCounts; readonly nowMs: number }): Promise<RunInfo> {
