@@ -20,6 +20,8 @@ import { parseClearingConfig } from '../src/batch/clearing/config.js';
 import { clearDay } from '../src/batch/clearing/service.js';
 import { SqliteClearingStore } from '../src/batch/clearing/sqlite.js';
 import { loadConfig } from '../src/cli/config.js';
+import { clearEvents } from '../src/cli/progress/bridges.js';
+import { benchProgress } from './progress.js';
 import { Ledger, type EntryCommand } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { migrateOnline } from '../src/online/sqlite/store.js';
@@ -76,7 +78,19 @@ try {
   nowMs = Date.parse('2026-11-27T02:00:00Z');
   const t1 = performance.now();
   const cpu1 = process.cpuUsage();
-  const result = await clearDay(store, config, { runDate: D, includeUnreconciled: true, outDir: path.join(dir, 'out'), nowMs, onProgress: (e) => e.kind === 'loaded' && log(`loaded ${e.candidates} items in ${e.elapsedMs} ms`) });
+  const progress = await benchProgress('bench clear');
+  const toBar = clearEvents(progress);
+  const result = await clearDay(store, config, {
+    runDate: D,
+    includeUnreconciled: true,
+    outDir: path.join(dir, 'out'),
+    nowMs,
+    onProgress: (e) => {
+      toBar(e);
+      if (e.kind === 'loaded') log(`loaded ${e.candidates} items in ${e.elapsedMs} ms`);
+    },
+  });
+  progress.close();
   const clearMs = performance.now() - t1;
   const cpu = process.cpuUsage(cpu1);
   const clearCpuMs = Math.round((cpu.user + cpu.system) / 1000);

@@ -16,6 +16,8 @@ import { SHARE_RUN_LIMITS, shareDay } from '../src/batch/sharing/run.js';
 import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
 import { writeStatements } from '../src/batch/sharing/statement.js';
 import { loadConfig } from '../src/cli/config.js';
+import { shareEvents } from '../src/cli/progress/bridges.js';
+import { benchProgress } from './progress.js';
 import { Ledger } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { migrateOnline } from '../src/online/sqlite/store.js';
@@ -103,7 +105,9 @@ try {
 
   t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  const result = await shareDay(store, rules, D, { nowMs: Date.now() });
+  const progress = await benchProgress('bench share');
+  const result = await shareDay(store, rules, D, { nowMs: Date.now(), onProgress: shareEvents(progress) });
+  progress.close();
   const shareMs = ms(t0);
   const cpu = process.cpuUsage(cpu0);
   const shareCpuMs = Math.round((cpu.user + cpu.system) / 1000);

@@ -112,6 +112,15 @@ describe('Given a whole simulated day run through the night chain', () => {
     }
   });
 
+  it('Then the bank gets a pain.001 for real money only: coin payouts stay in the payout CSV, with no credit transfer', () => {
+    const settlements = join(dirname(dbPath), 'night', date, 'settlements');
+    expect(existsSync(join(settlements, `pain001-${date}-CNY.xml`))).toBe(true);
+    expect(existsSync(join(settlements, `pain001-${date}-COIN.xml`))).toBe(false);
+    const coinBatches = all<{ n: bigint }>("SELECT COUNT(*) AS n FROM settlement_batches WHERE business_date = ? AND currency = 'COIN' AND status = 'paid_out'", date);
+    expect(Number(coinBatches[0]?.n ?? 0n)).toBeGreaterThan(0);
+    expect(readFileSync(join(settlements, `payouts-${date}.csv`), 'utf8')).toContain('COIN');
+  });
+
   it('Then the HTML report shows the same open discrepancies, settlement total and trial balance verdict', () => {
     const html = readFileSync(reportPath, 'utf8');
     const open = one<{ n: bigint }>("SELECT COUNT(*) AS n FROM recon_items WHERE outcome = 'discrepancy' AND status = 'open'");

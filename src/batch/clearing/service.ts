@@ -213,7 +213,7 @@ function batchesCsv(batches: readonly StoredBatch[]): string {
   );
 }
 
-/** The batch summary CSV, the payout CSV and one pain.001 per currency; the same batches give the same bytes. */
+/** The batch summary CSV, the payout CSV and one pain.001 per fiat currency; the same batches give the same bytes. */
 function writeFiles(batches: readonly StoredBatch[], config: ClearingConfig, outDir: string, runDate: string, createdAtMs: number): string[] {
   mkdirSync(outDir, { recursive: true });
   const instructions: PayoutInstruction[] = [];
@@ -231,10 +231,13 @@ function writeFiles(batches: readonly StoredBatch[], config: ClearingConfig, out
   };
   put(`settlement-batches-${runDate}.csv`, batchesCsv(batches));
   put(`payouts-${runDate}.csv`, payoutCsv(runDate, instructions));
-  for (const currency of [...new Set(instructions.map((i) => i.currency))].sort()) {
+  // A bank transfers only real money: virtual-currency payouts (coins, points) stay in the payout CSV, to be
+  // credited inside the platform, and get no pain.001.
+  const fiat = instructions.filter((i) => findCurrency(i.currency)?.kind !== 'virtual');
+  for (const currency of [...new Set(fiat.map((i) => i.currency))].sort()) {
     put(
       `pain001-${runDate}-${currency}.xml`,
-      pain001({ runDate, currency, createdAtMs, executionDate: addDays(runDate, 1), debtor: config.debtor, instructions: instructions.filter((i) => i.currency === currency) }),
+      pain001({ runDate, currency, createdAtMs, executionDate: addDays(runDate, 1), debtor: config.debtor, instructions: fiat.filter((i) => i.currency === currency) }),
     );
   }
   return files;
