@@ -162,7 +162,7 @@ export function registerNightCommands(program: Command, run: Run, invoke: Invoke
     .option('--date <YYYY-MM-DD>', 'the business date to close and process (default: per night.business_date, yesterday in the config time zone)')
     .option('--config <file>', 'config file (default: samples/settle.config.json; env SETTLE_CONFIG)')
     .option('--rerun', 'run every step again, even those an earlier run finished (each is idempotent)')
-    .option('--in-process', 'run the steps inside this process instead of one child process each (faster to start; no isolation)')
+    .option('--in-process', 'run the steps inside this process instead of one child process each (faster to start; no isolation, and a step that blocks longer than the 30 s lease lets another run take the lock)')
     .action(
       run(async (ctx, flags: { date?: string; config?: string; rerun?: boolean; inProcess?: boolean }) => {
         if (flags.date !== undefined && !DATE.test(flags.date)) throw new AbortError('usage', `--date ${flags.date} is not YYYY-MM-DD.`);
@@ -197,7 +197,7 @@ export function registerNightCommands(program: Command, run: Run, invoke: Invoke
     .command('cron')
     .description('run the night chain on the schedule of the config’s night section (node-cron, in the config time zone) until SIGINT/SIGTERM')
     .option('--config <file>', 'config file (default: samples/settle.config.json; env SETTLE_CONFIG)')
-    .option('--in-process', 'run the steps inside this process instead of one child process each')
+    .option('--in-process', 'run the steps inside this process instead of one child process each (for small days; see run night-chain --help)')
     .action(
       run(async (ctx, flags: { config?: string; inProcess?: boolean }) => {
         const s = setup(ctx, flags.config);
