@@ -136,7 +136,7 @@ const cpuMs = (cpu: NodeJS.CpuUsage): number => ((cpu.user + cpu.system) / 1000 
 
 /** The same signed POSTs, IN_FLIGHT at a time, with no database. */
 async function baseline(url: string, receiver: Receiver): Promise<Run> {
-  const sender = createHttpSender();
+  const sender = createHttpSender({ allowPrivateNetworks: true });
   const secret = `sk_${randomBytes(32).toString('hex')}`;
   const bodies = Array.from({ length: NOTIFICATIONS }, (_, i) =>
     notificationBody({ seq: i + 1, topic: 'payment.succeeded', aggregateId: 'x', merchantId: 'M1', payloadJson: JSON.stringify(payload(i)), createdAtMs: Date.now() }),

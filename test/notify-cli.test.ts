@@ -19,7 +19,8 @@ function writeConfig(name: string, notify: Record<string, unknown>): string {
   const sample = JSON.parse(readFileSync(defaultConfigPath(), 'utf8')) as Record<string, unknown>;
   const online = (sample['online'] ?? {}) as Record<string, unknown>;
   const path = join(fx.dir, name);
-  writeFileSync(path, JSON.stringify({ ...sample, online: { ...online, notify } }));
+  // The test's merchants listen on loopback: allowed here, refused by default (notify_url_forbidden).
+  writeFileSync(path, JSON.stringify({ ...sample, online: { ...online, notify: { allow_private_networks: true, ...notify } } }));
   return path;
 }
 

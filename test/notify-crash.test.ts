@@ -28,7 +28,7 @@ beforeAll(async () => {
   const sample = JSON.parse(readFileSync(defaultConfigPath(), 'utf8')) as Record<string, unknown>;
   configPath = join(fx.dir, 'crash.config.json');
   // One in flight at a time, so exactly one is in flight at the kill; short leases so the restart waits little.
-  const notify = { in_flight_max: 1, in_flight_per_merchant_max: 1, timeout_ms: 1_000, lease_margin_ms: 200, poll_interval_ms: 20 };
+  const notify = { allow_private_networks: true, in_flight_max: 1, in_flight_per_merchant_max: 1, timeout_ms: 1_000, lease_margin_ms: 200, poll_interval_ms: 20 };
   writeFileSync(configPath, JSON.stringify({ ...sample, online: { ...((sample['online'] ?? {}) as object), notify } }));
 });
 afterAll(async () => {

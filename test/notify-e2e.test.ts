@@ -38,7 +38,7 @@ let receiverUrl: string;
 const got: Got[] = [];
 
 beforeAll(async () => {
-  stack = await startStack({ instant: true, onlineConfig: { notify: defaultNotifyConfig({ poll_interval_ms: 20 }) } });
+  stack = await startStack({ instant: true, onlineConfig: { notify: defaultNotifyConfig({ poll_interval_ms: 20, allow_private_networks: true }) } });
   const verify = await readmeVerifier(stack.dir);
   receiver = http.createServer((req, res) => {
     const chunks: Buffer[] = [];

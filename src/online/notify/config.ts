@@ -72,6 +72,12 @@ export const notifyConfigSchema = z.strictObject({
   poll_interval_ms: z.number().int().min(10).max(60_000).default(500),
   /** A claimed delivery stays claimed for timeout_ms + this; a crashed dispatcher's claims expire then. */
   lease_margin_ms: z.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * Deliver to loopback, private (RFC 1918, fc00::/7), link-local (cloud metadata at 169.254.169.254),
+   * carrier-grade NAT and other non-public addresses. Off: a merchant names its notify URL, and must not
+   * be able to make the dispatcher call into our own network. On only for tests and closed networks.
+   */
+  allow_private_networks: z.boolean().default(false),
   sink: sinkSchema.default({ kind: 'file' }),
   /** Per merchant, a notification secret to sign with instead of its key secret (RSA-only merchants need one). */
   secrets: z.record(z.string().regex(MERCHANT_ID, 'a merchant id such as M100001'), secretSourceSchema).default({}),

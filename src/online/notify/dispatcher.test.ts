@@ -274,7 +274,7 @@ describe('Given two dispatchers on one database (two connections, as two process
     const db2 = openSqlite(fx.dbPath);
     const store2 = new SqliteNotifyStore(db2);
     const merchants2 = MerchantStore.open(db2, { env: fx.env, dbPath: fx.dbPath });
-    const sender2 = createHttpSender();
+    const sender2 = createHttpSender({ allowPrivateNetworks: true });
     const second = new Dispatcher({
       store: store2,
       sink: { write: async () => undefined, close: async () => undefined },
@@ -404,7 +404,7 @@ describe('Given the secrets notifications are signed with', () => {
     expect(r.received).toHaveLength(0);
     await d.stop(0);
 
-    const config = defaultNotifyConfig({ secrets: { [issued.merchantId]: { env: 'SHOP_NOTIFY_SECRET' } } });
+    const config = defaultNotifyConfig({ allow_private_networks: true, secrets: { [issued.merchantId]: { env: 'SHOP_NOTIFY_SECRET' } } });
     const online = fx.online;
     const wired = createNotifications({ db: fx.db, unit: (work) => online.unit(() => work()), merchants: fx.merchants, config, dbPath: fx.dbPath, env: { SHOP_NOTIFY_SECRET: 'whsec_shop' }, scheduler: clock });
     try {

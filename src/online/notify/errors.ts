@@ -13,6 +13,9 @@ export const NOTIFY_ERROR_CODES = {
     hint: 'There is no secret to sign with: the merchant has no HMAC key (RSA only) and no notification secret is configured (online.notify.secrets).',
   },
   notify_url_invalid: { hint: 'The notify URL is not an http(s) URL; such a delivery is marked failed at once. Fix the URL and re-send it.' },
+  notify_url_forbidden: {
+    hint: 'The notify URL points at a loopback, private, link-local or otherwise non-public address; such a delivery is marked failed at once. Ask the merchant for a public URL, or set online.notify.allow_private_networks on a closed network.',
+  },
   notify_body_too_large: { hint: 'The event is larger than a notification may be; it is marked failed. Report it: events are API views and should be small.' },
   dispatcher_stopped: { hint: 'The dispatcher stopped while the notification was in flight; it is re-sent at once on the next start (the merchant may see it twice).' },
   // ---- an operator command ----
@@ -36,6 +39,7 @@ export type AttemptErrorCode =
   | 'endpoint_http_error'
   | 'notify_secret_missing'
   | 'notify_url_invalid'
+  | 'notify_url_forbidden'
   | 'notify_body_too_large'
   | 'dispatcher_stopped';
 

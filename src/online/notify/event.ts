@@ -123,7 +123,7 @@ export type NextStep =
   | { readonly state: 'failed'; readonly roundFailures: number };
 
 /** Errors retrying cannot fix: the delivery fails at once. */
-const PERMANENT: readonly AttemptErrorCode[] = ['notify_url_invalid', 'notify_body_too_large'];
+const PERMANENT: readonly AttemptErrorCode[] = ['notify_url_invalid', 'notify_url_forbidden', 'notify_body_too_large'];
 
 /**
  * The next step after an attempt that ended at endedAtMs. The n-th failure (counted since the delivery

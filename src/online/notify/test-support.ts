@@ -136,7 +136,7 @@ export async function makeFixture(nowMs: () => number = Date.now): Promise<Fixtu
   const online = new SqliteOnlineStore(db, SqliteLedgerStore.attach(db, dbPath), { clock: nowMs });
   const merchants = MerchantStore.open(db, { env, dbPath });
   const store = new SqliteNotifyStore(db, { unit: (work) => online.unit(() => work()) });
-  const sender = createHttpSender();
+  const sender = createHttpSender({ allowPrivateNetworks: true });
   const dispatchers: Dispatcher[] = [];
   return {
     dir,

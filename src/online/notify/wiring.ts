@@ -53,7 +53,7 @@ export function createNotifications(w: NotifyWiring): Notifications {
     configured = read.secrets;
   }
   const store = new SqliteNotifyStore(w.db, w.unit ? { unit: w.unit } : {});
-  const sender = createHttpSender();
+  const sender = createHttpSender({ allowPrivateNetworks: w.config.allow_private_networks });
   const dispatcher = new Dispatcher({
     store,
     sink: createSink(w.config.sink, { dbPath: w.dbPath, stdout: w.stdout ?? ((t) => void process.stdout.write(t)) }),
