@@ -12,7 +12,7 @@
 
 import type { AccountSpec } from '../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/database.js';
-import { migrateModule } from '../../ledger/sqlite/database.js';
+import { hasTable, migrateModule, statementCache } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { LOCAL_PRODUCTS } from './config.js';
 import { batchKey, volumeKey, type Batch, type CandidateItem, type ClearedItem } from './core.js';
@@ -90,29 +90,17 @@ const RECONCILED = `
 export class SqliteClearingStore implements ClearingStore {
   readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
-  private readonly statements = new Map<string, SqliteStatement>();
+  private readonly stmt: (sql: string) => SqliteStatement;
   private readonly itemInserts: SqliteStatement[] = [];
 
   constructor(ledger: SqliteLedgerStore) {
     this.ledger = ledger;
     this.db = ledger.db;
+    this.stmt = statementCache(this.db);
     migrateModule(this.db, 'clearing', CLEARING_MIGRATIONS);
     // A run reads a day's payments and inserts as many items into B-trees of millions of rows: with
     // SQLite's default 2 MiB page cache every lookup and insert rereads inner pages from the OS.
     this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
-  }
-
-  private stmt(sql: string): SqliteStatement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
-  }
-
-  private hasTable(name: string): boolean {
-    return this.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
   }
 
   dayStatus(date: string): 'open' | 'closed' | undefined {
@@ -137,9 +125,9 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   candidates(fromDate: string, toDate: string, limit: number): CandidateItem[] {
-    if (!this.hasTable('payments')) return [];
+    if (!hasTable(this.db, 'payments')) return [];
     const reconciled = new Set<string>();
-    if (this.hasTable('recon_items')) {
+    if (hasTable(this.db, 'recon_items')) {
       for (const r of this.stmt(RECONCILED).iterate(fromDate) as Iterable<Row>) reconciled.add(`${str(r['record_source'])}:${str(r['record_id'])}`);
     }
     const out: CandidateItem[] = [];

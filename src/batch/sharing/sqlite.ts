@@ -8,7 +8,7 @@
 //              entry date), so the key makes a re-run insert nothing. Indexed by payment for clawbacks.
 
 import type { LedgerCommand, PostResult } from '../../ledger/index.js';
-import { migrateModule, type SqliteConnection, type SqliteStatement } from '../../ledger/sqlite/database.js';
+import { hasTable, migrateModule, statementCache, type SqliteConnection, type SqliteStatement } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { PartyKind, ShareLine, SharePayment, ShareRefund } from './core.js';
 import type { PartyDayTotal, ShareAccount, ShareStore } from './port.js';
@@ -59,12 +59,13 @@ function toLine(r: Row): ShareLine {
 export class SqliteShareStore implements ShareStore {
   private readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
-  private readonly statements = new Map<string, SqliteStatement>();
+  private readonly stmt: (sql: string) => SqliteStatement;
   private readonly insertMany: { immediate(date: string, lines: readonly ShareLine[]): number };
 
   /** On the ledger store's connection. */
   constructor(ledger: SqliteLedgerStore) {
     this.db = ledger.db;
+    this.stmt = statementCache(this.db);
     this.ledger = ledger;
     migrateModule(this.db, 'sharing', SHARING_MIGRATIONS);
     // A run inserts millions of lines into two B-trees (the key and the payment index): with SQLite's
@@ -89,31 +90,18 @@ export class SqliteShareStore implements ShareStore {
     });
   }
 
-  private stmt(sql: string): SqliteStatement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
-  }
-
-  private hasTable(name: string): boolean {
-    return this.stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
-  }
-
   dayStatus(businessDate: string): 'open' | 'closed' | undefined {
     const r = this.stmt('SELECT status FROM business_days WHERE business_date = ?').get(businessDate) as Row | undefined;
     return r === undefined ? undefined : (r['status'] as 'open' | 'closed');
   }
 
   isMerchant(merchantId: string): boolean {
-    return this.hasTable('merchants') && this.stmt('SELECT 1 FROM merchants WHERE merchant_id = ?').get(merchantId) !== undefined;
+    return hasTable(this.db, 'merchants') && this.stmt('SELECT 1 FROM merchants WHERE merchant_id = ?').get(merchantId) !== undefined;
   }
 
   monthVolumes(fromDate: string, toDate: string): Map<string, bigint> {
     const out = new Map<string, bigint>();
-    if (!this.hasTable('payments')) return out;
+    if (!hasTable(this.db, 'payments')) return out;
     const rows = this.stmt(
       `SELECT merchant_id, SUM(amount_minor) AS volume FROM payments WHERE business_date >= ? AND business_date <= ? AND status IN ${SUCCEEDED} GROUP BY merchant_id`,
     ).all(fromDate, toDate) as Row[];
@@ -122,7 +110,7 @@ export class SqliteShareStore implements ShareStore {
   }
 
   paymentsPage(businessDate: string, afterId: string, limit: number): SharePayment[] {
-    if (!this.hasTable('payments')) return [];
+    if (!hasTable(this.db, 'payments')) return [];
     // `+business_date` keeps the planner on the primary key, so each page continues the id order
     // instead of sorting the whole day again.
     const rows = this.stmt(
@@ -143,7 +131,7 @@ export class SqliteShareStore implements ShareStore {
   }
 
   refundsPage(businessDate: string, afterSeq: number, limit: number): { refund: ShareRefund; seq: number }[] {
-    if (!this.hasTable('refunds')) return [];
+    if (!hasTable(this.db, 'refunds')) return [];
     const rows = this.stmt(
       `SELECT e.seq, r.refund_id, r.payment_id, r.merchant_id, r.currency, r.amount_minor, p.amount_minor AS payment_amount_minor,
               (SELECT COALESCE(SUM(r2.amount_minor), 0) FROM refunds r2 JOIN entries e2 ON e2.entry_id = 'refund.' || r2.refund_id

@@ -83,3 +83,21 @@ export function migrateModule(db: SqliteConnection, module: string, migrations: 
     );
   }).immediate();
 }
+
+/** A per-adapter cache of prepared statements, keyed by their SQL: each is prepared once. */
+export function statementCache(db: SqliteConnection): (sql: string) => SqliteStatement {
+  const cache = new Map<string, SqliteStatement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (s === undefined) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+}
+
+/** Whether the file has the table (another module's tables exist only once that module has opened it). */
+export function hasTable(db: SqliteConnection, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+}

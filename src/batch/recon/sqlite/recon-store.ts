@@ -9,7 +9,7 @@
 
 import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/database.js';
-import { migrateModule } from '../../../ledger/sqlite/database.js';
+import { migrateModule, statementCache } from '../../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import type { FormatName } from '../config.js';
 import type { LineKind, LineStatus, StatementLine, StatementSummary } from '../line.js';
@@ -367,23 +367,15 @@ class LedgerRefused extends Error {
 export class SqliteReconStore implements ReconStore {
   private readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
-  private readonly statements = new Map<string, SqliteStatement>();
+  private readonly stmt: (sql: string) => SqliteStatement;
   private onlineTables: boolean | undefined;
 
   /** On the ledger store's connection: a resolution posts through the ledger in the same transaction. */
   constructor(ledger: SqliteLedgerStore) {
     this.db = ledger.db;
     this.ledger = ledger;
+    this.stmt = statementCache(this.db);
     migrateRecon(this.db);
-  }
-
-  private stmt(sql: string): SqliteStatement {
-    let s = this.statements.get(sql);
-    if (!s) {
-      s = this.db.prepare(sql);
-      this.statements.set(sql, s);
-    }
-    return s;
   }
 
   /** The online core creates its tables the first time it opens the file; until then we have no orders. */

@@ -4,7 +4,7 @@
 // statement agrees with the books of the day. The clearing job's table settlement_batches is read when
 // it exists.
 
-import type { SqliteConnection } from '../../../ledger/sqlite/database.js';
+import { hasTable, type SqliteConnection } from '../../../ledger/sqlite/database.js';
 import type { SettlementBatch, StatementRecord, StatementSource } from '../port.js';
 import { StatementError } from '../service.js';
 
@@ -65,18 +65,14 @@ function toRecord(r: Row): StatementRecord {
 export class SqliteStatementSource implements StatementSource {
   constructor(private readonly db: SqliteConnection) {}
 
-  private hasTable(name: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
-  }
-
   dayStatus(businessDate: string): 'open' | 'closed' | 'unknown' {
     const row = this.db.prepare('SELECT status FROM business_days WHERE business_date = ?').get(businessDate) as Row | undefined;
     return row === undefined ? 'unknown' : (str(row['status']) as 'open' | 'closed');
   }
 
   merchantsOn(businessDate: string, limit: number): string[] {
-    if (!this.hasTable('payments')) return [];
-    const settled = this.hasTable('settlement_batches') ? 'UNION SELECT merchant_id FROM settlement_batches WHERE business_date = @date' : '';
+    if (!hasTable(this.db, 'payments')) return [];
+    const settled = hasTable(this.db, 'settlement_batches') ? 'UNION SELECT merchant_id FROM settlement_batches WHERE business_date = @date' : '';
     const rows = this.db.prepare(MERCHANTS_SQL.replace('%SETTLED%', settled)).all({ date: businessDate, limit }) as Row[];
     return rows.map((r) => str(r['merchant_id']));
   }
@@ -89,7 +85,7 @@ export class SqliteStatementSource implements StatementSource {
   private day: { date: string; byMerchant: Map<string, StatementRecord[]> } | undefined;
 
   records(merchantId: string, businessDate: string, limit: number): StatementRecord[] {
-    if (!this.hasTable('payments')) return [];
+    if (!hasTable(this.db, 'payments')) return [];
     if (this.day?.date !== businessDate) {
       const byMerchant = new Map<string, StatementRecord[]>();
       let rows = 0;
@@ -106,7 +102,7 @@ export class SqliteStatementSource implements StatementSource {
   }
 
   settlements(merchantId: string, businessDate: string): SettlementBatch[] | null {
-    if (!this.hasTable('settlement_batches')) return null;
+    if (!hasTable(this.db, 'settlement_batches')) return null;
     const rows = this.db
       .prepare('SELECT * FROM settlement_batches WHERE merchant_id = ? AND business_date = ? ORDER BY batch_id')
       .all(merchantId, businessDate) as Row[];
