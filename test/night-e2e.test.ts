@@ -65,7 +65,7 @@ describe('Given a whole simulated day run through the night chain', () => {
     const latestRuns = all<{ run_id: bigint }>('SELECT MAX(run_id) AS run_id FROM recon_runs WHERE business_date = ? GROUP BY channel', date).map((r) => r.run_id);
     expect(latestRuns).toHaveLength(2);
     const seen = all<{ record_id: string; outcome: string }>(
-      `SELECT record_id, outcome FROM recon_items WHERE kind = 'payment' AND record_id IS NOT NULL AND run_id IN (${latestRuns.map(() => '?').join(',')})`,
+      `SELECT record_id, outcome FROM recon_outcomes WHERE kind = 'payment' AND record_id IS NOT NULL AND run_id IN (${latestRuns.map(() => '?').join(',')})`,
       ...latestRuns,
     );
     const times = new Map<string, number>();
@@ -75,7 +75,7 @@ describe('Given a whole simulated day run through the night chain', () => {
     // ours dropped from the file or moved past midnight waits in suspense; a changed amount is an
     // amount_mismatch. (A trouble that hit a top-up's row is left out: top-ups are not reconciled yet.)
     const itemsOf = (sql: string, ...params: unknown[]): { outcome: string; type: string | null; note: string | null }[] =>
-      all(`SELECT outcome, type, note FROM recon_items WHERE run_id IN (${latestRuns.map(() => '?').join(',')}) AND ${sql}`, ...latestRuns, ...params);
+      all(`SELECT outcome, type, note FROM recon_outcomes WHERE run_id IN (${latestRuns.map(() => '?').join(',')}) AND ${sql}`, ...latestRuns, ...params);
     let checked = 0;
     for (const channel of ['bank', 'wallet']) {
       const manifest = JSON.parse(readFileSync(join(dirname(dbPath), 'bills', date.replaceAll('-', ''), channel, `manifest_${date.replaceAll('-', '')}.json`), 'utf8')) as {
@@ -108,7 +108,7 @@ describe('Given a whole simulated day run through the night chain', () => {
       // Payments on a reconciled channel (balance, coins and credit never leave our books: nothing to match).
       `SELECT COUNT(*) AS n FROM clearing_items c JOIN payments p ON p.payment_id = c.item_id
         WHERE c.kind = 'payment' AND c.business_date = ? AND p.channel_id IN ('bank', 'wallet') AND NOT EXISTS (
-         SELECT 1 FROM recon_items r WHERE r.record_id = c.item_id AND r.outcome = 'matched')`,
+         SELECT 1 FROM recon_outcomes r WHERE r.record_id = c.item_id AND r.outcome = 'matched')`,
       date,
     );
     expect(Number(unmatched.n)).toBe(0);

@@ -14,6 +14,7 @@ import type { AccountSpec } from '../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/database.js';
 import { hasTable, migrateModule, statementCache } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
+import { migrateRecon } from '../recon/sqlite/recon-store.js';
 import { LOCAL_PRODUCTS } from './config.js';
 import { batchKey, volumeKey, type Batch, type CandidateItem, type ClearedItem } from './core.js';
 import type { BatchWrite, ClearingRunState, ClearingStore, StoredBatch } from './port.js';
@@ -81,9 +82,12 @@ const CANDIDATE_CAPTURES = `
   WHERE e.business_date BETWEEN ? AND ? AND substr(e.entry_id, 1, 4) = 'cap.' AND c.status = 'succeeded'
     AND NOT EXISTS (SELECT 1 FROM clearing_items x WHERE x.kind = 'capture' AND x.item_id = c.capture_id)`;
 
-/** What reconciliation settled: matched items and resolved discrepancies of current runs from a date on. */
+/**
+ * What reconciliation settled: matched items and resolved discrepancies of current runs from a date on
+ * (the view recon_outcomes: item rows and packed matched pairs).
+ */
 const RECONCILED = `
-  SELECT i.record_source, i.record_id FROM recon_runs r JOIN recon_items i ON i.run_id = r.run_id
+  SELECT i.record_source, i.record_id FROM recon_runs r JOIN recon_outcomes i ON i.run_id = r.run_id
   WHERE r.status = 'current' AND r.business_date >= ? AND i.record_id IS NOT NULL
     AND (i.outcome = 'matched' OR (i.outcome = 'discrepancy' AND i.status = 'resolved'))`;
 
@@ -128,6 +132,8 @@ export class SqliteClearingStore implements ClearingStore {
     if (!hasTable(this.db, 'payments')) return [];
     const reconciled = new Set<string>();
     if (hasTable(this.db, 'recon_items')) {
+      // A file last opened by an older settle has recon's tables but not yet the packed pairs' view.
+      migrateRecon(this.db);
       for (const r of this.stmt(RECONCILED).iterate(fromDate) as Iterable<Row>) reconciled.add(`${str(r['record_source'])}:${str(r['record_id'])}`);
     }
     const out: CandidateItem[] = [];

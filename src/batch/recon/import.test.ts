@@ -68,7 +68,7 @@ async function storedLines(fileId: number): Promise<StatementLine[]> {
   return out;
 }
 
-const lineRows = (): number => Number((ledger.db.prepare('SELECT COUNT(*) AS n FROM recon_lines').get() as { n: bigint }).n);
+const lineRows = (): number => Number((ledger.db.prepare('SELECT COALESCE(SUM(rows), 0) AS n FROM recon_line_blocks').get() as { n: bigint }).n);
 
 describe('Given a channel file for a date', () => {
   it('When imported, Then its lines read back exactly, in file order, as version 1', async () => {

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FormatName, ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
-import { parseStatementFile } from './formats/index.js';
+import { parseStatementFile, type ParseOptions } from './formats/index.js';
+import { LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, parseLineBlock, type EncodedLineBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import { LineTable } from './match.js';
 import type { ReconFile, ReconStore } from './port.js';
@@ -20,18 +21,31 @@ import type { ReconFile, ReconStore } from './port.js';
 export const IMPORT_LIMITS = {
   /** Lines of one file: the benchmark's million with room to spare; more is a mistake or needs a split file. */
   rowsMax: 5_000_000,
-  /**
-   * Lines written per transaction: short enough never to keep the daemon waiting for the write lock, and
-   * small enough that a chunk's line objects die young (a chunk of 10,000 outlived the young generation
-   * and left its objects as old-generation garbage: hundreds of MiB of RSS on a million-line file).
-   */
-  chunkRows: 2_000,
   /** A progress event after every this many lines. */
   progressEveryRows: 100_000,
 } as const;
 
 /** A parse of the file: calls onLine for each line in file order, resolves with the summary, or rejects. */
 export type StatementSource = (onLine: (line: StatementLine) => void) => Promise<StatementSummary>;
+
+/**
+ * A parse that hands over the lines packed in blocks (line-block.ts), in file order: what a parse on a
+ * worker thread sends (see worker-parse.ts). A throw from onBlock stops the parse.
+ */
+export type BlockSource = (onBlock: (block: EncodedLineBlock) => void) => Promise<StatementSummary>;
+
+/** A line-by-line parse as a block source. */
+export function blocksOf(read: StatementSource): BlockSource {
+  return async (onBlock) => {
+    const builder = new LineBlockBuilder();
+    const summary = await read((line) => {
+      builder.add(line);
+      if (builder.rows >= LINE_BLOCK_ROWS) onBlock(builder.take());
+    });
+    if (builder.rows > 0) onBlock(builder.take());
+    return summary;
+  };
+}
 
 export interface ImportRequest {
   readonly channel: string;
@@ -41,7 +55,8 @@ export interface ImportRequest {
   readonly sha256: string;
   /** The file's name, for the record (not a path to read). */
   readonly sourceName: string | null;
-  readonly read: StatementSource;
+  /** The parse: line by line, or in packed blocks (a parse on a worker thread). */
+  readonly read: StatementSource | { readonly blocks: BlockSource };
   readonly rowsMax?: number;
   /** Keep the imported lines in the result, so a match in the same process need not read them back. */
   readonly keepLines?: boolean;
@@ -82,30 +97,26 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
   });
   let rows = 0;
   let onDate = 0;
-  let chunk: StatementLine[] = [];
   const kept: LineTable | undefined = req.keepLines === true ? new LineTable() : undefined;
-  // Chunks are written in order, one after the other; a write failure stops the import.
+  // Blocks are written in order, one after the other; a write failure stops the import.
   let writing: Promise<void> = Promise.resolve();
   let writeFailed: unknown;
-  const flush = (): void => {
-    const full = chunk;
-    chunk = [];
-    writing = writing.then(() => writer.append(full)).catch((e: unknown) => {
-      writeFailed ??= e;
-    });
-  };
+  const read = typeof req.read === 'function' ? blocksOf(req.read) : req.read.blocks;
   try {
-    const summary = await req.read((line) => {
+    const summary = await read((block) => {
       if (writeFailed !== undefined) throw writeFailed;
-      rows += 1;
+      const before = rows;
+      rows += block.rows;
       if (rows > rowsMax) throw new ReconError('too_many_rows', `The file has more than ${rowsMax} lines; one import takes at most that many.`);
-      if (line.occurredAt.startsWith(req.businessDate)) onDate += 1;
-      chunk.push(line);
-      kept?.push(line);
-      if (chunk.length >= IMPORT_LIMITS.chunkRows) flush();
-      if (rows % IMPORT_LIMITS.progressEveryRows === 0) deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
+      const parsed = parseLineBlock(block.encoded);
+      onDate += linesOnDate(parsed, req.businessDate);
+      kept?.appendBlock(parsed);
+      writing = writing.then(() => writer.append(block)).catch((e: unknown) => {
+        writeFailed ??= e;
+      });
+      const every = IMPORT_LIMITS.progressEveryRows;
+      if (Math.floor(rows / every) > Math.floor(before / every)) deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
     });
-    if (chunk.length > 0) flush();
     await writing;
     if (writeFailed !== undefined) throw writeFailed;
     if (rows > 0 && onDate === 0) {
@@ -135,23 +146,23 @@ export async function fileSha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** The channel's parser over a file: its format, currency and mapping from the config; the date for formats whose times have no year. */
+/** The parse options of a channel's file: its format, currency and mapping from the config; the date for formats whose times have no year. */
+export function parseOptionsOf(channel: Pick<ReconChannelConfig, 'format' | 'currency' | 'mapping'>, businessDate: string, fileName?: string): Omit<ParseOptions, 'onProgress'> {
+  return {
+    format: channel.format,
+    currency: channel.currency,
+    ...(channel.mapping !== undefined ? { mapping: channel.mapping } : {}),
+    ...(fileName !== undefined ? { fileName } : {}),
+    settlementDate: businessDate,
+  };
+}
+
+/** The channel's parser over a file, line by line on this thread. */
 export function statementFromFile(
   path: string,
   channel: Pick<ReconChannelConfig, 'format' | 'currency' | 'mapping'>,
   businessDate: string,
   fileName?: string,
 ): StatementSource {
-  return (onLine) =>
-    parseStatementFile(
-      path,
-      {
-        format: channel.format,
-        currency: channel.currency,
-        ...(channel.mapping !== undefined ? { mapping: channel.mapping } : {}),
-        ...(fileName !== undefined ? { fileName } : {}),
-        settlementDate: businessDate,
-      },
-      onLine,
-    );
+  return (onLine) => parseStatementFile(path, parseOptionsOf(channel, businessDate, fileName), onLine);
 }

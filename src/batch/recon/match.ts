@@ -36,6 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
+import { blockAmount, blockStatus, type LineBlock } from './line-block.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
@@ -569,6 +570,13 @@ const LINE_KINDS: readonly LineKind[] = ['payment', 'refund'];
 const LINE_STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
 const RECORD_SOURCES: readonly RecordSource[] = ['payment', 'refund', 'capture'];
 
+/** A line status as its index in LINE_STATUSES (a closed set: the parsers normalise every format's statuses to it). */
+function statusCode(status: LineStatus): number {
+  const i = LINE_STATUSES.indexOf(status);
+  if (i < 0) throw new RangeError(`unknown line status ${JSON.stringify(status)}`);
+  return i;
+}
+
 /** A day's lines as columns, appended in file order (an import keeps them for the match that follows). */
 export class LineTable implements LineColumns {
   length = 0;
@@ -591,11 +599,30 @@ export class LineTable implements LineColumns {
     this.orderNo.push(l.merchantOrderNo === null ? null : detached(l.merchantOrderNo));
     this.refundNo.push(l.merchantRefundNo === null ? null : detached(l.merchantRefundNo));
     this.amount.set(i, l.amountMinor);
-    this.kindStatus.set(i, (LINE_KINDS.indexOf(l.kind) << 8) | this.strings.of(l.status));
+    this.kindStatus.set(i, (LINE_KINDS.indexOf(l.kind) << 8) | statusCode(l.status));
     this.currencyAt.set(i, this.strings.of(l.currency));
     this.occurredAt.set(i, this.strings.of(l.occurredAt));
     this.feeAt.set(i, this.strings.orNull(l.fee));
     this.lineNo.set(i, l.line);
+  }
+
+  /** A packed block of lines (line-block.ts), appended in order: no object per line. */
+  appendBlock(b: LineBlock): void {
+    const dict = b.dict.map((s) => this.strings.of(s));
+    for (let k = 0; k < b.n; k++) {
+      const i = this.length++;
+      this.txn.push(b.txn[k] as string);
+      this.original.push(b.orig[k] ?? null);
+      this.orderNo.push(b.order[k] ?? null);
+      this.refundNo.push(b.refund[k] ?? null);
+      this.amount.set(i, blockAmount(b, k));
+      this.kindStatus.set(i, (b.kind.charCodeAt(k) === 0x72 ? 1 << 8 : 0) | statusCode(blockStatus(b, k)));
+      this.currencyAt.set(i, dict[b.cur[k] as number] as number);
+      this.occurredAt.set(i, dict[b.at[k] as number] as number);
+      const fee = b.fee[k] as number;
+      this.feeAt.set(i, fee < 0 ? -1 : (dict[fee] as number));
+      this.lineNo.set(i, b.line[k] as number);
+    }
   }
 
   kind(i: number): LineKind {
@@ -617,9 +644,7 @@ export class LineTable implements LineColumns {
     return this.strings.at(this.currencyAt.get(i));
   }
   status(i: number): LineStatus {
-    const s = this.strings.at(this.kindStatus.get(i) & 0xff);
-    for (const x of LINE_STATUSES) if (x === s) return x;
-    return s as LineStatus;
+    return LINE_STATUSES[this.kindStatus.get(i) & 0xff] as LineStatus;
   }
   fee(i: number): string | null {
     return this.strings.atOrNull(this.feeAt.get(i));

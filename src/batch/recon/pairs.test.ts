@@ -88,11 +88,11 @@ describe('Given a SQLite store', () => {
       const runId = await store.beginRun({ channel: 'wechat', businessDate: D, fileId: file.fileId, nowMs: 1 });
       await store.appendItems(runId, [], { fileId: 3, pairs: { kind: ['payment', 'refund'], lineSeq: [1, 2], recordSource: ['capture', 'refund'], recordId: ['cap_1', 'ref_1'] } });
       const rows = ledger.db
-        .prepare('SELECT outcome, note, kind, file_id, line_seq, record_source, record_id, channel_suspense_id, identity, status FROM recon_items WHERE run_id = ? ORDER BY item_id')
+        .prepare('SELECT outcome, note, kind, file_id, line_seq, record_source, record_id, status FROM recon_outcomes WHERE run_id = ?')
         .all(runId);
       expect(rows).toEqual([
-        { outcome: 'matched', note: null, kind: 'payment', file_id: 3n, line_seq: 1n, record_source: 'capture', record_id: 'cap_1', channel_suspense_id: null, identity: null, status: null },
-        { outcome: 'matched', note: null, kind: 'refund', file_id: 3n, line_seq: 2n, record_source: 'refund', record_id: 'ref_1', channel_suspense_id: null, identity: null, status: null },
+        { outcome: 'matched', note: null, kind: 'payment', file_id: 3n, line_seq: 1n, record_source: 'capture', record_id: 'cap_1', status: null },
+        { outcome: 'matched', note: null, kind: 'refund', file_id: 3n, line_seq: 2n, record_source: 'refund', record_id: 'ref_1', status: null },
       ]);
     } finally {
       await ledger.close();

@@ -4,6 +4,7 @@
 
 import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../ledger/index.js';
 import type { FormatName } from './config.js';
+import type { EncodedLineBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from './match.js';
 import type { SuspenseItem } from './suspense.js';
@@ -46,7 +47,8 @@ export interface NewFile {
 export interface ImportWriter {
   readonly fileId: number;
   readonly version: number;
-  append(lines: readonly StatementLine[]): Promise<void>;
+  /** The next block of lines in file order, packed (line-block.ts): stored as it is, one row. */
+  append(block: EncodedLineBlock): Promise<void>;
   commit(summary: StatementSummary, rows: number): Promise<ReconFile>;
   abort(): Promise<void>;
 }
@@ -161,6 +163,8 @@ export interface ReconStore {
   /** The lines of a file in line order, in chunks of at most `chunkRows`. */
   lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]>;
   line(fileId: number, lineSeq: number): Promise<StatementLine | undefined>;
+  /** The lines of a file in line order, as stored: packed blocks (line-block.ts). */
+  lineBlocks(fileId: number): AsyncIterable<string>;
 
   // our side
   /** Payments, refunds and captures of the channel whose journal entry is on the date (any status since). */

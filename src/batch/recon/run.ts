@@ -17,13 +17,13 @@
 import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
-import { fileSha256, statementFromFile, importStatement, type ImportProgress, type ImportResult } from './import.js';
+import { importStatement, parseOptionsOf, type ImportProgress, type ImportResult } from './import.js';
 import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
+import { parseLineBlock } from './line-block.js';
+import { startFileParse } from './worker-parse.js';
 
 export const MATCH_LIMITS = {
-  /** Lines read from the store per page. */
-  linesPageRows: 50_000,
   /** Outcomes written per transaction (short, so the daemon is never kept waiting for the write lock). */
   itemsChunkRows: 10_000,
   /** Exceptions (discrepancies and suspense) compared between a run and the one it replaces. */
@@ -190,7 +190,7 @@ export function compareRuns(before: readonly StoredItem[], after: readonly Store
 
 async function readLines(store: ReconStore, fileId: number): Promise<LineTable> {
   const lines = new LineTable();
-  for await (const page of store.lines(fileId, MATCH_LIMITS.linesPageRows)) for (const l of page) lines.push(l);
+  for await (const block of store.lineBlocks(fileId)) lines.appendBlock(parseLineBlock(block));
   return lines;
 }
 
@@ -208,10 +208,19 @@ async function dueRecords(store: ReconStore & PagedRecords, channel: string, dat
   else for (const r of await store.recordsForDay(channel, date)) into.push(r);
 }
 
-/** Our records for the date: those due on it, those the lines name that never succeeded, and the pool's. */
-async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[]): Promise<RecordTable> {
+/** Our records due on the date (read while a worker thread parses the file). */
+export async function dueRecordsOf(store: ReconStore, channel: string, date: string): Promise<RecordTable> {
   const records = new RecordTable();
   await dueRecords(store, channel, date, records);
+  return records;
+}
+
+/**
+ * Our records for the date: those due on it (`due`, when read already), those the lines name that never
+ * succeeded, and the pool's.
+ */
+async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[], due?: RecordTable): Promise<RecordTable> {
+  const records = due ?? (await dueRecordsOf(store, channel, date));
   const dueKeys: [Set<string>, Set<string>] = [new Set(), new Set()];
   for (let i = 0; i < records.length; i++) dueKeys[records.source(i) === 'refund' ? 1 : 0].add(records.recordId(i));
   const paymentKeys = new Set<string>();
@@ -241,7 +250,7 @@ export async function matchDay(
   channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
   businessDate: string,
   deps: MatchDeps,
-  preloaded?: { readonly fileId: number; readonly lines: LineColumns },
+  preloaded?: { readonly fileId: number; readonly lines?: LineColumns | undefined; readonly due?: RecordTable },
 ): Promise<MatchDayResult> {
   const startedMs = deps.clock();
   const elapsed = (): number => deps.clock() - startedMs;
@@ -250,10 +259,11 @@ export async function matchDay(
   const previous = await store.currentRun(channel.channel, businessDate);
   const previousExceptions = previous ? await store.runExceptions(previous.runId, MATCH_LIMITS.exceptionsCompareMax) : [];
 
-  const lines = preloaded !== undefined && preloaded.fileId === file.fileId ? preloaded.lines : await readLines(store, file.fileId);
+  const preloadedFile = preloaded !== undefined && preloaded.fileId === file.fileId;
+  const lines = (preloadedFile ? preloaded.lines : undefined) ?? (await readLines(store, file.fileId));
   const pool = await store.suspensePool(channel.channel, businessDate);
   const poolRecords = pool.flatMap((p) => (p.side === 'ledger' ? [p.record] : []));
-  const records = await loadRecords(store, channel.channel, businessDate, lines, poolRecords);
+  const records = await loadRecords(store, channel.channel, businessDate, lines, poolRecords, preloadedFile ? preloaded.due : undefined);
   deps.onProgress?.({ kind: 'loaded', lines: lines.length, records: records.length, pool: pool.length, elapsedMs: elapsed() });
 
   const outcomes = matchColumns({ date: businessDate, suspenseDays: channel.suspense_days, lines, records, pool });
@@ -304,6 +314,8 @@ export interface RunDayDeps extends MatchDeps {
   /** Fetches the channel's file for the date (settle recon fetch); used when no file is given. */
   readonly fetch: () => Promise<FetchedFile>;
   readonly onImportProgress?: (event: ImportProgress) => void;
+  /** Parse on a worker thread: 'auto' (large files; the default), 'always' or 'never'. */
+  readonly parseOnWorker?: 'auto' | 'always' | 'never';
 }
 
 export interface RunDayResult {
@@ -312,24 +324,37 @@ export interface RunDayResult {
   readonly matched: MatchDayResult;
 }
 
-/** settle recon run: fetch (or take the given file), import, match. */
+/**
+ * settle recon run: fetch (or take the given file), import, match. The file is hashed and parsed on a
+ * worker thread when it is large (worker-parse.ts) while this thread reads our records due on the date.
+ */
 export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDayDeps): Promise<RunDayResult> {
   const fetched = req.file === undefined ? await deps.fetch() : null;
   const path = fetched?.path ?? (req.file as string);
-  const imported = await importStatement(
-    store,
-    {
-      channel: req.channel.channel,
-      businessDate: req.businessDate,
-      format: req.channel.format,
-      sha256: fetched?.sha256 ?? (await fileSha256(path)),
-      sourceName: fetched?.name ?? basename(path),
-      read: statementFromFile(path, req.channel, req.businessDate, fetched?.name),
-      keepLines: true,
-    },
-    { clock: deps.clock, ...(deps.onImportProgress ? { onProgress: deps.onImportProgress } : {}) },
-  );
-  const matched = await matchDay(store, req.channel, req.businessDate, deps, imported.lines ? { fileId: imported.file.fileId, lines: imported.lines } : undefined);
-  return { fetched, imported, matched };
+  const parse = await startFileParse(path, parseOptionsOf(req.channel, req.businessDate, fetched?.name), {
+    mode: deps.parseOnWorker ?? 'auto',
+    ...(fetched ? { knownSha256: fetched.sha256 } : {}),
+  });
+  try {
+    const due = dueRecordsOf(store, req.channel.channel, req.businessDate);
+    // A failed import must not leave the read of our records unobserved.
+    due.catch(() => undefined);
+    const imported = await importStatement(
+      store,
+      {
+        channel: req.channel.channel,
+        businessDate: req.businessDate,
+        format: req.channel.format,
+        sha256: await parse.sha256,
+        sourceName: fetched?.name ?? basename(path),
+        read: { blocks: parse.blocks },
+        keepLines: true,
+      },
+      { clock: deps.clock, ...(deps.onImportProgress ? { onProgress: deps.onImportProgress } : {}) },
+    );
+    const matched = await matchDay(store, req.channel, req.businessDate, deps, { fileId: imported.file.fileId, lines: imported.lines, due: await due });
+    return { fetched, imported, matched };
+  } finally {
+    parse.close();
+  }
 }
-

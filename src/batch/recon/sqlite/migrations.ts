@@ -2,9 +2,12 @@
 // keeps the file's own text (five decimals for WeChat), never a float.
 //
 // recon_files    one row per imported version of a channel's file for a date (staging until committed)
-// recon_lines    the file's transaction lines, keyed by (file, sequence in the file)
+// recon_lines    (migration 1 only) the file's transaction lines, one row each; migration 2 packs them
+// recon_line_blocks  the file's transaction lines, packed: one row per block of consecutive lines (JSON)
 // recon_runs     one match of a file version; exactly one run per channel and date is current
-// recon_items    every outcome of a run: a matched one narrow (its line and our record), an exception with both sides
+// recon_items    every outcome of a run but plain matched pairs: a matched one narrow, an exception with both sides
+// recon_pair_blocks  plain matched pairs of a run (a line of the run's file and one of our records), packed
+// recon_outcomes (view) every outcome of every run, a row each: recon_items and the packed pairs (item_id NULL)
 // recon_suspense items waiting for a late partner (存疑), opened and closed by runs
 
 export const RECON_MIGRATIONS: readonly string[] = [
@@ -64,5 +67,35 @@ export const RECON_MIGRATIONS: readonly string[] = [
     opened_item_id INTEGER NOT NULL, closed_date TEXT, closed_item_id INTEGER
   ) STRICT;
   CREATE INDEX recon_suspense_channel ON recon_suspense (channel, since_date);
+  `,
+  // 2: a day's million lines and matched pairs as a few hundred packed rows instead of a million rows each
+  // (a row per line or pair cost more than the whole rest of a run). A block's JSON is an array with one
+  // array per line: [line, kind, channel_txn_id, original_channel_txn_id, merchant_order_no,
+  // merchant_refund_no, amount_minor as a decimal string, currency, status, occurred_at, fee]; a pair
+  // block's one array per pair: [kind p|r, line_seq, record_source p|r|c, record_id]. Lines imported
+  // before are packed the same way.
+  `
+  CREATE TABLE recon_line_blocks (
+    file_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, rows INTEGER NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (file_id, first_seq)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO recon_line_blocks (file_id, first_seq, rows, lines)
+    SELECT file_id, MIN(seq), COUNT(*),
+           json_group_array(json_array(line, kind, channel_txn_id, original_channel_txn_id, merchant_order_no, merchant_refund_no,
+                                       CAST(amount_minor AS TEXT), currency, status, occurred_at, fee) ORDER BY seq)
+    FROM recon_lines GROUP BY file_id, (seq - 1) / 2000;
+  DROP TABLE recon_lines;
+
+  CREATE TABLE recon_pair_blocks (
+    block_id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, file_id INTEGER NOT NULL, rows INTEGER NOT NULL, pairs TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX recon_pair_blocks_run ON recon_pair_blocks (run_id);
+
+  CREATE VIEW recon_outcomes AS
+    SELECT item_id, run_id, outcome, type, note, kind, file_id, line_seq, record_source, record_id, status FROM recon_items
+    UNION ALL
+    SELECT NULL, b.run_id, 'matched', NULL, NULL, CASE p.value ->> 0 WHEN 'r' THEN 'refund' ELSE 'payment' END, b.file_id, p.value ->> 1,
+           CASE p.value ->> 2 WHEN 'r' THEN 'refund' WHEN 'c' THEN 'capture' ELSE 'payment' END, p.value ->> 3, NULL
+    FROM recon_pair_blocks b, json_each(b.pairs) p;
   `,
 ];

@@ -12,7 +12,8 @@ import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/d
 import { migrateModule, statementCache } from '../../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import type { FormatName } from '../config.js';
-import type { LineKind, LineStatus, StatementLine, StatementSummary } from '../line.js';
+import { blockLine, parseLineBlock, type EncodedLineBlock } from '../line-block.js';
+import type { LineKind, StatementLine, StatementSummary } from '../line.js';
 import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource, RecordTable } from '../match.js';
 import type {
   ImportWriter,
@@ -35,12 +36,14 @@ import { RECON_MIGRATIONS } from './migrations.js';
 type Row = Record<string, unknown>;
 
 /** Rows per multi-row INSERT statement: fewer statement runs, far below SQLite's 32766 parameters. */
-const LINES_PER_INSERT = 50;
+const ROWS_PER_INSERT = 50;
 const ITEMS_PER_INSERT = 25;
+/** Plain matched pairs per packed block (recon_pair_blocks). */
+const PAIRS_PER_BLOCK = 10_000;
 /** Keys per `IN (…)` lookup. */
 const KEYS_PER_LOOKUP = 500;
-/** Rows deleted per transaction when an aborted import is removed. */
-const DELETE_CHUNK_ROWS = 50_000;
+/** Blocks deleted per transaction when an aborted import is removed. */
+const DELETE_CHUNK_BLOCKS = 100;
 
 const num = (v: unknown): number => Number(v as bigint);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v as bigint));
@@ -52,22 +55,6 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 export function migrateRecon(db: SqliteConnection): void {
   migrateModule(db, 'recon', RECON_MIGRATIONS);
 }
-
-const LINE_COLUMNS = [
-  'file_id',
-  'seq',
-  'line',
-  'kind',
-  'channel_txn_id',
-  'original_channel_txn_id',
-  'merchant_order_no',
-  'merchant_refund_no',
-  'amount_minor',
-  'currency',
-  'status',
-  'occurred_at',
-  'fee',
-] as const;
 
 const ITEM_COLUMNS = [
   'run_id',
@@ -113,18 +100,28 @@ function matchedParams(runId: number, i: ItemRow, out: unknown[]): void {
   out.push(runId, i.outcome, i.note, i.kind, i.fileId, i.lineSeq, i.recordSource, i.recordId, i.channelSuspenseId, i.ledgerSuspenseId);
 }
 
-/** Plain matched pairs per INSERT: six values each. */
-const PAIRS_PER_INSERT = 100;
-
-/** A plain matched pair (see MatchedPairs) as MATCHED_COLUMNS: no note, no pool side. */
-function pairsInsertSql(rows: number): string {
-  const one = "(?, 'matched', NULL, ?, ?, ?, ?, ?, NULL, NULL)";
-  return `INSERT INTO recon_items (${MATCHED_COLUMNS.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
-}
-
 function insertSql(table: string, columns: readonly string[], rows: number): string {
   const one = `(${columns.map(() => '?').join(', ')})`;
   return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${Array.from({ length: rows }, () => one).join(', ')}`;
+}
+
+// ---- packed blocks (migration 2) ----
+
+/** A line with its repeating texts shared (a million lines read back keep one copy of each). */
+function internLine(l: StatementLine, intern: Interner): StatementLine {
+  return { ...l, currency: intern.of(l.currency), occurredAt: intern.of(l.occurredAt), fee: intern.orNull(l.fee) };
+}
+
+const PAIR_KIND: Readonly<Record<LineKind, string>> = { payment: 'p', refund: 'r' };
+const PAIR_SOURCE: Readonly<Record<RecordSource, string>> = { payment: 'p', refund: 'r', capture: 'c' };
+
+/** Pairs `from` to `to` as a stored block: [kind p|r, line_seq, record_source p|r|c, record_id] each (the view recon_matched reads it). */
+function encodePairs(pairs: MatchedPairs, from: number, to: number): string {
+  const parts: string[] = new Array(to - from);
+  for (let j = from; j < to; j++) {
+    parts[j - from] = `["${PAIR_KIND[pairs.kind[j] as LineKind]}",${pairs.lineSeq[j] as number},"${PAIR_SOURCE[pairs.recordSource[j] as RecordSource]}",${JSON.stringify(pairs.recordId[j])}]`;
+  }
+  return `[${parts.join(',')}]`;
 }
 
 function toFile(r: Row): ReconFile {
@@ -164,33 +161,6 @@ class Interner {
   orNull(v: unknown): string | null {
     return v === null || v === undefined ? null : this.of(v as string);
   }
-}
-
-const KINDS: readonly LineKind[] = ['payment', 'refund'];
-const LINE_STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
-/** The literal for a known value (no map lookup: a few string comparisons), else the value itself. */
-function literal<T extends string>(values: readonly T[], v: string): T {
-  for (const x of values) if (x === v) return x;
-  return v as T;
-}
-
-const LINE_SELECT = 'line, kind, channel_txn_id, original_channel_txn_id, merchant_order_no, merchant_refund_no, amount_minor, currency, status, occurred_at, fee';
-
-/** A line from a raw row in LINE_SELECT order, starting at `at`. */
-function toLine(r: readonly unknown[], at: number, intern: Interner): StatementLine {
-  return {
-    line: num(r[at]),
-    kind: literal(KINDS, str(r[at + 1])),
-    channelTxnId: str(r[at + 2]),
-    originalChannelTxnId: strOrNull(r[at + 3]),
-    merchantOrderNo: strOrNull(r[at + 4]),
-    merchantRefundNo: strOrNull(r[at + 5]),
-    amountMinor: big(r[at + 6]),
-    currency: intern.of(str(r[at + 7])),
-    status: literal(LINE_STATUSES, str(r[at + 8])),
-    occurredAt: intern.of(str(r[at + 9])),
-    fee: intern.orNull(r[at + 10]),
-  };
 }
 
 /** A record from a raw row of the record queries below (all select the same columns in the same order). */
@@ -427,45 +397,20 @@ export class SqliteReconStore implements ReconStore {
 
   private importWriter(fileId: number, version: number): ImportWriter {
     let seq = 0;
-    const many = this.stmt(insertSql('recon_lines', LINE_COLUMNS, LINES_PER_INSERT));
-    const one = this.stmt(insertSql('recon_lines', LINE_COLUMNS, 1));
-    const params: unknown[] = [];
-    const push = (l: StatementLine): void => {
-      seq += 1;
-      params.push(
-        fileId,
-        seq,
-        l.line,
-        l.kind,
-        l.channelTxnId,
-        l.originalChannelTxnId,
-        l.merchantOrderNo,
-        l.merchantRefundNo,
-        l.amountMinor,
-        l.currency,
-        l.status,
-        l.occurredAt,
-        l.fee,
-      );
+    const insert = this.stmt('INSERT INTO recon_line_blocks (file_id, first_seq, rows, lines) VALUES (?, ?, ?, ?)');
+    const write = (block: EncodedLineBlock): void => {
+      this.db
+        .transaction(() => {
+          insert.run(fileId, seq + 1, block.rows, block.encoded);
+        })
+        .immediate();
+      seq += block.rows;
     };
-    const write = this.db.transaction((lines: readonly StatementLine[]) => {
-      let i = 0;
-      for (; i + LINES_PER_INSERT <= lines.length; i += LINES_PER_INSERT) {
-        params.length = 0;
-        for (let j = i; j < i + LINES_PER_INSERT; j++) push(lines[j] as StatementLine);
-        many.run(params);
-      }
-      for (; i < lines.length; i++) {
-        params.length = 0;
-        push(lines[i] as StatementLine);
-        one.run(params);
-      }
-    });
     return {
       fileId,
       version,
-      append: async (lines) => {
-        write.immediate(lines);
+      append: async (block) => {
+        write(block);
       },
       commit: async (summary: StatementSummary, rows: number) => {
         this.stmt(
@@ -484,32 +429,53 @@ export class SqliteReconStore implements ReconStore {
   /** Removes a staged file and its lines, in chunks so no single transaction holds the lock for long. */
   private removeFile(fileId: number): void {
     for (;;) {
-      const edge = this.stmt(`SELECT seq FROM recon_lines WHERE file_id = ? ORDER BY seq LIMIT 1 OFFSET ${DELETE_CHUNK_ROWS - 1}`).get(fileId) as Row | undefined;
+      const edge = this.stmt(`SELECT first_seq FROM recon_line_blocks WHERE file_id = ? ORDER BY first_seq LIMIT 1 OFFSET ${DELETE_CHUNK_BLOCKS - 1}`).get(fileId) as Row | undefined;
       if (!edge) break;
-      this.stmt('DELETE FROM recon_lines WHERE file_id = ? AND seq <= ?').run(fileId, edge['seq']);
+      this.stmt('DELETE FROM recon_line_blocks WHERE file_id = ? AND first_seq <= ?').run(fileId, edge['first_seq']);
     }
     this.db.transaction(() => {
-      this.stmt('DELETE FROM recon_lines WHERE file_id = ?').run(fileId);
+      this.stmt('DELETE FROM recon_line_blocks WHERE file_id = ?').run(fileId);
       this.stmt("DELETE FROM recon_files WHERE file_id = ? AND status = 'staging'").run(fileId);
     })();
   }
 
   async *lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]> {
-    const page = this.stmt(`SELECT seq, ${LINE_SELECT} FROM recon_lines WHERE file_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(true);
+    const block = this.stmt('SELECT first_seq, lines FROM recon_line_blocks WHERE file_id = ? AND first_seq > ? ORDER BY first_seq LIMIT 1').raw(true);
     const intern = new Interner();
-    let after = 0;
-    for (;;) {
-      const rows = page.all(fileId, after, chunkRows) as unknown[][];
-      if (rows.length === 0) return;
-      after = num((rows[rows.length - 1] as unknown[])[0]);
-      yield rows.map((r) => toLine(r, 1, intern));
-      if (rows.length < chunkRows) return;
+    let page: StatementLine[] = [];
+    for (let after = 0; ; ) {
+      const r = block.get(fileId, after) as unknown[] | undefined;
+      if (r === undefined) break;
+      after = num(r[0]);
+      const b = parseLineBlock(str(r[1]));
+      for (let i = 0; i < b.n; i++) {
+        const l = internLine(blockLine(b, i), intern);
+        page.push(l);
+        if (page.length >= chunkRows) {
+          yield page;
+          page = [];
+        }
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  async *lineBlocks(fileId: number): AsyncIterable<string> {
+    const block = this.stmt('SELECT first_seq, lines FROM recon_line_blocks WHERE file_id = ? AND first_seq > ? ORDER BY first_seq LIMIT 1').raw(true);
+    for (let after = 0; ; ) {
+      const r = block.get(fileId, after) as unknown[] | undefined;
+      if (r === undefined) return;
+      after = num(r[0]);
+      yield str(r[1]);
     }
   }
 
   async line(fileId: number, lineSeq: number): Promise<StatementLine | undefined> {
-    const r = this.stmt(`SELECT ${LINE_SELECT} FROM recon_lines WHERE file_id = ? AND seq = ?`).raw(true).get(fileId, lineSeq) as unknown[] | undefined;
-    return r ? toLine(r, 0, new Interner()) : undefined;
+    const r = this.stmt('SELECT first_seq, rows, lines FROM recon_line_blocks WHERE file_id = ? AND first_seq <= ? ORDER BY first_seq DESC LIMIT 1')
+      .raw(true)
+      .get(fileId, lineSeq) as unknown[] | undefined;
+    if (r === undefined || lineSeq >= num(r[0]) + num(r[1])) return undefined;
+    return blockLine(parseLineBlock(str(r[2])), lineSeq - num(r[0]));
   }
 
   // ---- our side ----
@@ -534,6 +500,8 @@ export class SqliteReconStore implements ReconStore {
       for (const r of rows) add(r, 'payment');
       if (rows.length < pageRows) break;
       after = (rows[rows.length - 1] as unknown[])[9] as bigint;
+      // Let other work of this thread in between pages (a parse on a worker thread posts its lines meanwhile).
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) add(r, 'capture');
     for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) add(r, 'refund');
@@ -657,6 +625,7 @@ export class SqliteReconStore implements ReconStore {
         // A run that died before it finished left items nobody reads: remove them.
         for (const dead of this.stmt("SELECT run_id FROM recon_runs WHERE channel = ? AND business_date = ? AND status = 'running'").all(run.channel, run.businessDate) as Row[]) {
           this.stmt('DELETE FROM recon_items WHERE run_id = ?').run(dead['run_id']);
+          this.stmt('DELETE FROM recon_pair_blocks WHERE run_id = ?').run(dead['run_id']);
           this.stmt('DELETE FROM recon_runs WHERE run_id = ?').run(dead['run_id']);
         }
         const info = this.stmt("INSERT INTO recon_runs (channel, business_date, file_id, status, started_at_ms) VALUES (?, ?, ?, 'running', ?)").run(
@@ -692,31 +661,19 @@ export class SqliteReconStore implements ReconStore {
     this.db
       .transaction(() => {
         if (matched !== undefined) this.insertPairs(runId, matched.fileId, matched.pairs);
-        insert(MATCHED_COLUMNS, LINES_PER_INSERT, matchedRows, matchedParams);
+        insert(MATCHED_COLUMNS, ROWS_PER_INSERT, matchedRows, matchedParams);
         insert(ITEM_COLUMNS, ITEMS_PER_INSERT, others, itemParams);
       })
       .immediate();
   }
 
-  /** Plain matched pairs: four values a row, the constant ones written into the statement. */
+  /** Plain matched pairs, packed: a block per PAIRS_PER_BLOCK (read back through the view recon_matched). */
   private insertPairs(runId: number, fileId: number, pairs: MatchedPairs): void {
-    const many = this.stmt(pairsInsertSql(PAIRS_PER_INSERT));
-    const one = this.stmt(pairsInsertSql(1));
-    const values: unknown[] = [];
-    const push = (j: number): void => {
-      values.push(runId, pairs.kind[j], fileId, pairs.lineSeq[j], pairs.recordSource[j], pairs.recordId[j]);
-    };
+    const insert = this.stmt('INSERT INTO recon_pair_blocks (run_id, file_id, rows, pairs) VALUES (?, ?, ?, ?)');
     const n = pairs.lineSeq.length;
-    let i = 0;
-    for (; i + PAIRS_PER_INSERT <= n; i += PAIRS_PER_INSERT) {
-      values.length = 0;
-      for (let j = i; j < i + PAIRS_PER_INSERT; j++) push(j);
-      many.run(values);
-    }
-    for (; i < n; i++) {
-      values.length = 0;
-      push(i);
-      one.run(values);
+    for (let i = 0; i < n; i += PAIRS_PER_BLOCK) {
+      const to = Math.min(i + PAIRS_PER_BLOCK, n);
+      insert.run(runId, fileId, to - i, encodePairs(pairs, i, to));
     }
   }
 

@@ -1,0 +1,56 @@
+// The worker thread of a parallel import (see worker-parse.ts): hashes the file, waits to be told to go
+// on, then parses it and posts its lines in packed blocks (line-block.ts). It blocks on a shared counter
+// while the importing thread is LINE_BLOCKS_IN_FLIGHT blocks behind, so a slow writer never lets a whole
+// file pile up in memory.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { ReconError } from './errors.js';
+import { parseStatementFile, type ParseOptions } from './formats/index.js';
+import { fileSha256 } from './import.js';
+import { LINE_BLOCK_ROWS, LineBlockBuilder, type EncodedLineBlock } from './line-block.js';
+import type { ParseJob, WorkerMessage } from './worker-parse.js';
+
+const port = parentPort;
+const job = workerData as ParseJob;
+const inFlight = new Int32Array(job.inFlight);
+
+function post(m: WorkerMessage): void {
+  port?.postMessage(m);
+}
+
+function postBlock(block: EncodedLineBlock): void {
+  Atomics.add(inFlight, 0, 1);
+  post({ t: 'block', rows: block.rows, encoded: block.encoded });
+  for (;;) {
+    const n = Atomics.load(inFlight, 0);
+    if (n < job.blocksInFlightMax) return;
+    Atomics.wait(inFlight, 0, n, 1_000);
+  }
+}
+
+async function parse(): Promise<void> {
+  const builder = new LineBlockBuilder();
+  const options: ParseOptions = job.options;
+  const summary = await parseStatementFile(job.path, options, (line) => {
+    builder.add(line);
+    if (builder.rows >= LINE_BLOCK_ROWS) postBlock(builder.take());
+  });
+  if (builder.rows > 0) postBlock(builder.take());
+  post({ t: 'done', summary });
+}
+
+function fail(e: unknown): void {
+  if (e instanceof ReconError) post({ t: 'error', code: e.code, message: e.message });
+  else post({ t: 'error', code: null, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+}
+
+port?.on('message', (m: 'parse' | 'stop') => {
+  if (m === 'parse') parse().then(() => port.close(), (e: unknown) => {
+    fail(e);
+    port.close();
+  });
+  else port.close();
+});
+
+if (job.hash) fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
+else post({ t: 'sha256', hex: '' });
