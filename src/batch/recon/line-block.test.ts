@@ -1,0 +1,110 @@
+// The packed form of a file's lines: every line reads back exactly (amounts beyond 2^53, nulls, any
+// text), through the block and through a run's LineTable; and lines stored a row each before migration 2
+// read back the same after it.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { migrateModule } from '../../ledger/sqlite/database.js';
+import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
+import { blockLine, LineBlockBuilder, linesOnDate, parseLineBlock } from './line-block.js';
+import type { LineStatus, StatementLine } from './line.js';
+import { LineTable } from './match.js';
+import { RECON_MIGRATIONS } from './sqlite/migrations.js';
+import { SqliteReconStore } from './sqlite/recon-store.js';
+import { payLine, refundLine } from './test-support.js';
+
+const STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
+
+const lineArb: fc.Arbitrary<StatementLine> = fc.record({
+  kind: fc.constantFrom('payment' as const, 'refund' as const),
+  channelTxnId: fc.string({ maxLength: 40 }),
+  originalChannelTxnId: fc.option(fc.string({ maxLength: 30 })),
+  merchantOrderNo: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 })),
+  merchantRefundNo: fc.option(fc.string({ maxLength: 20 })),
+  amountMinor: fc.oneof(fc.bigInt({ min: 0n, max: 10_000_000n }), fc.bigInt({ min: 2n ** 52n, max: 2n ** 70n })),
+  currency: fc.constantFrom('CNY', 'USD', 'JPY'),
+  status: fc.constantFrom(...STATUSES),
+  occurredAt: fc.integer({ min: 0, max: 3 * 86_399 }).map((s) => new Date(Date.UTC(2026, 10, 25) + s * 1000).toISOString().replace('.000Z', '+08:00')),
+  fee: fc.option(fc.constantFrom('0.00600', '0.01', '1.23456', '-0.06')),
+  line: fc.integer({ min: 1, max: 5_000_000 }),
+});
+
+describe('Given lines packed into a block', () => {
+  it('When the block is read back, through its text and through a LineTable, Then every line is exactly the one packed', () => {
+    fc.assert(
+      fc.property(fc.array(lineArb, { maxLength: 60 }), (lines) => {
+        const builder = new LineBlockBuilder();
+        for (const l of lines) builder.add(l);
+        const { rows, encoded } = builder.take();
+        expect(rows).toBe(lines.length);
+        const block = parseLineBlock(encoded);
+        expect(Array.from({ length: block.n }, (_v, i) => blockLine(block, i))).toEqual(lines);
+        const table = new LineTable();
+        table.appendBlock(block);
+        expect(Array.from({ length: table.length }, (_v, i) => table.line(i))).toEqual(lines);
+        expect(linesOnDate(block, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
+        expect(builder.rows).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('When a status first appears after hundreds of distinct times, Then a LineTable still gives each line its own status', () => {
+    const lines = Array.from({ length: 700 }, (_v, i) =>
+      payLine(`pay_${i}`, 100n, { occurredAt: `2026-11-26T${String(Math.floor(i / 60) % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00+08:00`, status: i >= 650 ? 'revoked' : 'succeeded' }),
+    );
+    const builder = new LineBlockBuilder();
+    for (const l of lines) builder.add(l);
+    const table = new LineTable();
+    table.appendBlock(parseLineBlock(builder.take().encoded));
+    for (const l of lines.slice(640)) table.push(l);
+    expect(table.status(660)).toBe('revoked');
+    expect(table.status(649)).toBe('succeeded');
+    expect(table.status(700 + 15)).toBe('revoked');
+    expect(table.line(699)).toEqual(lines[699]);
+  });
+});
+
+describe('Given a database whose lines were stored a row each (recon schema 1)', () => {
+  it('When settle opens it, Then migration 2 packs them into blocks that read back the same lines, and old matched items still show as outcomes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'settle-recon-migrate-'));
+    const ledger = SqliteLedgerStore.open(join(dir, 'settle.db'), { create: true });
+    try {
+      const db = ledger.db;
+      migrateModule(db, 'recon', RECON_MIGRATIONS.slice(0, 1));
+      db.prepare("INSERT INTO recon_files (file_id, channel, business_date, version, status, sha256, format, imported_at_ms, rows) VALUES (7, 'wallet', '2026-11-26', 1, 'imported', 'ab', 'wechat-trade', 1, 2500)").run();
+      const lines: StatementLine[] = Array.from({ length: 2500 }, (_v, i) =>
+        i % 7 === 6 ? refundLine(`pay_${i - 1}`, `re_${i}`, 2n ** 60n + BigInt(i), { line: i + 2, fee: '-0.00600' }) : payLine(`pay_${i}`, BigInt(i + 1), { line: i + 2, fee: i % 2 === 0 ? '0.06000' : null }),
+      );
+      const insert = db.prepare(
+        `INSERT INTO recon_lines (file_id, seq, line, kind, channel_txn_id, original_channel_txn_id, merchant_order_no, merchant_refund_no, amount_minor, currency, status, occurred_at, fee)
+         VALUES (7, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      db.transaction(() => {
+        lines.forEach((l, i) => insert.run(i + 1, l.line, l.kind, l.channelTxnId, l.originalChannelTxnId, l.merchantOrderNo, l.merchantRefundNo, l.amountMinor, l.currency, l.status, l.occurredAt, l.fee));
+      })();
+      db.prepare("INSERT INTO recon_runs (run_id, channel, business_date, file_id, status, started_at_ms) VALUES (3, 'wallet', '2026-11-26', 7, 'current', 1)").run();
+      db.prepare("INSERT INTO recon_items (run_id, outcome, kind, file_id, line_seq, record_source, record_id) VALUES (3, 'matched', 'payment', 7, 1, 'payment', 'pay_0')").run();
+
+      const store = new SqliteReconStore(ledger);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE name IN ('recon_lines', 'recon_line_blocks', 'recon_outcomes') ORDER BY name").pluck().all();
+      expect(tables).toEqual(['recon_line_blocks', 'recon_outcomes']);
+      expect(db.prepare('SELECT first_seq, rows FROM recon_line_blocks WHERE file_id = 7 ORDER BY first_seq').raw().all()).toEqual([
+        [1n, 2000n],
+        [2001n, 500n],
+      ]);
+      const back: StatementLine[] = [];
+      for await (const page of store.lines(7, 900)) back.push(...page);
+      expect(back).toEqual(lines);
+      expect(await store.line(7, 2001)).toEqual(lines[2000]);
+      expect(await store.line(7, 2501)).toBeUndefined();
+      expect(db.prepare("SELECT outcome, record_id FROM recon_outcomes WHERE run_id = 3").raw().all()).toEqual([['matched', 'pay_0']]);
+    } finally {
+      await ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,168 @@
+// Parsing on a worker thread gives exactly what parsing on this thread gives: the same hash, the same
+// packed blocks, the same summary; bad input keeps its stable code across the thread boundary; a parse
+// that is not wanted (an unchanged file) is closed without running.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
+import { WechatTradeBillWriter, wechatRowOf } from '../../online/channel-sim/bills/wechat.js';
+import { FileOut, TextOut } from '../../online/channel-sim/bills/sinks.js';
+import { LocalClock, utf8 } from '../../online/channel-sim/bills/text.js';
+import { importStatement, parseOptionsOf } from './import.js';
+import type { EncodedLineBlock } from './line-block.js';
+import type { StatementSummary } from './line.js';
+import { SqliteReconStore } from './sqlite/recon-store.js';
+import { startFileParse } from './worker-parse.js';
+
+const D = '2026-11-26';
+const channel = { format: 'wechat-trade', currency: 'CNY', mapping: undefined } as const;
+let dir: string;
+let bill: string;
+
+/** A WeChat ALL bill of `rows` payments (and a refund every 50th), written by the simulator's own writer. */
+function writeBill(path: string, rows: number): void {
+  const clock = new LocalClock('Asia/Shanghai');
+  const day = clock.startOfDayMs(D);
+  const file = new FileOut(path);
+  const writer = new WechatTradeBillWriter(new TextOut(file, utf8));
+  for (let i = 0; i < rows; i++) {
+    const refund = i % 50 === 49;
+    const atMs = day + i * 10_000;
+    writer.add(
+      wechatRowOf(
+        {
+          kind: refund ? 'refund' : 'payment',
+          txnNo: i,
+          channelTxnId: `42000010${String(i).padStart(20, '0')}`,
+          merchantOrderNo: `pay_${i}`,
+          merchantRefundNo: refund ? `re_${i}` : null,
+          originalChannelTxnId: refund ? `42000010${String(i - 1).padStart(20, '0')}` : null,
+          originalTxnNo: refund ? i - 1 : null,
+          originalAtMs: refund ? atMs - 10_000 : null,
+          atMs,
+          completedAtMs: atMs + 2000,
+          amountMinor: BigInt(100 + i),
+          feeMinor: BigInt(Math.floor((100 + i) * 0.006)),
+          feeRate: '0.006',
+          currency: 'CNY',
+          product: 'wallet',
+          payerId: `o${i}`,
+          description: 'test order',
+          status: 'succeeded',
+        },
+        '1900012345',
+        clock,
+      ),
+    );
+  }
+  writer.finish();
+  file.commit();
+}
+
+async function parseWith(mode: 'always' | 'never', path: string): Promise<{ sha256: string; blocks: EncodedLineBlock[]; summary: StatementSummary; onWorker: boolean }> {
+  const parse = await startFileParse(path, parseOptionsOf(channel, D), { mode });
+  try {
+    const sha256 = await parse.sha256;
+    const blocks: EncodedLineBlock[] = [];
+    const summary = await parse.blocks((b) => blocks.push(b));
+    return { sha256, blocks, summary, onWorker: parse.onWorker };
+  } finally {
+    parse.close();
+  }
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'settle-worker-parse-'));
+  bill = join(dir, 'bill.csv');
+  writeBill(bill, 4_321);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('Given a WeChat bill of 4,321 rows', () => {
+  it('When parsed on a worker thread and on this thread, Then the hash, every packed block and the summary are the same', async () => {
+    const there = await parseWith('always', bill);
+    const here = await parseWith('never', bill);
+    expect([there.onWorker, here.onWorker]).toEqual([true, false]);
+    expect(there.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(there.sha256).toBe(here.sha256);
+    expect(there.blocks.map((b) => b.rows)).toEqual([2000, 2000, 321]);
+    expect(there.blocks).toEqual(here.blocks);
+    expect(there.summary).toEqual(here.summary);
+    expect(there.summary).toMatchObject({ rows: 4321, refunds: 86, totalsCheck: 'ok' });
+  });
+
+  it('When imported through the worker, Then the stored lines are those of an import on this thread', async () => {
+    const ledger = SqliteLedgerStore.open(join(dir, 'import.db'), { create: true });
+    try {
+      const store = new SqliteReconStore(ledger);
+      const imported = [];
+      for (const [k, mode] of (['always', 'never'] as const).entries()) {
+        const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode });
+        try {
+          const r = await importStatement(
+            store,
+            { channel: `wallet${k}`, businessDate: D, format: 'wechat-trade', sha256: await parse.sha256, sourceName: 'bill.csv', read: { blocks: parse.blocks }, keepLines: true },
+            { clock: () => 0 },
+          );
+          imported.push(r);
+        } finally {
+          parse.close();
+        }
+      }
+      const [a, b] = imported;
+      expect(a?.file.rows).toBe(4321);
+      const lines = async (fileId: number): Promise<unknown[]> => {
+        const out: unknown[] = [];
+        for await (const page of store.lines(fileId, 1000)) out.push(...page);
+        return out;
+      };
+      expect(await lines(a?.file.fileId ?? 0)).toEqual(await lines(b?.file.fileId ?? 0));
+      expect(a?.lines?.line(4320)).toEqual(b?.lines?.line(4320));
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('When its summary row is altered, Then the worker reports file_totals_mismatch, as this thread would', async () => {
+    const bad = join(dir, 'bad.csv');
+    const text = readFileSync(bill, 'utf8');
+    // The summary row's first cell is the row count: say one more than there is.
+    writeFileSync(bad, text.replace(/\r\n`4321,/, '\r\n`4322,'));
+    expect(readFileSync(bad, 'utf8')).not.toBe(text);
+    await expect(parseWith('always', bad)).rejects.toMatchObject({ name: 'ReconError', code: 'file_totals_mismatch' });
+    await expect(parseWith('never', bad)).rejects.toMatchObject({ code: 'file_totals_mismatch' });
+  });
+
+  it('When the file is missing, Then the worker reports file_unreadable before any parse', async () => {
+    const parse = await startFileParse(join(dir, 'absent.csv'), parseOptionsOf(channel, D), { mode: 'always' });
+    try {
+      await expect(parse.sha256).rejects.toMatchObject({ code: 'file_unreadable' });
+      await expect(parse.blocks(() => undefined)).rejects.toMatchObject({ code: 'file_unreadable' });
+    } finally {
+      parse.close();
+    }
+  });
+
+  it('When the hash is all that is wanted (an unchanged file), Then closing stops the worker and a later parse is refused', async () => {
+    const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always' });
+    expect(await parse.sha256).toMatch(/^[0-9a-f]{64}$/);
+    parse.close();
+    await expect(parse.blocks(() => undefined)).rejects.toThrow(/closed/);
+  });
+
+  it('When the importing side throws on a block, Then the parse stops with that error', async () => {
+    const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always' });
+    try {
+      await parse.sha256;
+      await expect(
+        parse.blocks(() => {
+          throw new Error('disk full');
+        }),
+      ).rejects.toThrow('disk full');
+    } finally {
+      parse.close();
+    }
+  });
+});
