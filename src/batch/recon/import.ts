@@ -108,9 +108,15 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
       const before = rows;
       rows += block.rows;
       if (rows > rowsMax) throw new ReconError('too_many_rows', `The file has more than ${rowsMax} lines; one import takes at most that many.`);
-      const parsed = parseLineBlock(block.encoded);
-      onDate += linesOnDate(parsed, req.businessDate);
-      kept?.appendBlock(parsed);
+      if (block.columns !== undefined) {
+        // From a worker thread: the columns are ready.
+        onDate += linesOnDate(block.columns, req.businessDate);
+        kept?.appendPacked(block.columns);
+      } else {
+        const parsed = parseLineBlock(block.encoded);
+        onDate += linesOnDate(parsed, req.businessDate);
+        kept?.appendBlock(parsed);
+      }
       writing = writing.then(() => writer.append(block)).catch((e: unknown) => {
         writeFailed ??= e;
       });

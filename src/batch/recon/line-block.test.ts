@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { blockLine, LineBlockBuilder, linesOnDate, parseLineBlock } from './line-block.js';
+import { blockLine, LineBlockBuilder, linesOnDate, parseLineBlock, transferablesOf } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
 import { LineTable } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
@@ -38,7 +38,15 @@ describe('Given lines packed into a block', () => {
       fc.property(fc.array(lineArb, { maxLength: 60 }), (lines) => {
         const builder = new LineBlockBuilder();
         for (const l of lines) builder.add(l);
+        const packed = builder.packColumns();
         const { rows, encoded } = builder.take();
+        // As a worker thread sends them: cloned, the buffers moved.
+        const columns = structuredClone(packed, { transfer: packed ? transferablesOf(packed) : [] });
+        const fromColumns = new LineTable();
+        if (columns) fromColumns.appendPacked(columns);
+        else expect(lines.some((l) => [l.channelTxnId, l.originalChannelTxnId, l.merchantOrderNo, l.merchantRefundNo].some((k) => k?.includes('\n')))).toBe(true);
+        if (columns) expect(Array.from({ length: fromColumns.length }, (_v, i) => fromColumns.line(i))).toEqual(lines);
+        if (columns) expect(linesOnDate(columns, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
         expect(rows).toBe(lines.length);
         const block = parseLineBlock(encoded);
         expect(Array.from({ length: block.n }, (_v, i) => blockLine(block, i))).toEqual(lines);
@@ -50,6 +58,15 @@ describe('Given lines packed into a block', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('When a key holds a line feed, Then there are no packed columns and the block text alone carries the lines', () => {
+    const builder = new LineBlockBuilder();
+    const odd = payLine('pay_1', 5n, { merchantOrderNo: 'pay\n1' });
+    builder.add(payLine('pay_0', 4n));
+    builder.add(odd);
+    expect(builder.packColumns()).toBeUndefined();
+    expect(blockLine(parseLineBlock(builder.take().encoded), 1)).toEqual(odd);
   });
 
   it('When a status first appears after hundreds of distinct times, Then a LineTable still gives each line its own status', () => {

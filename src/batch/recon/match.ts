@@ -36,7 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
-import { blockAmount, blockStatus, type LineBlock } from './line-block.js';
+import { blockAmount, blockStatus, LINE_STATUS_ORDER, type LineBlock, type PackedColumns } from './line-block.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
@@ -622,6 +622,33 @@ export class LineTable implements LineColumns {
       const fee = b.fee[k] as number;
       this.feeAt.set(i, fee < 0 ? -1 : (dict[fee] as number));
       this.lineNo.set(i, b.line[k] as number);
+    }
+  }
+
+  /** Packed columns of a block (line-block.ts, from a worker thread), appended in order. */
+  appendPacked(c: PackedColumns): void {
+    const dict = c.dict.map((s) => this.strings.of(s));
+    const txn = c.txn.split('\n');
+    const orig = c.orig.split('\n');
+    const order = c.order.split('\n');
+    const refund = c.refund.split('\n');
+    const wide = new Map(c.wideAmounts);
+    for (let k = 0; k < c.rows; k++) {
+      const i = this.length++;
+      const nulls = c.nulls[k] as number;
+      this.txn.push(txn[k] as string);
+      this.original.push((nulls & 1) !== 0 ? null : (orig[k] as string));
+      this.orderNo.push((nulls & 2) !== 0 ? null : (order[k] as string));
+      this.refundNo.push((nulls & 4) !== 0 ? null : (refund[k] as string));
+      const w = wide.size > 0 ? wide.get(k) : undefined;
+      this.amount.set(i, w === undefined ? (c.amount[k] as bigint) : BigInt(w));
+      const ks = c.kindStatus[k] as number;
+      this.kindStatus.set(i, ((ks >> 4) << 8) | statusCode(LINE_STATUS_ORDER[ks & 15] as LineStatus));
+      this.currencyAt.set(i, dict[c.cur[k] as number] as number);
+      this.occurredAt.set(i, dict[c.at[k] as number] as number);
+      const fee = c.fee[k] as number;
+      this.feeAt.set(i, fee < 0 ? -1 : (dict[fee] as number));
+      this.lineNo.set(i, c.line[k] as number);
     }
   }
 

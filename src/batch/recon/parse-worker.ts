@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ReconError } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
 import { fileSha256 } from './import.js';
-import { LINE_BLOCK_ROWS, LineBlockBuilder, type EncodedLineBlock } from './line-block.js';
+import { LINE_BLOCK_ROWS, LineBlockBuilder, transferablesOf } from './line-block.js';
 import type { ParseJob, WorkerMessage } from './worker-parse.js';
 
 const port = parentPort;
@@ -18,9 +18,12 @@ function post(m: WorkerMessage): void {
   port?.postMessage(m);
 }
 
-function postBlock(block: EncodedLineBlock): void {
+function postBlock(builder: LineBlockBuilder): void {
+  const columns = builder.packColumns();
+  const block = builder.take();
   Atomics.add(inFlight, 0, 1);
-  post({ t: 'block', rows: block.rows, encoded: block.encoded });
+  const m: WorkerMessage = { t: 'block', rows: block.rows, encoded: block.encoded, columns };
+  port?.postMessage(m, columns ? transferablesOf(columns) : []);
   for (;;) {
     const n = Atomics.load(inFlight, 0);
     if (n < job.blocksInFlightMax) return;
@@ -33,9 +36,9 @@ async function parse(): Promise<void> {
   const options: ParseOptions = job.options;
   const summary = await parseStatementFile(job.path, options, (line) => {
     builder.add(line);
-    if (builder.rows >= LINE_BLOCK_ROWS) postBlock(builder.take());
+    if (builder.rows >= LINE_BLOCK_ROWS) postBlock(builder);
   });
-  if (builder.rows > 0) postBlock(builder.take());
+  if (builder.rows > 0) postBlock(builder);
   post({ t: 'done', summary });
 }
 

@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { ReconError, type ReconErrorCode } from './errors.js';
 import type { ParseOptions } from './formats/index.js';
 import { blocksOf, fileSha256, type BlockSource } from './import.js';
-import type { EncodedLineBlock } from './line-block.js';
+import type { EncodedLineBlock, PackedColumns } from './line-block.js';
 import type { StatementSummary } from './line.js';
 import { parseStatementFile } from './formats/index.js';
 
@@ -38,7 +38,7 @@ export interface ParseJob {
 
 export type WorkerMessage =
   | { readonly t: 'sha256'; readonly hex: string }
-  | { readonly t: 'block'; readonly rows: number; readonly encoded: string }
+  | { readonly t: 'block'; readonly rows: number; readonly encoded: string; readonly columns: PackedColumns | undefined }
   | { readonly t: 'done'; readonly summary: StatementSummary }
   | { readonly t: 'error'; readonly code: ReconErrorCode | null; readonly message: string };
 
@@ -128,7 +128,7 @@ export async function startFileParse(
         return;
       case 'block':
         try {
-          onParse?.block({ rows: m.rows, encoded: m.encoded });
+          onParse?.block({ rows: m.rows, encoded: m.encoded, columns: m.columns });
         } catch (e) {
           failed(e);
           return;

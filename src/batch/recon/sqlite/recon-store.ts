@@ -298,6 +298,10 @@ const DAY_PAYMENTS_PAGE = `
   SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
          p.cost_minor, p.business_date, p.rowid
   FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
+/** DAY_PAYMENTS_PAGE less what every row of it has the same (no payment_id; the date asked): rowid is column 7. */
+const DAY_PAYMENTS_NARROW_PAGE = `
+  SELECT p.payment_id, p.merchant_id, p.channel_txn_id, p.amount_minor, p.currency, p.status, p.cost_minor, p.rowid
+  FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
 /** Rows of our records read per page: a page of raw rows dies young (20,000 outlived the young generation). */
 const RECORDS_PAGE_ROWS = 5_000;
 const DAY_REFUNDS = `
@@ -494,12 +498,12 @@ export class SqliteReconStore implements ReconStore {
     if (!this.hasOnlineTables()) return;
     const add = (r: readonly unknown[], source: RecordSource): void =>
       into.pushFields(source, str(r[0]), str(r[1]), strOrNull(r[2]), strOrNull(r[3]), big(r[4]), str(r[5]), str(r[6]), big(r[7]), strOrNull(r[8]));
-    const page = this.stmt(DAY_PAYMENTS_PAGE).raw(true);
+    const page = this.stmt(DAY_PAYMENTS_NARROW_PAGE).raw(true);
     for (let after = -1n; ; ) {
       const rows = page.all(businessDate, channel, after, pageRows) as unknown[][];
-      for (const r of rows) add(r, 'payment');
+      for (const r of rows) into.pushFields('payment', str(r[0]), str(r[1]), null, strOrNull(r[2]), big(r[3]), str(r[4]), str(r[5]), big(r[6]), businessDate);
       if (rows.length < pageRows) break;
-      after = (rows[rows.length - 1] as unknown[])[9] as bigint;
+      after = (rows[rows.length - 1] as unknown[])[7] as bigint;
       // Let other work of this thread in between pages (a parse on a worker thread posts its lines meanwhile).
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
