@@ -184,19 +184,25 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
       run(async (ctx, file: string, flags: ChannelDateFlags & { format?: string }) => {
         const date = checkDate(flags.date);
         const { channel } = await channelConfig(ctx, flags.channel, flags.config);
-        const { importStatement, fileSha256, statementFromFile } = await import('../../batch/recon/import.js');
+        const { importStatement, parseOptionsOf } = await import('../../batch/recon/import.js');
+        const { startFileParse } = await import('../../batch/recon/worker-parse.js');
         const { isFormatName } = await import('../../batch/recon/formats/index.js');
         if (flags.format !== undefined && !isFormatName(flags.format)) throw new AbortError('format_unknown', `Format ${JSON.stringify(flags.format.slice(0, 40))} is not known.`, 'See settle recon parse --help.');
         const effective: ReconChannelConfig = flags.format !== undefined && isFormatName(flags.format) ? { ...channel, format: flags.format } : channel;
         const path = resolve(ctx.io.cwd, file);
         const progress = await progressOf(ctx, `recon import ${channel.channel} ${date}`);
+        // A large file is hashed and parsed on a worker thread (worker-parse.ts).
+        const parse = await startFileParse(path, parseOptionsOf(effective, date));
         const result = await withRecon(ctx, async (store) =>
           importStatement(
             store,
-            { channel: channel.channel, businessDate: date, format: effective.format, sha256: await fileSha256(path), sourceName: basename(path), read: statementFromFile(path, effective, date) },
+            { channel: channel.channel, businessDate: date, format: effective.format, sha256: await parse.sha256, sourceName: basename(path), read: { blocks: parse.blocks } },
             { clock: ctx.io.clock, onProgress: importEvents(progress) },
           ),
-        ).finally(() => progress.close());
+        ).finally(() => {
+          parse.close();
+          progress.close();
+        });
         ctx.out.result({ ok: true, channel: channel.channel, date, ...importJson(result) }, () => importText(channel.channel, date, result));
         return EXIT.ok;
       }),
