@@ -3,6 +3,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDiscrepancy } from '../src/batch/recon/resolve.js';
+import { RecordTable } from '../src/batch/recon/match.js';
 import { payLine, refundLine } from '../src/batch/recon/test-support.js';
 import { D, D1, ReconWorld } from './recon-match-support.js';
 
@@ -122,5 +123,20 @@ describe('Given rows that crossed midnight, with one day of suspense', () => {
       [D1, 'channel_only', 'line:payment:42pay_A'],
       [D1, 'ledger_only', 'payment:pay_B'],
     ]);
+  });
+});
+
+describe('Given a day of our payments read for a match', () => {
+  it('When a channel id holds the separator the joined read uses (U+001F), Then that page is read row by row and every record is the same as the plain read', async () => {
+    await w.payment('pay_a', 100n, { costMinor: 1n });
+    await w.payment('pay_b', 2n ** 53n - 1n, { txn: 'odd\u001ftxn' });
+    await w.payment('pay_c', 300n, { txn: null, status: 'failed' });
+    await w.payment('pay_d', 400n);
+    const table = new RecordTable();
+    await w.store.recordsForDayInto('wallet', D, table, 2);
+    const plain = await w.store.recordsForDay('wallet', D);
+    expect(plain.map((r) => r.recordId)).toEqual(['pay_a', 'pay_b', 'pay_d']);
+    expect(Array.from({ length: table.length }, (_v, i) => table.record(i))).toEqual(plain);
+    expect(table.record(1)).toMatchObject({ channelTxnId: 'odd\u001ftxn', amountMinor: 2n ** 53n - 1n });
   });
 });
