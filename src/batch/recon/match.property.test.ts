@@ -227,7 +227,7 @@ describe('Given a day of payments and refunds where some rows crossed midnight',
 });
 
 describe('Given any lines, records and pool items kept as columns (LineTable, RecordTable), as a run keeps a day', () => {
-  it('When matched over the columns, Then every outcome equals the one over the arrays, and a matched one read narrow agrees with it', () => {
+  it('When matched over the columns, Then every outcome equals the one over the arrays (whichever side the txn ids are indexed on), and a matched one read narrow agrees with it', () => {
     fc.assert(
       fc.property(statementArb, (s) => {
         const lines: StatementLine[] = s.lines.map((l, i) =>
@@ -251,10 +251,14 @@ describe('Given any lines, records and pool items kept as columns (LineTable, Re
         for (const r of records) recordTable.push(r);
         const overArrays = matchStatement({ date: D, suspenseDays: s.suspenseDays, lines, records, pool });
         const overColumns = matchColumns({ date: D, suspenseDays: s.suspenseDays, lines: lineTable, records: recordTable, pool });
+        // Pairing by txn id with the channel side's index (the default) or a map over our side: the same.
+        const mapOverOurs = matchColumns({ date: D, suspenseDays: s.suspenseDays, lines: lineTable, records: recordTable, pool, indexTxns: false });
         expect(overColumns.length).toBe(overArrays.length);
+        expect(mapOverOurs.length).toBe(overArrays.length);
         for (let i = 0; i < overColumns.length; i++) {
           const o = overColumns.at(i);
           expect(o).toEqual(overArrays[i]);
+          expect(mapOverOurs.at(i)).toEqual(o);
           const narrow = overColumns.matchedAt(i);
           if (narrow === undefined) continue;
           expect(o.outcome).toBe('matched');

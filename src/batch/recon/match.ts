@@ -271,10 +271,32 @@ const KIND_INDEX: Readonly<Record<LineKind, 0 | 1>> = { payment: 0, refund: 1 };
 const NOTE_LATE = 0;
 const NOTE_NO_MOVEMENT = 1;
 
-/** Pairs items by channel txn id, then by order key: one hash map per kind and key, built over our side. */
-function pairSides(channel: SideView, ledger: SideView): { ofChannel: Int32Array; ofLedger: Int32Array } {
+/**
+ * The channel side's items by txn id, per kind (payments, refunds): the first item of each id. A caller
+ * that has built it already (matchColumns does, finding duplicates) passes it so it is not built twice.
+ */
+export type TxnIndex = readonly [ReadonlyMap<string, number>, ReadonlyMap<string, number>];
+
+/**
+ * Pairs items by channel txn id, then by order key: one hash map per kind and key. For each key the first
+ * unpaired item of one side pairs with the first unpaired item of the other, so it does not matter which
+ * side a map is built over: the txn ids' over the channel side when given (`channelTxns`), the rest over
+ * our side.
+ */
+function pairSides(channel: SideView, ledger: SideView, channelTxns?: TxnIndex): { ofChannel: Int32Array; ofLedger: Int32Array } {
   const ofChannel = new Int32Array(channel.length).fill(-1);
   const ofLedger = new Int32Array(ledger.length).fill(-1);
+  if (channelTxns !== undefined) {
+    for (let l = 0; l < ledger.length; l++) {
+      const k = ledger.txnId(l);
+      if (k === null) continue;
+      const c = channelTxns[KIND_INDEX[ledger.kind(l)]].get(k);
+      if (c !== undefined && ofChannel[c] === -1) {
+        ofChannel[c] = l;
+        ofLedger[l] = c;
+      }
+    }
+  }
   const join = (key: (view: SideView, i: number) => string | null): void => {
     const maps: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
     for (let l = 0; l < ledger.length; l++) {
@@ -294,7 +316,7 @@ function pairSides(channel: SideView, ledger: SideView): { ofChannel: Int32Array
       }
     }
   };
-  join((v, i) => v.txnId(i));
+  if (channelTxns === undefined) join((v, i) => v.txnId(i));
   join((v, i) => v.orderKey(i));
   return { ofChannel, ofLedger };
 }
@@ -321,9 +343,16 @@ function compareSides(channel: SideView, c: number, ledger: SideView, l: number)
  * indexes) and changes nothing else. Outcomes come channel items first, in order, then the unpaired
  * ledger items, in order.
  */
-export function matchSides(input: { readonly date: string; readonly suspenseDays: number; readonly channel: SideView; readonly ledger: SideView }): CoreOutcomes {
+export function matchSides(input: {
+  readonly date: string;
+  readonly suspenseDays: number;
+  readonly channel: SideView;
+  readonly ledger: SideView;
+  /** The channel side's txn ids, when the caller has them indexed (see TxnIndex). */
+  readonly channelTxns?: TxnIndex;
+}): CoreOutcomes {
   const { date, suspenseDays, channel, ledger } = input;
-  const { ofChannel, ofLedger } = pairSides(channel, ledger);
+  const { ofChannel, ofLedger } = pairSides(channel, ledger, input.channelTxns);
   const out = new CoreOutcomes(channel.length + ledger.length);
   const newUntil = suspenseDays > 0 ? suspenseUntil(date, suspenseDays) : null;
   const single = (view: SideView, i: number, c: number, l: number, missing: number): void => {
@@ -532,6 +561,20 @@ class StringTable {
   }
 }
 
+/** A column's last value and its index in a StringTable: a run of equal values costs no lookup. */
+class LastValue {
+  private last: string | undefined;
+  private lastAt = -1;
+  constructor(private readonly strings: StringTable) {}
+  of(s: string): number {
+    if (s !== this.last) {
+      this.lastAt = this.strings.of(s);
+      this.last = s;
+    }
+    return this.lastAt;
+  }
+}
+
 /** Amounts in a BigInt64Array; the rare one outside 64 bits is kept aside. */
 class AmountColumn {
   data = new BigInt64Array(1024);
@@ -708,6 +751,12 @@ export class RecordTable implements RecordColumns {
   private readonly dateAt = new IntColumn();
   private readonly strings = new StringTable();
 
+  // Rows come in runs of the same merchant, currency, status and date: each column remembers its last value.
+  private readonly merchantOf = new LastValue(this.strings);
+  private readonly currencyOf = new LastValue(this.strings);
+  private readonly statusOf = new LastValue(this.strings);
+  private readonly dateOf = new LastValue(this.strings);
+
   push(r: OurRecord): void {
     this.pushFields(r.source, r.recordId, r.merchantId, r.paymentId, r.channelTxnId, r.amountMinor, r.currency, r.status, r.costMinor, r.businessDate);
   }
@@ -732,10 +781,10 @@ export class RecordTable implements RecordColumns {
     this.amount.set(i, amountMinor);
     this.cost.set(i, costMinor);
     this.sourceAt.set(i, RECORD_SOURCES.indexOf(source));
-    this.merchantAt.set(i, this.strings.of(merchantId));
-    this.currencyAt.set(i, this.strings.of(currency));
-    this.statusAt.set(i, this.strings.of(status));
-    this.dateAt.set(i, this.strings.orNull(businessDate));
+    this.merchantAt.set(i, this.merchantOf.of(merchantId));
+    this.currencyAt.set(i, this.currencyOf.of(currency));
+    this.statusAt.set(i, this.statusOf.of(status));
+    this.dateAt.set(i, businessDate === null ? -1 : this.dateOf.of(businessDate));
   }
 
   source(i: number): RecordSource {
@@ -835,6 +884,8 @@ export interface MatchColumnsInput {
   readonly lines: LineColumns;
   readonly records: RecordColumns;
   readonly pool: readonly SuspenseItem[];
+  /** false: pair by txn id with a map over our side, as matchItems does (tests compare the two). */
+  readonly indexTxns?: boolean;
 }
 
 /** matchStatementColumns over columns: the same rules, the same outcomes in the same order. */
@@ -850,10 +901,13 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
   const duplicates: { index: number; occurrence: number }[] = [];
   const fileAt = new Int32Array(lines.length);
   let fileCount = 0;
+  // The channel side's txn ids (pool lines first): finds the duplicates, and pairs by txn id in the core.
+  const seen: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
   {
-    const seen: [Set<string>, Set<string>] = [new Set(), new Set()];
     const repeats = new Map<string, number>();
-    for (const p of poolLines) if (p.line.channelTxnId !== '') seen[KIND_INDEX[p.line.kind]].add(p.line.channelTxnId);
+    poolLines.forEach((p, c) => {
+      if (p.line.channelTxnId !== '' && !seen[KIND_INDEX[p.line.kind]].has(p.line.channelTxnId)) seen[KIND_INDEX[p.line.kind]].set(p.line.channelTxnId, c);
+    });
     for (let i = 0; i < lines.length; i++) {
       if (isVoidRowAt.size > 0 && isVoidRowAt.has(i)) continue;
       const txn = lines.channelTxnId(i);
@@ -867,7 +921,7 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
           duplicates.push({ index: i, occurrence: n });
           continue;
         }
-        kindSeen.add(txn);
+        kindSeen.set(txn, poolLines.length + fileCount);
       }
       fileAt[fileCount++] = i;
     }
@@ -924,7 +978,7 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
     untilDate: (l) => (l < poolRecordCount ? (poolLedger[l] as (typeof poolLedger)[number]).untilDate : null),
   };
 
-  const core = matchSides({ date, suspenseDays, channel, ledger });
+  const core = matchSides({ date, suspenseDays, channel, ledger, ...(input.indexTxns === false ? {} : { channelTxns: seen }) });
 
   const fromCore = (i: number): Outcome => {
     const c = core.channel[i] as number;
