@@ -8,6 +8,7 @@
 //   BENCH_PAYMENTS=1000000   payments on the day (product quick; every one reconciled via --include-unreconciled)
 //   BENCH_MERCHANTS=10000    merchants (T+0, one rate card with a tier)
 //   BENCH_BASELINE=100000    entries in the baseline posting loop (batches of 1,000)
+//   BENCH_ITEMS_PER_TX=…     items per write transaction (default: the service's itemsPerTransactionMax)
 //
 // The payments are inserted as rows only (their pay.* entries are not posted: the clearing run reads
 // the payments table, and its own entries open the accounts they need), so the figure is clearing's.
@@ -38,6 +39,7 @@ const JSON_OUT = process.argv.includes('--json');
 const PAYMENTS = envInt('BENCH_PAYMENTS', 1_000_000);
 const MERCHANTS = envInt('BENCH_MERCHANTS', 10_000);
 const BASELINE = envInt('BENCH_BASELINE', 100_000);
+const ITEMS_PER_TX = process.env['BENCH_ITEMS_PER_TX'] ? envInt('BENCH_ITEMS_PER_TX', 1) : undefined;
 const D = '2026-11-26';
 const log = (line: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -85,6 +87,7 @@ try {
     includeUnreconciled: true,
     outDir: path.join(dir, 'out'),
     nowMs,
+    ...(ITEMS_PER_TX === undefined ? {} : { itemsPerTransactionMax: ITEMS_PER_TX }),
     onProgress: (e) => {
       toBar(e);
       if (e.kind === 'loaded') log(`loaded ${e.candidates} items in ${e.elapsedMs} ms`);

@@ -273,3 +273,50 @@ describe('Given payout instructions', () => {
     expect(max35('x'.repeat(40))).toHaveLength(35);
   });
 });
+
+describe('Given a tiered card and payments of several merchants and months in any order (properties)', () => {
+  const tiered = card({ tiers: [{ fromMinor: 0n, toMinor: 20_000n, rate: parseRate('0.01') }, { fromMinor: 20_000n, toMinor: null, rate: parseRate('0.005') }] });
+  const paymentsArb = fc
+    .array(fc.record({ merchant: fc.constantFrom('M1', 'M2', 'M3'), date: fc.constantFrom('2026-10-30', '2026-11-02', RUN_DATE), amountMinor: fc.bigInt({ min: 1n, max: 9_000n }), order: fc.integer() }), { maxLength: 60 })
+    .map((ps) =>
+      ps.map(
+        (p, n): CandidateItem & { readonly order: number } => ({
+          kind: 'payment',
+          itemId: `p${String(n).padStart(3, '0')}`,
+          merchantId: p.merchant,
+          currency: 'CNY',
+          businessDate: p.date,
+          amountMinor: p.amountMinor,
+          product: 'quick',
+          channelId: 'c',
+          bookedFeeMinor: 0n,
+          reconciled: true,
+          order: p.order,
+        }),
+      ),
+    );
+
+  it('When priced, Then each payment takes the tier of its merchant’s month volume before it in date and id order, whatever order the items came in', () => {
+    fc.assert(
+      fc.property(paymentsArb, (items) => {
+        const volumeBefore = new Map([['M2\u0000CNY\u00002026-11', 15_000n]]);
+        // The reference: the whole day sorted once, one running volume per merchant, currency and month.
+        const expected = new Map<string, bigint>();
+        const volume = new Map(volumeBefore);
+        for (const i of [...items].sort((a, b) => (a.businessDate === b.businessDate ? (a.itemId < b.itemId ? -1 : 1) : a.businessDate < b.businessDate ? -1 : 1))) {
+          const key = `${i.merchantId}\u0000CNY\u0000${i.businessDate.slice(0, 7)}`;
+          expected.set(i.itemId, paymentFee(tiered, i.amountMinor, volume.get(key) ?? 0n));
+          volume.set(key, (volume.get(key) ?? 0n) + i.amountMinor);
+        }
+        const shuffled = [...items].sort((a, b) => a.order - b.order);
+        const config = { rateCards: [tiered], refundFeePolicy: 'proportional' as const, defaultCycle: { kind: 'T+0' as const }, merchants: new Map() };
+        const fees = new Map(computeFees(shuffled, config, volumeBefore).map((i) => [i.itemId, i.rateFeeMinor]));
+        expect(fees).toEqual(expected);
+        const plan = planClearing({ runDate: RUN_DATE, items: shuffled, includeUnreconciled: false, config, monthVolumeMinor: volumeBefore, carriedInMinor: new Map() });
+        for (const b of plan.batches) expect(b.rateFeesMinor).toBe(sum(b.items.map((i) => expected.get(i.itemId) ?? -1n)));
+        expect(plan.batches.map((b) => b.merchantId)).toEqual([...new Set(items.map((i) => i.merchantId))].sort());
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -153,57 +153,152 @@ export function refundFeeReturned(policy: RefundFeePolicy, paymentFeeMinor: bigi
   return cumulative(refundedBeforeMinor + refundMinor) - cumulative(refundedBeforeMinor);
 }
 
-const monthOf = (date: string): string => date.slice(0, 7);
+export const batchKey = (merchantId: string, currency: string): string => `${merchantId}\u0000${currency}`;
 export const volumeKey = (merchantId: string, currency: string, month: string): string => `${merchantId}\u0000${currency}\u0000${month}`;
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byDateThenId = (a: CandidateItem, b: CandidateItem): number => cmp(a.businessDate, b.businessDate) || cmp(a.kind, b.kind) || cmp(a.itemId, b.itemId);
+const inDateThenIdOrder = (items: readonly CandidateItem[]): boolean => {
+  for (let i = 1; i < items.length; i++) if (byDateThenId(items[i - 1] as CandidateItem, items[i] as CandidateItem) > 0) return false;
+  return true;
+};
 
 /**
- * The rate-card fee of each item. Payments and captures first, in business date then id order, so the
- * tier follows the merchant's volume of the month so far (`monthVolumeMinor`: what earlier batches
- * settled in that month, by volumeKey); then refunds, against the fee of their payment by the card.
- * Items without a card keep their booked fee.
+ * The item with its fees, built field by field: an object spread (`{ ...item, … }`) of a million items
+ * took longer than pricing them, and left objects that were slow to read for the rest of the run.
  */
-export function computeFees(items: readonly CandidateItem[], config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>, monthVolumeMinor: ReadonlyMap<string, bigint>): ClearedItem[] {
-  const volume = new Map(monthVolumeMinor);
-  const paymentFees = new Map<string, bigint>();
-  const out: ClearedItem[] = [];
-  const sorted = [...items].sort(byDateThenId);
-  // The card of each (merchant, product, channel), found once: a day repeats them a million times.
-  const cards = new Map<string, Map<string | null, RateCard | undefined>>();
-  const cardOf = (item: CandidateItem): RateCard | undefined => {
-    const selector = `${item.merchantId}\u0000${item.product}`;
-    let byChannel = cards.get(selector);
+function withFees(item: CandidateItem, rateFeeMinor: bigint, signedBookedFeeMinor: bigint): ClearedItem {
+  const { kind, itemId, merchantId, currency, businessDate, amountMinor, product, channelId, bookedFeeMinor, reconciled } = item;
+  if (kind !== 'refund') return { kind, itemId, merchantId, currency, businessDate, amountMinor, product, channelId, bookedFeeMinor, reconciled, rateFeeMinor, signedBookedFeeMinor };
+  const { paymentId, paymentAmountMinor, paymentSettledFeeMinor, paymentBookedFeeMinor, refundedBeforeMinor } = item;
+  return {
+    kind,
+    itemId,
+    merchantId,
+    currency,
+    businessDate,
+    amountMinor,
+    product,
+    channelId,
+    bookedFeeMinor,
+    reconciled,
+    paymentId,
+    paymentAmountMinor,
+    paymentSettledFeeMinor,
+    paymentBookedFeeMinor,
+    refundedBeforeMinor,
+    rateFeeMinor,
+    signedBookedFeeMinor,
+  };
+}
+
+/** The card of each (merchant, product, channel), found once: a day repeats them a million times. */
+function rateCardFinder(rateCards: readonly RateCard[]): (item: CandidateItem) => RateCard | undefined {
+  const cards = new Map<string, Map<string, Map<string | null, RateCard | undefined>>>();
+  return (item) => {
+    let byProduct = cards.get(item.merchantId);
+    if (byProduct === undefined) {
+      byProduct = new Map();
+      cards.set(item.merchantId, byProduct);
+    }
+    let byChannel = byProduct.get(item.product);
     if (byChannel === undefined) {
       byChannel = new Map();
-      cards.set(selector, byChannel);
+      byProduct.set(item.product, byChannel);
     }
     if (byChannel.has(item.channelId)) return byChannel.get(item.channelId);
-    const card = findRateCard(config.rateCards, item.merchantId, item.product, item.channelId);
+    const card = findRateCard(rateCards, item.merchantId, item.product, item.channelId);
     byChannel.set(item.channelId, card);
     return card;
   };
-  for (const item of sorted) {
-    if (item.kind === 'refund') continue;
-    const key = volumeKey(item.merchantId, item.currency, monthOf(item.businessDate));
-    const before = volume.get(key) ?? 0n;
-    const card = cardOf(item);
-    const fee = card ? paymentFee(card, item.amountMinor, before) : item.bookedFeeMinor;
-    volume.set(key, before + item.amountMinor);
-    if (item.kind === 'payment') paymentFees.set(item.itemId, fee);
-    out.push({ ...item, rateFeeMinor: fee, signedBookedFeeMinor: item.bookedFeeMinor });
-  }
-  for (const item of sorted) {
-    if (item.kind !== 'refund') continue;
-    const card = cardOf(item);
-    let returned = item.bookedFeeMinor;
-    if (card) {
-      const paymentFeeMinor = paymentFees.get(item.paymentId ?? '') ?? item.paymentSettledFeeMinor ?? item.paymentBookedFeeMinor ?? 0n;
-      returned = refundFeeReturned(card.refundFeePolicy, paymentFeeMinor, item.paymentAmountMinor ?? item.amountMinor, item.refundedBeforeMinor ?? 0n, item.amountMinor);
+}
+
+/**
+ * Items grouped by merchant and currency (batchKey), each group in first-seen order; the groups in
+ * first-seen order too.
+ */
+export function groupByBatch(items: readonly CandidateItem[]): Map<string, CandidateItem[]> {
+  const byMerchant = new Map<string, Map<string, CandidateItem[]>>();
+  const groups = new Map<string, CandidateItem[]>();
+  for (const item of items) {
+    let byCurrency = byMerchant.get(item.merchantId);
+    if (byCurrency === undefined) {
+      byCurrency = new Map();
+      byMerchant.set(item.merchantId, byCurrency);
     }
-    out.push({ ...item, rateFeeMinor: -returned, signedBookedFeeMinor: -item.bookedFeeMinor });
+    const group = byCurrency.get(item.currency);
+    if (group !== undefined) group.push(item);
+    else {
+      const created = [item];
+      byCurrency.set(item.currency, created);
+      groups.set(batchKey(item.merchantId, item.currency), created);
+    }
+  }
+  return groups;
+}
+
+/**
+ * The rate-card fee of each item, group by group (a group is one merchant and currency: see
+ * groupByBatch). Payments and captures first, in business date then id order within their group, so
+ * the tier follows the merchant's volume of the month so far (`monthVolumeMinor`: what earlier batches
+ * settled in that month, by volumeKey); then refunds, against the fee of their payment by the card.
+ * Items without a card keep their booked fee. Each group comes back as its payments and captures, then
+ * its refunds, each part in date and id order.
+ */
+export function priceGroups(
+  groups: ReadonlyMap<string, readonly CandidateItem[]>,
+  config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>,
+  monthVolumeMinor: ReadonlyMap<string, bigint>,
+): Map<string, ClearedItem[]> {
+  // The card fee of the payments this run also refunds (the only ones a refund here asks for).
+  const refunded = new Set<string>();
+  for (const items of groups.values()) for (const item of items) if (item.kind === 'refund' && item.paymentId !== undefined) refunded.add(item.paymentId);
+  const paymentFees = new Map<string, bigint>();
+  const cardOf = rateCardFinder(config.rateCards);
+  const sortedGroups: (readonly CandidateItem[])[] = [];
+  const out = new Map<string, ClearedItem[]>();
+  for (const [key, items] of groups) {
+    // Sorting a merchant's items, not the whole day's: the tiers follow one merchant's volume only.
+    const sorted = inDateThenIdOrder(items) ? items : [...items].sort(byDateThenId);
+    sortedGroups.push(sorted);
+    const priced: ClearedItem[] = [];
+    out.set(key, priced);
+    // The month's volume so far, held in a local while the (date-ordered) items stay in one month.
+    let month = '';
+    let monthKey = '';
+    let volume = 0n;
+    for (const item of sorted) {
+      if (item.kind === 'refund') continue;
+      if (month === '' || !item.businessDate.startsWith(month)) {
+        month = item.businessDate.slice(0, 7);
+        monthKey = volumeKey(item.merchantId, item.currency, month);
+        volume = monthVolumeMinor.get(monthKey) ?? 0n;
+      }
+      const card = cardOf(item);
+      const fee = card ? paymentFee(card, item.amountMinor, volume) : item.bookedFeeMinor;
+      volume += item.amountMinor;
+      if (item.kind === 'payment' && refunded.has(item.itemId)) paymentFees.set(item.itemId, fee);
+      priced.push(withFees(item, fee, item.bookedFeeMinor));
+    }
+  }
+  let at = 0;
+  for (const priced of out.values()) {
+    for (const item of sortedGroups[at++] ?? []) {
+      if (item.kind !== 'refund') continue;
+      const card = cardOf(item);
+      let returned = item.bookedFeeMinor;
+      if (card) {
+        const paymentFeeMinor = paymentFees.get(item.paymentId ?? '') ?? item.paymentSettledFeeMinor ?? item.paymentBookedFeeMinor ?? 0n;
+        returned = refundFeeReturned(card.refundFeePolicy, paymentFeeMinor, item.paymentAmountMinor ?? item.amountMinor, item.refundedBeforeMinor ?? 0n, item.amountMinor);
+      }
+      priced.push(withFees(item, -returned, -item.bookedFeeMinor));
+    }
   }
   return out;
+}
+
+/** The rate-card fee of each item (priceGroups over the items grouped by merchant and currency). */
+export function computeFees(items: readonly CandidateItem[], config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>, monthVolumeMinor: ReadonlyMap<string, bigint>): ClearedItem[] {
+  return [...priceGroups(groupByBatch(items), config, monthVolumeMinor).values()].flat();
 }
 
 // ---- the plan of a run ----
@@ -219,7 +314,6 @@ export interface PlanInput {
   readonly carriedInMinor: ReadonlyMap<string, bigint>;
 }
 
-export const batchKey = (merchantId: string, currency: string): string => `${merchantId}\u0000${currency}`;
 export const batchIdOf = (runDate: string, merchantId: string, currency: string): string => `clr.${runDate}.${merchantId}.${currency}`;
 
 export function isReconciled(item: CandidateItem): boolean {
@@ -231,24 +325,32 @@ export function planClearing(input: PlanInput): ClearingPlan {
   const held: CandidateItem[] = [];
   const notDue: CandidateItem[] = [];
   const chosen: CandidateItem[] = [];
+  // Whether an item's date is due by the run date, once per cycle and date (a day has few dates, many items).
+  const dueByCycle = new Map<Cycle, Map<string, boolean>>();
+  const isDue = (date: string, cycle: Cycle): boolean => {
+    let byDate = dueByCycle.get(cycle);
+    if (byDate === undefined) {
+      byDate = new Map();
+      dueByCycle.set(cycle, byDate);
+    }
+    let due = byDate.get(date);
+    if (due === undefined) {
+      due = dueDate(date, cycle) <= input.runDate;
+      byDate.set(date, due);
+    }
+    return due;
+  };
   for (const item of input.items) {
     if (item.businessDate > input.runDate) {
       notDue.push(item);
       continue;
     }
     const cycle = input.config.merchants.get(item.merchantId)?.cycle ?? input.config.defaultCycle;
-    if (dueDate(item.businessDate, cycle) > input.runDate) notDue.push(item);
+    if (!isDue(item.businessDate, cycle)) notDue.push(item);
     else if (!input.includeUnreconciled && !isReconciled(item)) held.push(item);
     else chosen.push(item);
   }
-  const groups = new Map<string, ClearedItem[]>();
-  for (const item of computeFees(chosen, input.config, input.monthVolumeMinor)) {
-    const key = batchKey(item.merchantId, item.currency);
-    const group = groups.get(key);
-    if (group) group.push(item);
-    else groups.set(key, [item]);
-  }
-  const batches = [...groups.entries()]
+  const batches = [...priceGroups(groupByBatch(chosen), input.config, input.monthVolumeMinor)]
     .sort(([a], [b]) => cmp(a, b))
     .map(([key, items]) => netBatch(input.runDate, items, input.carriedInMinor.get(key) ?? 0n));
   return { batches, held, notDue };

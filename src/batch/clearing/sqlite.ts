@@ -56,19 +56,23 @@ const PAGE_CACHE_KIB = 256 * 1024;
 const ITEMS_PER_INSERT = 64;
 const itemValues = (n: number): string => Array<string>(n).fill('(?, ?, ?, ?, ?, ?, ?)').join(', ');
 const cmpText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** clearing_items' key order. */
+const byKey = (a: ClearedItem, b: ClearedItem): number => (a.kind === b.kind ? cmpText(a.itemId, b.itemId) : cmpText(a.kind, b.kind));
 /** Commands per ledger call: below LIMITS.commandsPerBatchMax. */
 const COMMANDS_PER_POST = 4_000;
 
-/** Payments and captures and refunds due, not yet settled; the date range bounds the scan. */
+/**
+ * Payments and captures and refunds due, not yet settled; the date range bounds the scan. The first eight
+ * columns are the same in all three; refunds add five about their payment.
+ */
 const CANDIDATE_PAYMENTS = `
-  SELECT 'payment' AS kind, p.payment_id AS item_id, p.merchant_id, p.currency, p.business_date, p.amount_minor, p.product, p.channel_id,
-         p.fee_minor AS booked_fee_minor, NULL AS payment_id, NULL AS payment_amount_minor, NULL AS payment_fee_minor, NULL AS settled_fee_minor, NULL AS refunded_before_minor
+  SELECT p.payment_id, p.merchant_id, p.currency, p.business_date, p.amount_minor, p.product, p.channel_id, p.fee_minor
   FROM payments p
   WHERE p.business_date BETWEEN ? AND ? AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
     AND NOT EXISTS (SELECT 1 FROM clearing_items c WHERE c.kind = 'payment' AND c.item_id = p.payment_id)`;
 const CANDIDATE_REFUNDS = `
-  SELECT 'refund' AS kind, r.refund_id AS item_id, r.merchant_id, r.currency, e.business_date, r.amount_minor, p.product, p.channel_id,
-         r.fee_returned_minor AS booked_fee_minor, r.payment_id, p.amount_minor AS payment_amount_minor, p.fee_minor AS payment_fee_minor,
+  SELECT r.refund_id, r.merchant_id, r.currency, e.business_date, r.amount_minor, p.product, p.channel_id, r.fee_returned_minor,
+         r.payment_id, p.amount_minor, p.fee_minor,
          (SELECT c.fee_minor FROM clearing_items c WHERE c.kind = 'payment' AND c.item_id = r.payment_id) AS settled_fee_minor,
          (SELECT COALESCE(SUM(r2.amount_minor), 0) FROM refunds r2 WHERE r2.payment_id = r.payment_id AND r2.status = 'succeeded'
             AND (r2.created_at_ms < r.created_at_ms OR (r2.created_at_ms = r.created_at_ms AND r2.refund_id < r.refund_id))) AS refunded_before_minor
@@ -76,8 +80,7 @@ const CANDIDATE_REFUNDS = `
   WHERE e.business_date BETWEEN ? AND ? AND substr(e.entry_id, 1, 7) = 'refund.' AND r.status = 'succeeded'
     AND NOT EXISTS (SELECT 1 FROM clearing_items c WHERE c.kind = 'refund' AND c.item_id = r.refund_id)`;
 const CANDIDATE_CAPTURES = `
-  SELECT 'capture' AS kind, c.capture_id AS item_id, c.merchant_id, c.currency, e.business_date, c.amount_minor, 'preauth' AS product, a.channel_id,
-         c.fee_minor AS booked_fee_minor, NULL AS payment_id, NULL AS payment_amount_minor, NULL AS payment_fee_minor, NULL AS settled_fee_minor, NULL AS refunded_before_minor
+  SELECT c.capture_id, c.merchant_id, c.currency, e.business_date, c.amount_minor, 'preauth', a.channel_id, c.fee_minor
   FROM entries e JOIN captures c ON c.capture_id = substr(e.entry_id, 5) JOIN preauths a ON a.preauth_id = c.preauth_id
   WHERE e.business_date BETWEEN ? AND ? AND substr(e.entry_id, 1, 4) = 'cap.' AND c.status = 'succeeded'
     AND NOT EXISTS (SELECT 1 FROM clearing_items x WHERE x.kind = 'capture' AND x.item_id = c.capture_id)`;
@@ -137,38 +140,49 @@ export class SqliteClearingStore implements ClearingStore {
       for (const r of this.stmt(RECONCILED).iterate(fromDate) as Iterable<Row>) reconciled.add(`${str(r['record_source'])}:${str(r['record_id'])}`);
     }
     const out: CandidateItem[] = [];
-    // Positional rows (the SELECTs' column order): no object per row with fourteen named properties.
-    for (const sql of [CANDIDATE_PAYMENTS, CANDIDATE_CAPTURES, CANDIDATE_REFUNDS]) {
+    const isReconciled = (kind: CandidateItem['kind'], itemId: string, product: string): boolean =>
+      LOCAL_PRODUCTS.has(product) || (reconciled.size > 0 && reconciled.has(`${kind}:${itemId}`));
+    // Positional rows (the SELECTs' column order): no object per row with named properties.
+    for (const [kind, sql] of [['payment', CANDIDATE_PAYMENTS], ['capture', CANDIDATE_CAPTURES]] as const) {
       for (const r of this.stmt(sql).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
         if (out.length >= limit) return out;
-        const kind = str(r[0]) as CandidateItem['kind'];
-        const itemId = str(r[1]);
-        const product = str(r[6]);
-        const base = {
+        const itemId = str(r[0]);
+        const product = str(r[5]);
+        out.push({
           kind,
           itemId,
-          merchantId: str(r[2]),
-          currency: str(r[3]),
-          businessDate: str(r[4]),
-          amountMinor: big(r[5]),
+          merchantId: str(r[1]),
+          currency: str(r[2]),
+          businessDate: str(r[3]),
+          amountMinor: big(r[4]),
           product,
-          channelId: r[7] === null ? null : str(r[7]),
-          bookedFeeMinor: big(r[8]),
-          reconciled: LOCAL_PRODUCTS.has(product) || (reconciled.size > 0 && reconciled.has(`${kind}:${itemId}`)),
-        };
-        out.push(
-          kind === 'refund'
-            ? {
-                ...base,
-                paymentId: str(r[9]),
-                paymentAmountMinor: big(r[10]),
-                paymentBookedFeeMinor: big(r[11]),
-                paymentSettledFeeMinor: r[12] === null ? null : big(r[12]),
-                refundedBeforeMinor: big(r[13]),
-              }
-            : base,
-        );
+          channelId: r[6] === null ? null : str(r[6]),
+          bookedFeeMinor: big(r[7]),
+          reconciled: isReconciled(kind, itemId, product),
+        });
       }
+    }
+    for (const r of this.stmt(CANDIDATE_REFUNDS).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
+      if (out.length >= limit) return out;
+      const itemId = str(r[0]);
+      const product = str(r[5]);
+      out.push({
+        kind: 'refund',
+        itemId,
+        merchantId: str(r[1]),
+        currency: str(r[2]),
+        businessDate: str(r[3]),
+        amountMinor: big(r[4]),
+        product,
+        channelId: r[6] === null ? null : str(r[6]),
+        bookedFeeMinor: big(r[7]),
+        reconciled: isReconciled('refund', itemId, product),
+        paymentId: str(r[8]),
+        paymentAmountMinor: big(r[9]),
+        paymentBookedFeeMinor: big(r[10]),
+        paymentSettledFeeMinor: r[11] === null ? null : big(r[11]),
+        refundedBeforeMinor: big(r[12]),
+      });
     }
     return out;
   }
@@ -220,22 +234,43 @@ export class SqliteClearingStore implements ClearingStore {
     );
     for (const w of writes) {
       const byMonth = new Map<string, bigint>();
-      for (const i of w.batch.items) if (i.kind !== 'refund') byMonth.set(i.businessDate.slice(0, 7), (byMonth.get(i.businessDate.slice(0, 7)) ?? 0n) + i.amountMinor);
-      for (const [month, volume] of byMonth) add.run(w.batch.merchantId, w.batch.currency, month, volume);
+      // A batch's payments come in date order: sum a month's run, then add it to the month.
+      let month = '';
+      let volume = 0n;
+      for (const i of w.batch.items) {
+        if (i.kind === 'refund') continue;
+        if (month === '' || !i.businessDate.startsWith(month)) {
+          if (month !== '') byMonth.set(month, (byMonth.get(month) ?? 0n) + volume);
+          month = i.businessDate.slice(0, 7);
+          volume = 0n;
+        }
+        volume += i.amountMinor;
+      }
+      if (month !== '') byMonth.set(month, (byMonth.get(month) ?? 0n) + volume);
+      for (const [m, v] of byMonth) add.run(w.batch.merchantId, w.batch.currency, m, v);
     }
   }
 
   /** Every item of the transaction, in key order (kind, id): one B-tree walk instead of a seek per item. */
   private insertItems(writes: readonly BatchWrite[]): void {
-    const rows: { readonly item: ClearedItem; readonly batchId: string }[] = [];
-    for (const w of writes) for (const item of w.batch.items) rows.push({ item, batchId: w.batch.batchId });
-    rows.sort((a, b) => cmpText(a.item.kind, b.item.kind) || cmpText(a.item.itemId, b.item.itemId));
+    const items: ClearedItem[] = [];
+    const batchIds = new Map<ClearedItem, string>();
+    for (const w of writes) {
+      for (const item of w.batch.items) {
+        items.push(item);
+        batchIds.set(item, w.batch.batchId);
+      }
+    }
+    items.sort(byKey);
     const values: unknown[] = [];
-    for (let at = 0; at < rows.length; at += ITEMS_PER_INSERT) {
-      const chunk = rows.slice(at, at + ITEMS_PER_INSERT);
+    for (let at = 0; at < items.length; at += ITEMS_PER_INSERT) {
+      const end = Math.min(at + ITEMS_PER_INSERT, items.length);
       values.length = 0;
-      for (const { item: i, batchId } of chunk) values.push(i.kind, i.itemId, batchId, i.businessDate, i.amountMinor, i.signedBookedFeeMinor, i.rateFeeMinor);
-      this.itemInsert(chunk.length).run(...values);
+      for (let k = at; k < end; k++) {
+        const i = items[k] as ClearedItem;
+        values.push(i.kind, i.itemId, batchIds.get(i), i.businessDate, i.amountMinor, i.signedBookedFeeMinor, i.rateFeeMinor);
+      }
+      this.itemInsert(end - at).run(values);
     }
   }
 
