@@ -1,6 +1,7 @@
 // Profit sharing of one business date: 1,000,000 payments across 10,000 merchants brought by 100 agents
 // (20 at the top, 80 under them; every third merchant also has an ISV), shared by `shareDay` on a real
-// SQLite file (synchronous NORMAL, as a batch job runs). Printed beside it, in the same run:
+// SQLite file (synchronous NORMAL, as a batch job runs). The rule caps per payment, not per day, so the day
+// is split by route (one INSERT … SELECT a page, each distinct base allocated once). Printed beside it, in the same run:
 //   - the bare allocation loop: sharePayment over the same payments in memory (no SQLite), the ceiling
 //     of the pure core;
 //   - the bare read: paging through the payments of the date as shareDay does, and nothing else.

@@ -36,7 +36,7 @@ export class SqliteReportSource implements ReportSource {
   private readonly tables: Set<string>;
 
   constructor(private readonly db: SqliteConnection) {
-    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Row[];
+    const rows = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").all() as Row[];
     this.tables = new Set(rows.map((r) => str(r['name'])));
   }
 

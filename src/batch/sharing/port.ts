@@ -2,7 +2,7 @@
 // core's payments and refunds of a date, keeps the share lines, and posts the day's entries.
 
 import type { LedgerCommand, PostResult } from '../../ledger/index.js';
-import type { ShareLine, SharePayment, ShareRefund } from './core.js';
+import type { PaymentSplit, Route, ShareLine, SharePayment, ShareRefund } from './core.js';
 
 export interface PartyDayTotal {
   readonly partyId: string;
@@ -20,13 +20,31 @@ export interface ShareStore {
   monthVolumes(fromDate: string, toDate: string): Map<string, bigint>;
   /** Payments that succeeded on the date (voided ones excluded), in payment id order, after `afterId`. */
   paymentsPage(businessDate: string, afterId: string, limit: number): SharePayment[];
-  /** Refunds whose journal entry is on the date, in posting order, after ledger sequence `afterSeq`. */
-  refundsPage(businessDate: string, afterSeq: number, limit: number): { refund: ShareRefund; seq: number }[];
-  /** The share lines of a payment (its own split), empty when it was never shared. */
-  paymentLines(paymentId: string): ShareLine[];
+  /** Per merchant and product, the amount of payments that succeeded from `fromDate` to `toDate` inclusive
+   *  (monthVolumes by product, and the pairs a date's routes need). */
+  monthPairs(fromDate: string, toDate: string): { merchantId: string; product: string; volumeMinor: bigint }[];
+  /** Starts splitting by route: the route of each merchant and product of the day (replaces earlier ones). */
+  setRoutes(routes: readonly RoutedPair[]): void;
+  /** The page of up to `limit` payments of the date after `afterId` (as paymentsPage): its last id and size; null when none are left. */
+  routePage(businessDate: string, afterId: string, limit: number): { lastId: string; payments: number } | null;
+  /**
+   * Splits the `payments` payments of the date with ids in (afterId, lastId] by their routes (each distinct
+   * base once) and keeps those not shared yet, in one transaction. Returns the lines written, what caps
+   * clipped over the whole page, and its payments with a negative base (in id order).
+   */
+  shareRoutedPage(businessDate: string, afterId: string, lastId: string, payments: number): RoutedPage;
+  /** Refunds whose journal entry is on the date, in posting order, after ledger sequence `afterSeq`, with
+   *  their payment's business date (null when it has none). */
+  refundsPage(businessDate: string, afterSeq: number, limit: number): { refund: ShareRefund; seq: number; paymentDate: string | null }[];
+  /** The share lines of a payment (its own split, shared on its business date `paymentDate`), ordered by
+   *  party; empty when it was never shared. */
+  paymentLines(paymentId: string, paymentDate: string): ShareLine[];
   /** How many payments of the date with ids from first to last (inclusive) have been shared (have their platform line). */
   paymentsShared(businessDate: string, firstId: string, lastId: string): number;
-  /** Inserts the lines that are not there yet (keyed by source and party), in one transaction; returns how many were new. */
+  /** Keeps the splits of payments not shared yet (given in payment id order), in one transaction; returns
+   *  how many lines they stand for. */
+  writeSplits(businessDate: string, splits: readonly PaymentSplit[]): number;
+  /** Inserts the clawback lines that are not there yet (keyed by source and party), in one transaction; returns how many were new. */
   writeLines(businessDate: string, lines: readonly ShareLine[]): number;
   /** Net per agent / ISV and currency of the date, from the stored lines. */
   partyTotals(businessDate: string): PartyDayTotal[];
@@ -42,4 +60,17 @@ export interface ShareAccount {
   readonly ownerKind: 'agent' | 'platform';
   readonly ownerId: string;
   readonly currency: string;
+}
+
+export interface RoutedPair {
+  readonly merchantId: string;
+  readonly product: string;
+  readonly route: Route;
+}
+
+export interface RoutedPage {
+  readonly linesWritten: number;
+  readonly clippedMinor: bigint;
+  readonly clippedPayments: number;
+  readonly negatives: readonly { readonly paymentId: string; readonly baseMinor: bigint }[];
 }

@@ -7,10 +7,15 @@
 //
 // ISVs are paid like agents (ledger owner kind agent, subject 2203). Entries carry the open day's date
 // (D is closed); their id names D. Payments are read in pages, so memory does not grow with the day.
+//
+// Two ways through the payments, with the same result (test/share-routed.test.ts): when no rule caps per
+// day, a payment's split follows from its merchant, product and base alone, so the store is given each
+// merchant's and product's route once and splits each page in SQL, each distinct base allocated once; with
+// a cap per day (whose state follows payment id order) each payment is split here, one by one.
 
 import type { EntryCommand } from '../../ledger/index.js';
 import type { SharingRules } from './config.js';
-import { clawBack, sharePayment, type DayCapState, type ShareFinding, type ShareLine } from './core.js';
+import { clawBack, routable, routeFor, splitPayment, type DayCapState, type PaymentSplit, type ShareFinding, type ShareLine } from './core.js';
 import { ShareError } from './errors.js';
 import type { PartyDayTotal, ShareAccount, ShareStore } from './port.js';
 
@@ -84,7 +89,10 @@ export async function shareDay(store: ShareStore, rules: SharingRules, businessD
     throw new ShareError('day_not_closed', `Business date ${businessDate} is ${status ?? 'not in the ledger'}; its payments can still change.`, `Run settle day cutoff --date ${businessDate} first.`);
   }
   const pageSize = options.pageSize ?? SHARE_RUN_LIMITS.pageSize;
-  const volumes = store.monthVolumes(monthStart(businessDate), businessDate);
+  const byRoute = routable(rules);
+  const pairs = byRoute ? store.monthPairs(monthStart(businessDate), businessDate) : [];
+  const volumes = byRoute ? new Map<string, bigint>() : store.monthVolumes(monthStart(businessDate), businessDate);
+  for (const { merchantId, volumeMinor } of pairs) volumes.set(merchantId, (volumes.get(merchantId) ?? 0n) + volumeMinor);
   const dayCaps: DayCapState = new Map();
   const findings: ShareFinding[] = [];
   let findingsCount = 0;
@@ -97,24 +105,39 @@ export async function shareDay(store: ShareStore, rules: SharingRules, businessD
   let clippedMinor = 0n;
   let clippedPayments = 0;
 
-  // Payments first: a refund of the same day claws back from lines written here.
-  for (let after = ''; ; ) {
+  // Payments first: a refund of the same day claws back from lines written here. Without caps per day each
+  // payment's split follows from its merchant, product and base alone: the store splits each distinct base
+  // once and writes the page in one statement. With them, payments are split one by one in id order.
+  if (byRoute) store.setRoutes(pairs.map(({ merchantId, product }) => ({ merchantId, product, route: routeFor(rules, merchantId, product, volumes.get(merchantId) ?? 0n) })));
+  for (let after = ''; byRoute; ) {
+    const page = store.routePage(businessDate, after, pageSize);
+    if (page === null) break;
+    const done = store.shareRoutedPage(businessDate, after, page.lastId, page.payments);
+    for (const n of done.negatives) addFinding({ code: 'base_negative', paymentId: n.paymentId, baseMinor: n.baseMinor });
+    linesWritten += done.linesWritten;
+    clippedMinor += done.clippedMinor;
+    clippedPayments += done.clippedPayments;
+    payments += page.payments;
+    after = page.lastId;
+    options.onProgress?.({ kind: 'payments', done: payments });
+  }
+  for (let after = ''; !byRoute; ) {
     const page = store.paymentsPage(businessDate, after, pageSize);
     if (page.length === 0) break;
-    const lines: ShareLine[] = [];
+    const splits: PaymentSplit[] = [];
     for (const p of page) {
-      const done = sharePayment(rules, p, volumes.get(p.merchantId) ?? 0n, dayCaps);
-      lines.push(...done.lines);
+      const done = splitPayment(rules, p, volumes.get(p.merchantId) ?? 0n, dayCaps);
+      splits.push(done);
       if (done.finding) addFinding(done.finding);
-      if (done.clippedMinor > 0n) {
-        clippedMinor += done.clippedMinor;
+      if (done.clippedTotalMinor > 0n) {
+        clippedMinor += done.clippedTotalMinor;
         clippedPayments++;
       }
     }
-    // A page shared by an earlier run (every payment has its platform line) is computed again, for the
+    // A page shared by an earlier run (every payment has its row) is computed again, for the
     // day caps of the pages after it, but not written again: a re-run costs reads, not writes.
     const first = page[0]?.paymentId ?? '';
-    if (store.paymentsShared(businessDate, first, page[page.length - 1]?.paymentId ?? first) !== page.length) linesWritten += store.writeLines(businessDate, lines);
+    if (store.paymentsShared(businessDate, first, page[page.length - 1]?.paymentId ?? first) !== page.length) linesWritten += store.writeSplits(businessDate, splits);
     payments += page.length;
     after = page[page.length - 1]?.paymentId ?? after;
     options.onProgress?.({ kind: 'payments', done: payments });
@@ -125,8 +148,8 @@ export async function shareDay(store: ShareStore, rules: SharingRules, businessD
     const page = store.refundsPage(businessDate, afterSeq, pageSize);
     if (page.length === 0) break;
     const lines: ShareLine[] = [];
-    for (const { refund } of page) {
-      const original = store.paymentLines(refund.paymentId);
+    for (const { refund, paymentDate } of page) {
+      const original = paymentDate === null ? [] : store.paymentLines(refund.paymentId, paymentDate);
       if (original.length === 0) addFinding({ code: 'refund_unshared_payment', refundId: refund.refundId, paymentId: refund.paymentId });
       else lines.push(...clawBack(refund, original));
     }

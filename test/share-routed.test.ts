@@ -1,0 +1,165 @@
+// Sharing by route (rules without caps per day: the store splits each distinct base once and writes a page
+// in one statement) leaves exactly what sharing payment by payment leaves: the same share lines, findings,
+// clipped amounts and entries. A re-run with another page size writes nothing; SIGKILL part way (child
+// src/batch/sharing/crash-child.ts) and a re-run leave what one uninterrupted run leaves.
+
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileSharing } from '../src/batch/sharing/config.js';
+import { routable } from '../src/batch/sharing/core.js';
+import { shareDay, type ShareDayResult } from '../src/batch/sharing/run.js';
+import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
+import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
+import { D, ReconWorld } from './recon-match-support.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CHILD = join(ROOT, 'src', 'batch', 'sharing', 'crash-child.ts');
+const MERCHANTS = 12;
+
+/** Tiers, a cap per payment, an ISV, a rule for wallet only (quick payments match none: the platform keeps them). */
+const ROUTED = {
+  agents: [{ id: 'T1' }, { id: 'T2' }, { id: 'S1', parent: 'T1' }, { id: 'S2', parent: 'T2' }],
+  isvs: [{ id: 'V1' }],
+  merchants: Object.fromEntries(Array.from({ length: MERCHANTS }, (_, i) => [`M${i}`, { agent: ['T1', 'T2', 'S1', 'S2'][i % 4], ...(i % 3 === 0 ? { isv: 'V1' } : {}) }])),
+  rules: [
+    {
+      id: 'R',
+      base: 'fee_net',
+      products: ['wallet'],
+      agent_levels: [
+        {
+          tiers: [
+            { volume_from_minor: '0', volume_to_minor: '3000000', rate: '0.35' },
+            { volume_from_minor: '3000000', rate: '0.4' },
+          ],
+        },
+        { rate: '0.125' },
+      ],
+      isv: { rate: '0.0333' },
+      cap_per_payment_minor: '400',
+    },
+  ],
+};
+/** The same shares, payment by payment: a rule that caps per day and matches no payment turns routing off. */
+const ONE_BY_ONE = { ...ROUTED, rules: [...ROUTED.rules, { id: 'Z', base: 'fee', merchants: ['M0'], products: ['netbank'], cap_per_day_minor: '1' }] };
+const KNOWN = { isMerchant: () => true, products: new Set(['wallet', 'quick', 'netbank']) };
+
+let base: string;
+let dir: string;
+
+async function share(db: string, section: unknown, pageSize: number): Promise<ShareDayResult> {
+  const ledger = SqliteLedgerStore.open(db);
+  try {
+    return await shareDay(new SqliteShareStore(ledger), compileSharing(section, KNOWN), D, { nowMs: Date.parse(`${D}T20:00:00Z`), pageSize });
+  } finally {
+    await ledger.close();
+  }
+}
+
+function snapshot(db: string): unknown {
+  const store = SqliteLedgerStore.open(db);
+  try {
+    const lines = store.db.prepare('SELECT * FROM share_lines ORDER BY payment_id, source_kind, source_id, party_id').all();
+    const entries = store.db
+      .prepare(
+        `SELECT e.entry_id, a.account_id, p.side, p.amount_minor FROM entries e JOIN postings p ON p.entry_seq = e.seq JOIN accounts a ON a.account_no = p.account_no
+         WHERE e.entry_id LIKE 'share.%' ORDER BY e.entry_id, p.idx`,
+      )
+      .all();
+    const counters = store.db.prepare("SELECT account_id, debits_posted, credits_posted FROM accounts WHERE owner_kind = 'agent' OR account_id LIKE 'platform:share-expense:%' ORDER BY account_id").all();
+    return { lines, entries, counters };
+  } finally {
+    void store.close();
+  }
+}
+
+const copy = (name: string): string => {
+  const db = join(dirname(base), name);
+  copyFileSync(base, db);
+  return db;
+};
+
+const summary = (r: ShareDayResult): unknown => ({ payments: r.payments, refunds: r.refunds, linesWritten: r.linesWritten, clippedMinor: r.clippedMinor, clippedPayments: r.clippedPayments, findings: r.findings, totals: r.totals });
+
+beforeAll(async () => {
+  const world = await ReconWorld.create();
+  dir = world.dir;
+  let seed = 11;
+  const next = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let i = 0; i < 240; i++) {
+    const amount = BigInt(500 + next(900000));
+    const id = `P${String(i).padStart(4, '0')}`;
+    // Every 17th payment costs more than its fee (a negative base); some repeat an amount (equal bases).
+    const costPerMille = i % 17 === 0 ? 9n : BigInt(2 + next(4));
+    const amountMinor = i % 5 === 0 ? 100000n : amount;
+    await world.payment(id, amountMinor, { merchant: `M${i % MERCHANTS}`, feeMinor: (amountMinor * 6n) / 1000n, costMinor: (amountMinor * costPerMille) / 1000n, status: i < 30 ? 'partially_refunded' : 'succeeded' });
+    if (i < 30) await world.refund(`F${i}`, id, i % 2 === 0 ? amountMinor : amountMinor / 3n, { merchant: `M${i % MERCHANTS}` });
+  }
+  // Quick payments (no rule) and a second currency.
+  world.ledgerStore.db.prepare("UPDATE payments SET product = 'quick' WHERE CAST(substr(payment_id, 2) AS INTEGER) % 7 = 3").run();
+  world.ledgerStore.db.prepare("UPDATE payments SET currency = 'USD' WHERE CAST(substr(payment_id, 2) AS INTEGER) % 11 = 4").run();
+  await world.ledger.cutoff(D);
+  await world.ledgerStore.close();
+  base = join(mkdtempSync(join(tmpdir(), 'settle-share-routed-')), 'base.db');
+  copyFileSync(world.dbPath, base);
+  writeFileSync(join(dir, 'routed.json'), JSON.stringify(ROUTED));
+}, 60_000);
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(base), { recursive: true, force: true });
+});
+
+describe('sharing by route', () => {
+  let reference: unknown;
+
+  it('Given rules without caps per day, When the day is shared by route and payment by payment, Then lines, findings, clips and entries are the same', async () => {
+    expect(routable(compileSharing(ROUTED, KNOWN))).toBe(true);
+    expect(routable(compileSharing(ONE_BY_ONE, KNOWN))).toBe(false);
+    const routedDb = copy('routed.db');
+    const oneDb = copy('one-by-one.db');
+    const routed = await share(routedDb, ROUTED, 25);
+    const one = await share(oneDb, ONE_BY_ONE, 25);
+    expect(summary(routed)).toEqual(summary(one));
+    expect(routed.findings.filter((f) => f.code === 'base_negative').length).toBeGreaterThan(0);
+    expect(routed.clippedPayments).toBeGreaterThan(0);
+    reference = snapshot(routedDb);
+    expect(reference).toEqual(snapshot(oneDb));
+    const lines = (reference as { lines: { party_id: string; currency: string; rule_id: string }[] }).lines;
+    expect(new Set(lines.map((l) => l.currency))).toEqual(new Set(['CNY', 'USD']));
+    expect(lines.some((l) => l.rule_id === '-')).toBe(true);
+
+    // A re-run with another page size writes nothing and finds the same.
+    const again = await share(routedDb, ROUTED, 9);
+    expect(again.linesWritten).toBe(0);
+    expect(again.entries.every((e) => e.replayed)).toBe(true);
+    expect({ ...(summary(again) as object), linesWritten: routed.linesWritten }).toEqual(summary(routed));
+    expect(snapshot(routedDb)).toEqual(reference);
+  }, 30_000);
+
+  it('Given a routed run killed with SIGKILL after 3 pages, When it is run again in pages of another size, Then the books equal the uninterrupted run', async () => {
+    const db = copy('killed.db');
+    const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((done, fail) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, join(dir, 'routed.json'), D, '--kill-after-pages=3'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', fail);
+      child.on('close', (_code, signal) => done({ signal, stderr }));
+    });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const partial = SqliteLedgerStore.open(db);
+    const written = (partial.db.prepare('SELECT COUNT(*) FROM share_payments').pluck(true).get() as bigint) ?? 0n;
+    await partial.close();
+    expect(written).toBe(75n); // 3 pages of 25, committed; the 4th never began
+    // Pages of 40 this time: the second (payments 41-80) is part shared (up to 75), part not.
+    await share(db, ROUTED, 40);
+    expect(snapshot(db)).toEqual(reference);
+  }, 30_000);
+});
