@@ -107,6 +107,14 @@ export class LineBlockBuilder {
     return this.line.length;
   }
 
+  // Consecutive lines mostly share their currency, fee and even their second: each column remembers its last text.
+  private lastCur: string | undefined;
+  private lastCurAt = -1;
+  private lastAt: string | undefined;
+  private lastAtAt = -1;
+  private lastFee: string | undefined;
+  private lastFeeAt = -1;
+
   private ref(s: string): number {
     let i = this.dictIndex.get(s);
     if (i === undefined) {
@@ -127,9 +135,24 @@ export class LineBlockBuilder {
     this.orig.push(l.originalChannelTxnId);
     this.order.push(l.merchantOrderNo);
     this.refund.push(l.merchantRefundNo);
-    this.cur.push(this.ref(l.currency));
-    this.at.push(this.ref(l.occurredAt));
-    this.fee.push(l.fee === null ? -1 : this.ref(l.fee));
+    if (l.currency !== this.lastCur) {
+      this.lastCur = l.currency;
+      this.lastCurAt = this.ref(l.currency);
+    }
+    this.cur.push(this.lastCurAt);
+    if (l.occurredAt !== this.lastAt) {
+      this.lastAt = l.occurredAt;
+      this.lastAtAt = this.ref(l.occurredAt);
+    }
+    this.at.push(this.lastAtAt);
+    if (l.fee === null) this.fee.push(-1);
+    else {
+      if (l.fee !== this.lastFee) {
+        this.lastFee = l.fee;
+        this.lastFeeAt = this.ref(l.fee);
+      }
+      this.fee.push(this.lastFeeAt);
+    }
   }
 
   /** The block so far as packed columns (call before take); undefined when a key holds a line feed. */
@@ -203,6 +226,7 @@ export class LineBlockBuilder {
     this.refund = [];
     this.dict = [];
     this.dictIndex = new Map();
+    this.lastCur = this.lastAt = this.lastFee = undefined;
     this.cur = [];
     this.at = [];
     this.fee = [];

@@ -208,21 +208,27 @@ async function dueRecords(store: ReconStore & PagedRecords, channel: string, dat
   else for (const r of await store.recordsForDay(channel, date)) into.push(r);
 }
 
+/** Our records due on the date, and their ids by kind (payments and captures, refunds). */
+export interface DueRecords {
+  readonly records: RecordTable;
+  readonly keys: readonly [ReadonlySet<string>, ReadonlySet<string>];
+}
+
 /** Our records due on the date (read while a worker thread parses the file). */
-export async function dueRecordsOf(store: ReconStore, channel: string, date: string): Promise<RecordTable> {
+export async function dueRecordsOf(store: ReconStore, channel: string, date: string): Promise<DueRecords> {
   const records = new RecordTable();
   await dueRecords(store, channel, date, records);
-  return records;
+  const keys: [Set<string>, Set<string>] = [new Set(), new Set()];
+  for (let i = 0; i < records.length; i++) keys[records.source(i) === 'refund' ? 1 : 0].add(records.recordId(i));
+  return { records, keys };
 }
 
 /**
  * Our records for the date: those due on it (`due`, when read already), those the lines name that never
  * succeeded, and the pool's.
  */
-async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[], due?: RecordTable): Promise<RecordTable> {
-  const records = due ?? (await dueRecordsOf(store, channel, date));
-  const dueKeys: [Set<string>, Set<string>] = [new Set(), new Set()];
-  for (let i = 0; i < records.length; i++) dueKeys[records.source(i) === 'refund' ? 1 : 0].add(records.recordId(i));
+async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[], due?: DueRecords): Promise<RecordTable> {
+  const { records, keys: dueKeys } = due ?? (await dueRecordsOf(store, channel, date));
   const paymentKeys = new Set<string>();
   const refundKeys = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
@@ -250,7 +256,7 @@ export async function matchDay(
   channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
   businessDate: string,
   deps: MatchDeps,
-  preloaded?: { readonly fileId: number; readonly lines?: LineColumns | undefined; readonly due?: RecordTable },
+  preloaded?: { readonly fileId: number; readonly lines?: LineColumns | undefined; readonly due?: DueRecords },
 ): Promise<MatchDayResult> {
   const startedMs = deps.clock();
   const elapsed = (): number => deps.clock() - startedMs;
