@@ -100,6 +100,9 @@ export const parseWechatTrade: FormatParser = async (input: FormatInput, emit: L
     const kRefund = amountColumns.indexOf('refund');
     let lastCurrencyCell = '';
     let lastCurrency: Currency | undefined;
+    // Rows come in time order, several a second: the last time converted is compared in place first.
+    let lastTimeCell = '';
+    let lastOccurredAt = '';
 
     return (cells, lineNo) => {
       const { line, starts, ends } = cells;
@@ -139,9 +142,14 @@ export const parseWechatTrade: FormatParser = async (input: FormatInput, emit: L
         feeScale = parsed.scale;
       }
 
-      const timeText = cells.cell(iTime);
-      const occurredAt = localDateTimeToIso(timeText, CHINA_OFFSET);
-      if (occurredAt === undefined) throw rowError('row_malformed', name, lineNo, `交易时间 ${JSON.stringify(timeText.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
+      let occurredAt = lastOccurredAt;
+      if (lastOccurredAt === '' || !cells.is(iTime, lastTimeCell)) {
+        const timeText = cells.cell(iTime);
+        const iso = localDateTimeToIso(timeText, CHINA_OFFSET);
+        if (iso === undefined) throw rowError('row_malformed', name, lineNo, `交易时间 ${JSON.stringify(timeText.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
+        lastTimeCell = timeText;
+        occurredAt = lastOccurredAt = iso;
+      }
       // Most rows are SUCCESS: compare in place before slicing and looking the status up.
       const mapped = cells.is(iStatus, 'SUCCESS') ? SUCCEEDED_PAYMENT : TRADE_STATUS[cells.cell(iStatus)];
       if (mapped === undefined) {
