@@ -1,6 +1,6 @@
-// The worker thread of a parallel import (see worker-parse.ts): hashes the file, waits to be told to go
-// on, then parses it and posts its lines in packed blocks (line-block.ts). It blocks on a shared counter
-// while the importing thread is LINE_BLOCKS_IN_FLIGHT blocks behind, so a slow writer never lets a whole
+// The worker threads of a parallel import (see worker-parse.ts): one hashes the file, the other parses it
+// and posts its lines in packed blocks (line-block.ts). The parser blocks on a shared counter while the
+// importing thread is WORKER_PARSE.blocksInFlightMax blocks behind, so a slow writer never lets a whole
 // file pile up in memory.
 
 import { parentPort, workerData } from 'node:worker_threads';
@@ -47,13 +47,23 @@ function fail(e: unknown): void {
   else post({ t: 'error', code: null, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
 }
 
-port?.on('message', (m: 'parse' | 'stop') => {
-  if (m === 'parse') parse().then(() => port.close(), (e: unknown) => {
+// A worker either hashes the file or parses it; both start at once, so an unchanged file is known early
+// and a new one is parsed without waiting for its hash.
+const done = (): void => port?.close();
+if (job.task === 'hash') {
+  fileSha256(job.path).then(
+    (hex) => {
+      post({ t: 'sha256', hex });
+      done();
+    },
+    (e: unknown) => {
+      fail(e);
+      done();
+    },
+  );
+} else {
+  parse().then(done, (e: unknown) => {
     fail(e);
-    port.close();
+    done();
   });
-  else port.close();
-});
-
-if (job.hash) fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
-else post({ t: 'sha256', hex: '' });
+}

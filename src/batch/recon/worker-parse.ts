@@ -1,6 +1,6 @@
-// Parsing a channel's file on a second thread while this one does the rest of an import: the worker
-// (parse-worker.ts) hashes the file first — so an unchanged file is known before anything is parsed —
-// and then, when asked, parses it and sends the lines in packed blocks. Meanwhile this thread is free to
+// Parsing a channel's file on another thread while this one does the rest of an import: one worker
+// (parse-worker.ts) hashes the file — so an unchanged file is known early and its parse stopped — while a
+// second parses it at once and sends the lines in packed blocks, which wait here until the import asks. Meanwhile this thread is free to
 // read our side of the day from the database, then stores each block as it comes. On a 2-core machine a
 // million-line file's parse and our million records' read overlap instead of adding up.
 //
@@ -21,16 +21,19 @@ import { parseStatementFile } from './formats/index.js';
 export const WORKER_PARSE = {
   /** Files from this size on are parsed on a worker thread ('auto'). */
   minBytes: 8 * 1024 * 1024,
-  /** Blocks the worker may be ahead of the importing thread before it waits. */
-  blocksInFlightMax: 32,
+  /**
+   * Blocks the parser may be ahead of the importing thread before it waits: enough to keep parsing while
+   * the file is still being hashed (a block is 2,000 lines, ~0.3 MB).
+   */
+  blocksInFlightMax: 96,
 } as const;
 
 /** What the worker is given (workerData). */
 export interface ParseJob {
   readonly path: string;
   readonly options: Omit<ParseOptions, 'onProgress'>;
-  /** Hash the file before parsing (false: the caller knows the hash). */
-  readonly hash: boolean;
+  /** What this worker does: hash the file, or parse it. */
+  readonly task: 'hash' | 'parse';
   /** A SharedArrayBuffer of one Int32: blocks posted and not yet taken. */
   readonly inFlight: SharedArrayBuffer;
   readonly blocksInFlightMax: number;
@@ -95,57 +98,84 @@ export async function startFileParse(
   }
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
-  const job: ParseJob = { path, options, hash: opts.knownSha256 === undefined, inFlight, blocksInFlightMax: WORKER_PARSE.blocksInFlightMax };
-  const worker = startWorker(job);
-  worker.unref();
+  const base = { path, options, inFlight, blocksInFlightMax: WORKER_PARSE.blocksInFlightMax };
+  const parser = startWorker({ ...base, task: 'parse' });
+  const hasher = opts.knownSha256 === undefined ? startWorker({ ...base, task: 'hash' }) : undefined;
+  const workers = hasher ? [parser, hasher] : [parser];
+  for (const w of workers) w.unref();
 
-  let finished = false;
+  let closed = false;
+  let parseEnded = false;
+  let early: unknown;
   let onSha: { resolve: (hex: string) => void; reject: (e: unknown) => void } | undefined;
   let onParse: { block: (b: EncodedLineBlock) => void; resolve: (s: StatementSummary) => void; reject: (e: unknown) => void } | undefined;
-  let early: unknown;
+  // Blocks that came before anyone asked for them (the importing thread waits for the hash first).
+  let waiting: Extract<WorkerMessage, { t: 'block' }>[] = [];
+  let summary: StatementSummary | undefined;
+
   const stop = (): void => {
-    if (finished) return;
-    finished = true;
-    void worker.terminate();
+    if (closed) return;
+    closed = true;
+    for (const w of workers) void w.terminate();
   };
   const failed = (e: unknown): void => {
-    if (finished) return;
+    if (closed || parseEnded) return;
+    early ??= e;
     stop();
-    early = e;
     onSha?.reject(e);
     onParse?.reject(e);
   };
   const errorOf = (m: Extract<WorkerMessage, { t: 'error' }>): Error => (m.code !== null ? new ReconError(m.code, m.message) : new Error(`the parse worker failed: ${m.message}`));
+  const take = (m: Extract<WorkerMessage, { t: 'block' }>): boolean => {
+    try {
+      onParse?.block({ rows: m.rows, encoded: m.encoded, columns: m.columns });
+    } catch (e) {
+      failed(e);
+      return false;
+    }
+    Atomics.sub(counter, 0, 1);
+    Atomics.notify(counter, 0);
+    return true;
+  };
+  const finish = (): void => {
+    if (onParse === undefined || summary === undefined || waiting.length > 0) return;
+    parseEnded = true;
+    stop();
+    onParse.resolve(summary);
+  };
 
   const sha256 = new Promise<string>((resolve, reject) => {
     onSha = { resolve, reject };
+    if (opts.knownSha256 !== undefined) resolve(opts.knownSha256);
   });
-  worker.on('message', (m: WorkerMessage) => {
-    if (finished) return;
+  hasher?.on('message', (m: WorkerMessage) => {
+    if (m.t === 'sha256') onSha?.resolve(m.hex);
+    else if (m.t === 'error') failed(errorOf(m));
+  });
+  parser.on('message', (m: WorkerMessage) => {
+    if (closed) return;
     switch (m.t) {
-      case 'sha256':
-        onSha?.resolve(opts.knownSha256 ?? m.hex);
-        return;
       case 'block':
-        try {
-          onParse?.block({ rows: m.rows, encoded: m.encoded, columns: m.columns });
-        } catch (e) {
-          failed(e);
-          return;
-        }
-        Atomics.sub(counter, 0, 1);
-        Atomics.notify(counter, 0);
+        if (onParse === undefined) waiting.push(m);
+        else take(m);
         return;
       case 'done':
-        finished = true;
-        onParse?.resolve(m.summary);
+        summary = m.summary;
+        finish();
         return;
       case 'error':
         failed(errorOf(m));
+        return;
+      case 'sha256':
+        return;
     }
   });
-  worker.on('error', (e) => failed(e));
-  worker.on('exit', (code) => failed(new Error(`the parse worker exited (${code}) before it finished`)));
+  for (const w of workers) {
+    w.on('error', (e) => failed(e));
+    w.on('exit', (code) => {
+      if (w === parser && summary === undefined) failed(new Error(`the parse worker exited (${code}) before it finished`));
+    });
+  }
 
   return {
     sha256,
@@ -154,9 +184,12 @@ export async function startFileParse(
     blocks: (onBlock) =>
       new Promise<StatementSummary>((resolve, reject) => {
         if (early !== undefined) return reject(early);
-        if (finished) return reject(new Error('the parse worker was closed'));
+        if (closed) return reject(new Error('the parse worker was closed'));
         onParse = { block: onBlock, resolve, reject };
-        worker.postMessage('parse');
+        const before = waiting;
+        waiting = [];
+        for (const m of before) if (!take(m)) return;
+        finish();
       }),
   };
 }
