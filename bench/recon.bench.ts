@@ -220,6 +220,9 @@ interface ChildResult {
   readonly loadedMs: number;
   readonly matchedMs: number;
   readonly storedMs: number;
+  /** Opening the database (and migrating it), and runDay's end, from the child's start. */
+  readonly openMs: number;
+  readonly runMs: number;
   readonly counts: OutcomeCounts;
 }
 
@@ -243,6 +246,7 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
   const started = performance.now();
   const ledgerStore = SqliteLedgerStore.open(dbPath, { synchronous: 'NORMAL' });
   const store = new SqliteReconStore(ledgerStore);
+  const openMs = Math.round(performance.now() - started);
   const phases = { importMs: 0, loadedMs: 0, matchedMs: 0, storedMs: 0 };
   const result = await runDay(
     store,
@@ -262,6 +266,7 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
       },
     },
   );
+  const runMs = Math.round(performance.now() - started);
   await ledgerStore.close();
   const cpu = process.cpuUsage(cpu0);
   const out: ChildResult = {
@@ -270,6 +275,8 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     hwmKiB: vmHwmKiB('self'),
     ...phases,
+    openMs,
+    runMs,
     counts: result.matched.counts,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);

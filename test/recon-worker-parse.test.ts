@@ -2,6 +2,8 @@
 // packed blocks, the same summary; bad input keeps its stable code across the thread boundary; a parse
 // that is not wanted (an unchanged file) is closed without running.
 
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,5 +169,27 @@ describe('Given a WeChat bill of 4,321 rows', () => {
     } finally {
       parse.close();
     }
+  });
+});
+
+describe('Given the built JavaScript (dist, as `settle` runs it)', () => {
+  it('When a file is parsed on a worker there, Then the worker is dist’s parse-worker.js and gives the same summary', () => {
+    const root = join(import.meta.dirname, '..');
+    const script = `
+      const { startFileParse } = await import(${JSON.stringify(join(root, 'dist/batch/recon/worker-parse.js'))});
+      const { parseOptionsOf } = await import(${JSON.stringify(join(root, 'dist/batch/recon/import.js'))});
+      const p = await startFileParse(${JSON.stringify(bill)}, parseOptionsOf({ format: 'wechat-trade', currency: 'CNY' }, '${D}'), { mode: 'always' });
+      const sha = await p.sha256;
+      let rows = 0;
+      const s = await p.blocks((b) => { rows += b.columns ? b.rows : 0; });
+      p.close();
+      console.log(JSON.stringify({ onWorker: p.onWorker, sha, rows, summaryRows: s.rows, totals: s.totalsCheck }));`;
+    const file = join(dir, 'dist-check.mjs');
+    writeFileSync(file, script);
+    const env = { ...process.env };
+    delete env['NODE_OPTIONS'];
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000, env });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ onWorker: true, sha: createHash('sha256').update(readFileSync(bill)).digest('hex'), rows: 4321, summaryRows: 4321, totals: 'ok' });
   });
 });
