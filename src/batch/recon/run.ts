@@ -208,10 +208,22 @@ async function dueRecords(store: ReconStore & PagedRecords, channel: string, dat
   else for (const r of await store.recordsForDay(channel, date)) into.push(r);
 }
 
-/** Our records due on the date, and their ids by kind (payments and captures, refunds). */
-export interface DueRecords {
-  readonly records: RecordTable;
-  readonly keys: readonly [ReadonlySet<string>, ReadonlySet<string>];
+/** Our records due on the date, and their ids by kind (payments and captures, refunds) until used once. */
+export class DueRecords {
+  private keys: readonly [ReadonlySet<string>, ReadonlySet<string>] | undefined;
+  constructor(
+    readonly records: RecordTable,
+    keys: readonly [ReadonlySet<string>, ReadonlySet<string>],
+  ) {
+    this.keys = keys;
+  }
+  /** The ids, once: a million of them are not kept through the match that follows. */
+  takeKeys(): readonly [ReadonlySet<string>, ReadonlySet<string>] {
+    const keys = this.keys;
+    if (keys === undefined) throw new Error('DueRecords.takeKeys: the keys were taken already');
+    this.keys = undefined;
+    return keys;
+  }
 }
 
 /** Our records due on the date (read while a worker thread parses the file). */
@@ -220,7 +232,7 @@ export async function dueRecordsOf(store: ReconStore, channel: string, date: str
   await dueRecords(store, channel, date, records);
   const keys: [Set<string>, Set<string>] = [new Set(), new Set()];
   for (let i = 0; i < records.length; i++) keys[records.source(i) === 'refund' ? 1 : 0].add(records.recordId(i));
-  return { records, keys };
+  return new DueRecords(records, keys);
 }
 
 /**
@@ -228,7 +240,9 @@ export async function dueRecordsOf(store: ReconStore, channel: string, date: str
  * succeeded, and the pool's.
  */
 async function loadRecords(store: ReconStore, channel: string, date: string, lines: LineColumns, poolRecords: readonly OurRecord[], due?: DueRecords): Promise<RecordTable> {
-  const { records, keys: dueKeys } = due ?? (await dueRecordsOf(store, channel, date));
+  const dueRecords = due ?? (await dueRecordsOf(store, channel, date));
+  const records = dueRecords.records;
+  const dueKeys = dueRecords.takeKeys();
   const paymentKeys = new Set<string>();
   const refundKeys = new Set<string>();
   for (let i = 0; i < lines.length; i++) {
