@@ -5,10 +5,12 @@
 //   npx tsx bench/clear.bench.ts            a few lines for people
 //   npx tsx bench/clear.bench.ts --json     one JSON object on stdout
 //
-//   BENCH_PAYMENTS=1000000   payments on the day (product quick; every one reconciled via --include-unreconciled)
+//   BENCH_PAYMENTS=1000000   payments on the day (product quick; settled via --include-unreconciled unless BENCH_RECONCILED=1)
 //   BENCH_MERCHANTS=10000    merchants (T+0, one rate card with a tier)
 //   BENCH_BASELINE=100000    entries in the baseline posting loop (batches of 1,000)
 //   BENCH_ITEMS_PER_TX=…     items per write transaction (default: the service's itemsPerTransactionMax)
+//   BENCH_RECONCILED=1       the day has a current recon run matching every payment (packed pair blocks, as
+//                            recon run writes them) and the run clears without --include-unreconciled
 //
 // The payments are inserted as rows only (their pay.* entries are not posted: the clearing run reads
 // the payments table, and its own entries open the accounts they need), so the figure is clearing's.
@@ -26,6 +28,7 @@ import { benchProgress } from './progress.js';
 import { Ledger, type EntryCommand } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { migrateOnline } from '../src/online/sqlite/store.js';
+import { migrateRecon } from '../src/batch/recon/sqlite/recon-store.js';
 
 function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -40,6 +43,9 @@ const PAYMENTS = envInt('BENCH_PAYMENTS', 1_000_000);
 const MERCHANTS = envInt('BENCH_MERCHANTS', 10_000);
 const BASELINE = envInt('BENCH_BASELINE', 100_000);
 const ITEMS_PER_TX = process.env['BENCH_ITEMS_PER_TX'] ? envInt('BENCH_ITEMS_PER_TX', 1) : undefined;
+const RECONCILED = process.env['BENCH_RECONCILED'] === '1';
+/** Matched pairs per recon_pair_blocks row (recon's PAIRS_PER_BLOCK). */
+const PAIRS_PER_BLOCK = 10_000;
 const D = '2026-11-26';
 const log = (line: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -67,6 +73,25 @@ try {
     })();
   }
   log(`inserted ${PAYMENTS} payments across ${MERCHANTS} merchants in ${Math.round(performance.now() - t0)} ms`);
+  if (RECONCILED) {
+    // A current recon run of the day whose matched pairs are every payment: [kind, line_seq, record_source, record_id].
+    migrateRecon(ledgerStore.db);
+    ledgerStore.db.transaction(() => {
+      const file = ledgerStore.db
+        .prepare("INSERT INTO recon_files (channel, business_date, version, status, sha256, format, imported_at_ms) VALUES ('bank', ?, 1, 'imported', 'bench', 'csv', 0)")
+        .run(D);
+      const run = ledgerStore.db
+        .prepare("INSERT INTO recon_runs (channel, business_date, file_id, status, started_at_ms, finished_at_ms, lines, records) VALUES ('bank', ?, ?, 'current', 0, 0, ?, ?)")
+        .run(D, file.lastInsertRowid, PAYMENTS, PAYMENTS);
+      const block = ledgerStore.db.prepare('INSERT INTO recon_pair_blocks (run_id, file_id, rows, pairs) VALUES (?, ?, ?, ?)');
+      for (let at = 0; at < PAYMENTS; at += PAIRS_PER_BLOCK) {
+        const pairs: string[] = [];
+        for (let i = at; i < Math.min(at + PAIRS_PER_BLOCK, PAYMENTS); i++) pairs.push(`["p",${i + 1},"p","pay_${i}"]`);
+        block.run(run.lastInsertRowid, file.lastInsertRowid, pairs.length, `[${pairs.join(',')}]`);
+      }
+    })();
+    log(`a current recon run matches every payment (${Math.ceil(PAYMENTS / PAIRS_PER_BLOCK)} pair blocks)`);
+  }
   const cut = await ledger.cutoff(D);
   if ('ok' in cut) throw new Error(cut.code);
 
@@ -84,7 +109,7 @@ try {
   const toBar = clearEvents(progress);
   const result = await clearDay(store, config, {
     runDate: D,
-    includeUnreconciled: true,
+    includeUnreconciled: !RECONCILED,
     outDir: path.join(dir, 'out'),
     nowMs,
     ...(ITEMS_PER_TX === undefined ? {} : { itemsPerTransactionMax: ITEMS_PER_TX }),
@@ -94,11 +119,12 @@ try {
     },
   });
   progress.close();
+  if (RECONCILED && result.heldItems !== 0) throw new Error(`bench: ${result.heldItems} payments held as unreconciled`);
   const clearMs = performance.now() - t1;
   const cpu = process.cpuUsage(cpu1);
   const clearCpuMs = Math.round((cpu.user + cpu.system) / 1000);
   log(
-    `cleared ${PAYMENTS} payments into ${result.batches.length} batches (${result.entriesPosted} entries) in ${Math.round(clearMs)} ms (CPU ${clearCpuMs} ms): ${Math.round((PAYMENTS * 1000) / clearMs)} items/s; load ${os.loadavg()[0]?.toFixed(1)}`,
+    `cleared ${PAYMENTS} payments${RECONCILED ? ' (reconciled)' : ''} into ${result.batches.length} batches (${result.entriesPosted} entries) in ${Math.round(clearMs)} ms (CPU ${clearCpuMs} ms): ${Math.round((PAYMENTS * 1000) / clearMs)} items/s; load ${os.loadavg()[0]?.toFixed(1)}`,
   );
 
   // Baseline: the ledger's batch path on the same file, 1,000 entries per transaction.
