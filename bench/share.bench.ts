@@ -118,8 +118,11 @@ try {
   const rerunMs = ms(t0);
 
   t0 = process.hrtime.bigint();
+  const stmtCpu0 = process.cpuUsage();
   const files = writeStatements(store, D, join(dir, 'statements'));
   const statementsMs = ms(t0);
+  const stmtCpu = process.cpuUsage(stmtCpu0);
+  const statementsCpuMs = Math.round((stmtCpu.user + stmtCpu.system) / 1000);
   await ledgerStore.close();
 
   const rate = (n: number, t: number): string => `${Math.round((n * 1000) / Math.max(t, 1)).toLocaleString('en')}/s`;
@@ -128,7 +131,7 @@ try {
   console.log(`  bare paged read of the payments    ${String(readMs).padStart(7)} ms  ${rate(read, readMs)}`);
   console.log(`  shareDay (lines + entries)         ${String(shareMs).padStart(7)} ms  ${rate(PAYMENTS, shareMs)}  (${result.linesWritten.toLocaleString('en')} lines, ${result.entries.length} entries; CPU ${shareCpuMs} ms)`);
   console.log(`  shareDay re-run (no-op)            ${String(rerunMs).padStart(7)} ms  (${rerun.linesWritten} lines written, ${rerun.entries.filter((e) => e.replayed).length} entries replayed)`);
-  console.log(`  statements (${files.length} CSV files)         ${String(statementsMs).padStart(7)} ms`);
+  console.log(`  statements (${files.length} CSV files)         ${String(statementsMs).padStart(7)} ms  (CPU ${statementsCpuMs} ms)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

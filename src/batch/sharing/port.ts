@@ -50,6 +50,10 @@ export interface ShareStore {
   partyTotals(businessDate: string): PartyDayTotal[];
   /** Visits every stored line of the date, ordered by party, currency, payment, source (streamed; the visitor must not write). */
   eachLine(businessDate: string, visit: (line: ShareLine) => void): void;
+  /** Visits every stored line of the date (the lines eachLine gives) ordered by payment, source kind, source:
+   *  a payment's lines, then its clawbacks; one pass in the order they are kept, no sort of the day's lines
+   *  (streamed; the visitor must not write). Parties within one source come in no set order. */
+  eachLineByPayment(businessDate: string, visit: (line: ShareLine) => void): void;
   /** Opens missing payable / expense accounts and posts the commands (idempotent by entry id). */
   postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]>;
 }

@@ -136,6 +136,21 @@ const ROUTING_SCRATCH = `
 /** Table ids known to be committed, by table key (a few per rule and merchant). */
 const TABLE_IDS_MAX = 100_000;
 
+/** Share arrays parsed by one eachLineByPayment, by their JSON text (many payments have the same). */
+const PARSED_ARRAYS_MAX = 100_000;
+
+interface StoredTable {
+  readonly ruleId: string;
+  readonly platformRate: string | null;
+  readonly seats: readonly (readonly [string, PartyKind, string])[];
+}
+
+/** A JSON array of integers as jsonIntegers wrote it ("[12,0,-3]"), exactly (no detour through a float). */
+function parseIntegers(text: string): readonly bigint[] {
+  const inner = text.slice(1, -1).trim();
+  return inner === '' ? [] : inner.split(',').map((x) => BigInt(x.trim()));
+}
+
 function toLine(r: Row): ShareLine {
   return {
     paymentId: r['payment_id'] as string,
@@ -597,6 +612,96 @@ export class SqliteShareStore implements ShareStore {
         clippedMinor: r[12] as bigint,
       });
     }
+  }
+
+  eachLineByPayment(businessDate: string, visit: (line: ShareLine) => void): void {
+    // The payments arm reads share_payments in its key order (no sort); the few clawback lines are sorted
+    // and merged in by SQLite (MERGE (UNION ALL)), so SQLite's own ordering of ids decides, as in eachLine.
+    const rows = this.stmt(
+      `SELECT 0 AS k, payment_id AS pid, payment_id AS sid, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor,
+              NULL AS party_id, NULL AS party_kind, NULL AS rule_id, NULL AS rate
+         FROM share_payments WHERE business_date = ?
+       UNION ALL
+       SELECT 1, payment_id, source_id, merchant_id, currency, NULL, base_minor, NULL, clipped_minor, share_minor, party_id, party_kind, rule_id, rate
+         FROM share_refund_lines WHERE business_date = ?
+       ORDER BY 2, 1, 3`,
+    )
+      .raw(true)
+      .iterate(businessDate, businessDate) as Iterable<unknown[]>;
+    const tables = new Map<number, StoredTable>();
+    const integers = new Map<string, readonly bigint[]>();
+    const parse = (text: string): readonly bigint[] => {
+      let values = integers.get(text);
+      if (values === undefined) {
+        if (integers.size >= PARSED_ARRAYS_MAX) integers.clear();
+        values = parseIntegers(text);
+        integers.set(text, values);
+      }
+      return values;
+    };
+    for (const r of rows) {
+      const paymentId = r[1] as string;
+      const merchantId = r[3] as string;
+      const currency = r[4] as string;
+      const baseMinor = r[6] as bigint;
+      if (r[0] !== 0n && r[0] !== 0) {
+        visit({
+          paymentId,
+          sourceKind: 'refund',
+          sourceId: r[2] as string,
+          partyId: r[10] as string,
+          partyKind: r[11] as PartyKind,
+          merchantId,
+          currency,
+          ruleId: r[12] as string,
+          baseMinor,
+          rate: r[13] as string,
+          shareMinor: r[9] as bigint,
+          clippedMinor: r[8] as bigint,
+        });
+        continue;
+      }
+      const tableId = Number(r[5] as bigint);
+      let table = tables.get(tableId);
+      if (table === undefined) {
+        table = this.storedTable(tableId);
+        tables.set(tableId, table);
+      }
+      const shares = parse(r[7] as string);
+      const clipped = r[8] === null ? null : parse(r[8] as string);
+      if (shares.length !== table.seats.length) throw new Error(`share_payments ${paymentId}: ${shares.length} shares for ${table.seats.length} seats`);
+      // As the view: a seat's line only when it has a share or a clipped amount; the platform's when stored.
+      table.seats.forEach(([partyId, partyKind, rate], i) => {
+        const shareMinor = shares[i] ?? 0n;
+        const clippedMinor = clipped?.[i] ?? 0n;
+        if (shareMinor === 0n && clippedMinor === 0n) return;
+        visit({ paymentId, sourceKind: 'payment', sourceId: paymentId, partyId, partyKind, merchantId, currency, ruleId: table.ruleId, baseMinor, rate, shareMinor, clippedMinor });
+      });
+      const platformShareMinor = r[9] as bigint | null;
+      if (platformShareMinor !== null) {
+        visit({
+          paymentId,
+          sourceKind: 'payment',
+          sourceId: paymentId,
+          partyId: 'platform',
+          partyKind: 'platform',
+          merchantId,
+          currency,
+          ruleId: table.ruleId,
+          baseMinor,
+          rate: table.platformRate as string,
+          shareMinor: platformShareMinor,
+          clippedMinor: 0n,
+        });
+      }
+    }
+  }
+
+  /** A row of share_tables, its seats parsed. */
+  private storedTable(tableId: number): StoredTable {
+    const r = this.stmt('SELECT rule_id, platform_rate, seats FROM share_tables WHERE table_id = ?').raw(true).get(tableId) as [string, string | null, string] | undefined;
+    if (r === undefined) throw new Error(`share_tables has no table ${tableId}`);
+    return { ruleId: r[0], platformRate: r[1], seats: JSON.parse(r[2]) as [string, PartyKind, string][] };
   }
 
   async postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]> {
