@@ -119,6 +119,43 @@ describe('Given a channel file for a date', () => {
   });
 });
 
+describe('Given a hash that is still being computed (a worker hashes while the lines are parsed)', () => {
+  const later = <T>(value: T, ms: number): Promise<T> => new Promise((resolve) => setTimeout(() => resolve(value), ms));
+  const importWith = (lines: readonly StatementLine[], sha256: Promise<string>): ReturnType<typeof importStatement> =>
+    importStatement(store, { channel: 'wallet', businessDate: D, format: 'wechat-trade', sha256, sourceName: 'bill.csv', read: source(lines) }, { clock });
+
+  it('When the hash comes after the lines, Then the file is imported under it and found by it', async () => {
+    const r = await importWith(dayLines(9), later('9'.repeat(64), 30));
+    expect(r).toMatchObject({ status: 'imported', file: { version: 1, rows: 9, sha256: '9'.repeat(64) } });
+    expect((await store.fileBySha('wallet', D, '9'.repeat(64)))?.fileId).toBe(r.file.fileId);
+  });
+
+  it('When the hash names a file imported before, Then the parse stops, the staged lines are removed and it is unchanged', async () => {
+    const first = await importLines(dayLines(5), 'a'.repeat(64));
+    let emitted = 0;
+    const slow: StatementSource = async (onLine) => {
+      for (const l of dayLines(50_000)) {
+        onLine(l);
+        emitted++;
+        if (emitted % 1000 === 0) await later(undefined, 1);
+      }
+      return summaryOf(dayLines(50_000));
+    };
+    const r = await importStatement(store, { channel: 'wallet', businessDate: D, format: 'wechat-trade', sha256: later('a'.repeat(64), 5), sourceName: 'bill.csv', read: slow }, { clock });
+    expect(r).toMatchObject({ status: 'unchanged', file: { fileId: first.file.fileId, version: 1 } });
+    expect(emitted).toBeLessThan(50_000);
+    expect(lineRows()).toBe(5);
+    expect((await store.latestFile('wallet', D))?.version).toBe(1);
+  });
+
+  it('When the hash fails (the file cannot be read), Then that error and nothing is imported', async () => {
+    const failing = Promise.reject(new ReconError('file_unreadable', 'Cannot read bill.csv: EACCES.'));
+    await expect(importWith(dayLines(4), failing)).rejects.toMatchObject({ code: 'file_unreadable' });
+    expect(lineRows()).toBe(0);
+    expect(await store.latestFile('wallet', D)).toBeUndefined();
+  });
+});
+
 describe('Given the real WeChat ALL bill sample', () => {
   it('When imported through its parser, Then its four rows (three payments, one refund) are stored with their five-decimal fees', async () => {
     const path = join(import.meta.dirname, '../../../test/fixtures/formats/wechat_tradebill_ALL_20210128.csv');

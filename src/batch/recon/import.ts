@@ -52,7 +52,12 @@ export interface ImportRequest {
   readonly businessDate: string;
   readonly format: FormatName;
   /** SHA-256 of the file's bytes (hex): the idempotency key of an import. */
-  readonly sha256: string;
+  /**
+   * SHA-256 of the file's bytes (hex): the idempotency key of an import. A promise (a worker still hashing):
+   * the lines are staged meanwhile, and when the hash names a file imported before, the parse is stopped,
+   * the staged lines removed, and the answer is `unchanged`.
+   */
+  readonly sha256: string | Promise<string>;
   /** The file's name, for the record (not a path to read). */
   readonly sourceName: string | null;
   /** The parse: line by line, or in packed blocks (a parse on a worker thread). */
@@ -82,15 +87,25 @@ export interface ImportResult {
 
 export async function importStatement(store: ReconStore, req: ImportRequest, deps: ImportDeps): Promise<ImportResult> {
   const startedMs = deps.clock();
-  const same = await store.fileBySha(req.channel, req.businessDate, req.sha256);
-  if (same) return { status: 'unchanged', file: same, previous: undefined, elapsedMs: deps.clock() - startedMs };
+  const unchanged = (file: ReconFile): ImportResult => ({ status: 'unchanged', file, previous: undefined, elapsedMs: deps.clock() - startedMs });
+  if (typeof req.sha256 === 'string') {
+    const same = await store.fileBySha(req.channel, req.businessDate, req.sha256);
+    if (same) return unchanged(same);
+  }
+  // While the hash is still coming: as soon as it names a file imported before, the parse stops.
+  let sameFile: ReconFile | undefined;
+  const sha256 = Promise.resolve(req.sha256).then(async (hex) => {
+    sameFile = typeof req.sha256 === 'string' ? undefined : await store.fileBySha(req.channel, req.businessDate, hex);
+    return hex;
+  });
+  sha256.catch(() => undefined);
   const previous = await store.latestFile(req.channel, req.businessDate);
   const rowsMax = req.rowsMax ?? IMPORT_LIMITS.rowsMax;
 
   const writer = await store.beginImport({
     channel: req.channel,
     businessDate: req.businessDate,
-    sha256: req.sha256,
+    sha256: typeof req.sha256 === 'string' ? req.sha256 : '',
     format: req.format,
     sourceName: req.sourceName,
     nowMs: startedMs,
@@ -105,6 +120,7 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
   try {
     const summary = await read((block) => {
       if (writeFailed !== undefined) throw writeFailed;
+      if (sameFile !== undefined) throw new SameFile();
       const before = rows;
       rows += block.rows;
       if (rows > rowsMax) throw new ReconError('too_many_rows', `The file has more than ${rowsMax} lines; one import takes at most that many.`);
@@ -125,19 +141,35 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
     });
     await writing;
     if (writeFailed !== undefined) throw writeFailed;
+    const hex = await sha256;
+    if (sameFile !== undefined) throw new SameFile();
     if (rows > 0 && onDate === 0) {
       throw new ReconError(
         'file_wrong_channel_or_date',
         `None of the ${rows} lines of ${req.sourceName ?? 'the file'} occurred on ${req.businessDate}: it is not ${req.channel}'s file for that date.`,
       );
     }
-    const file = await writer.commit(summary, rows);
+    const file = await writer.commit(summary, rows, hex);
     deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
     return { status: 'imported', file, previous, elapsedMs: deps.clock() - startedMs, ...(kept ? { lines: kept } : {}) };
   } catch (e) {
     await writing;
     await writer.abort();
+    if (e instanceof SameFile && sameFile !== undefined) return unchanged(sameFile);
+    // A parse that failed because the bytes were imported before is no failure: say unchanged.
+    const same = await sha256.then(
+      () => sameFile,
+      () => undefined,
+    );
+    if (same !== undefined) return unchanged(same);
     throw e;
+  }
+}
+
+/** Thrown into a parse to stop it: the hash named a file imported before. */
+class SameFile extends Error {
+  constructor() {
+    super('the file was imported before');
   }
 }
 

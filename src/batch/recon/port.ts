@@ -49,7 +49,8 @@ export interface ImportWriter {
   readonly version: number;
   /** The next block of lines in file order, packed (line-block.ts): stored as it is, one row. */
   append(block: EncodedLineBlock): Promise<void>;
-  commit(summary: StatementSummary, rows: number): Promise<ReconFile>;
+  /** `sha256`: the file's hash when it was not known at beginImport (NewFile.sha256 was ''). */
+  commit(summary: StatementSummary, rows: number, sha256?: string): Promise<ReconFile>;
   abort(): Promise<void>;
 }
 

@@ -365,7 +365,8 @@ export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDay
         channel: req.channel.channel,
         businessDate: req.businessDate,
         format: req.channel.format,
-        sha256: await parse.sha256,
+        // Still being hashed on a worker: the import stages the lines meanwhile (and stops if the file is unchanged).
+        sha256: parse.sha256,
         sourceName: fetched?.name ?? basename(path),
         read: { blocks: parse.blocks },
         keepLines: true,

@@ -196,7 +196,7 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
         const result = await withRecon(ctx, async (store) =>
           importStatement(
             store,
-            { channel: channel.channel, businessDate: date, format: effective.format, sha256: await parse.sha256, sourceName: basename(path), read: { blocks: parse.blocks } },
+            { channel: channel.channel, businessDate: date, format: effective.format, sha256: parse.sha256, sourceName: basename(path), read: { blocks: parse.blocks } },
             { clock: ctx.io.clock, onProgress: importEvents(progress) },
           ),
         ).finally(() => {

@@ -427,11 +427,11 @@ export class SqliteReconStore implements ReconStore {
       append: async (block) => {
         write(block);
       },
-      commit: async (summary: StatementSummary, rows: number) => {
+      commit: async (summary: StatementSummary, rows: number, sha256?: string) => {
         this.stmt(
           `UPDATE recon_files SET status = 'imported', rows = ?, payments = ?, refunds = ?, payment_amount_minor = ?, refund_amount_minor = ?,
-             fee_total = ?, totals_check = ? WHERE file_id = ? AND status = 'staging'`,
-        ).run(rows, summary.payments, summary.refunds, summary.paymentAmountMinor, summary.refundAmountMinor, summary.feeTotal, summary.totalsCheck, fileId);
+             fee_total = ?, totals_check = ?, sha256 = COALESCE(?, sha256) WHERE file_id = ? AND status = 'staging'`,
+        ).run(rows, summary.payments, summary.refunds, summary.paymentAmountMinor, summary.refundAmountMinor, summary.feeTotal, summary.totalsCheck, sha256 ?? null, fileId);
         const r = this.stmt('SELECT * FROM recon_files WHERE file_id = ?').get(fileId) as Row;
         return toFile(r);
       },
