@@ -9,59 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
-import { WechatTradeBillWriter, wechatRowOf } from '../src/online/channel-sim/bills/wechat.js';
-import { FileOut, TextOut } from '../src/online/channel-sim/bills/sinks.js';
-import { LocalClock, utf8 } from '../src/online/channel-sim/bills/text.js';
 import { importStatement, parseOptionsOf } from '../src/batch/recon/import.js';
 import type { EncodedLineBlock } from '../src/batch/recon/line-block.js';
 import type { StatementSummary } from '../src/batch/recon/line.js';
 import { SqliteReconStore } from '../src/batch/recon/sqlite/recon-store.js';
 import { startFileParse } from '../src/batch/recon/worker-parse.js';
+import { writeWechatBill } from './support/wechat-bill.js';
 
 const D = '2026-11-26';
 const channel = { format: 'wechat-trade', currency: 'CNY', mapping: undefined } as const;
 let dir: string;
 let bill: string;
-
-/** A WeChat ALL bill of `rows` payments (and a refund every 50th), written by the simulator's own writer. */
-function writeBill(path: string, rows: number): void {
-  const clock = new LocalClock('Asia/Shanghai');
-  const day = clock.startOfDayMs(D);
-  const file = new FileOut(path);
-  const writer = new WechatTradeBillWriter(new TextOut(file, utf8));
-  for (let i = 0; i < rows; i++) {
-    const refund = i % 50 === 49;
-    const atMs = day + i * 10_000;
-    writer.add(
-      wechatRowOf(
-        {
-          kind: refund ? 'refund' : 'payment',
-          txnNo: i,
-          channelTxnId: `42000010${String(i).padStart(20, '0')}`,
-          merchantOrderNo: `pay_${i}`,
-          merchantRefundNo: refund ? `re_${i}` : null,
-          originalChannelTxnId: refund ? `42000010${String(i - 1).padStart(20, '0')}` : null,
-          originalTxnNo: refund ? i - 1 : null,
-          originalAtMs: refund ? atMs - 10_000 : null,
-          atMs,
-          completedAtMs: atMs + 2000,
-          amountMinor: BigInt(100 + i),
-          feeMinor: BigInt(Math.floor((100 + i) * 0.006)),
-          feeRate: '0.006',
-          currency: 'CNY',
-          product: 'wallet',
-          payerId: `o${i}`,
-          description: 'test order',
-          status: 'succeeded',
-        },
-        '1900012345',
-        clock,
-      ),
-    );
-  }
-  writer.finish();
-  file.commit();
-}
 
 async function parseWith(mode: 'always' | 'never', path: string): Promise<{ sha256: string; blocks: EncodedLineBlock[]; summary: StatementSummary; onWorker: boolean }> {
   const parse = await startFileParse(path, parseOptionsOf(channel, D), { mode });
@@ -78,7 +36,7 @@ async function parseWith(mode: 'always' | 'never', path: string): Promise<{ sha2
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'settle-worker-parse-'));
   bill = join(dir, 'bill.csv');
-  writeBill(bill, 4_321);
+  writeWechatBill(bill, D, 4_321);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
