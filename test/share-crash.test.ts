@@ -14,6 +14,7 @@ import { shareDay } from '../src/batch/sharing/run.js';
 import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { D, ReconWorld } from './recon-match-support.js';
+import { shareSnapshot } from './support/share-snapshot.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD = join(ROOT, 'src', 'batch', 'sharing', 'crash-child.ts');
@@ -52,23 +53,6 @@ async function shareInProcess(db: string): Promise<void> {
   }
 }
 
-function snapshot(db: string): unknown {
-  const store = SqliteLedgerStore.open(db);
-  try {
-    const lines = store.db.prepare('SELECT * FROM share_lines ORDER BY payment_id, source_kind, source_id, party_id').all();
-    const entries = store.db
-      .prepare(
-        `SELECT e.entry_id, a.account_id, p.side, p.amount_minor FROM entries e JOIN postings p ON p.entry_seq = e.seq JOIN accounts a ON a.account_no = p.account_no
-         WHERE e.entry_id LIKE 'share.%' ORDER BY e.entry_id, p.idx`,
-      )
-      .all();
-    const counters = store.db.prepare("SELECT account_id, debits_posted, credits_posted FROM accounts WHERE owner_kind = 'agent' OR account_id LIKE 'platform:share-expense:%' ORDER BY account_id").all();
-    return { lines, entries, counters };
-  } finally {
-    void store.close();
-  }
-}
-
 beforeAll(async () => {
   const world = await ReconWorld.create();
   dir = world.dir;
@@ -102,7 +86,7 @@ describe('settle share survives SIGKILL', () => {
     const db = join(dirname(base), 'reference.db');
     copyFileSync(base, db);
     await shareInProcess(db);
-    reference = snapshot(db);
+    reference = shareSnapshot(db);
     expect((reference as { entries: unknown[] }).entries.length).toBe(10); // 5 parties × 2 postings
   }, 30_000);
 
@@ -114,7 +98,7 @@ describe('settle share survives SIGKILL', () => {
       const killed = await runChild(db, [flag]);
       expect(killed.signal).toBe('SIGKILL');
       await shareInProcess(db);
-      expect(snapshot(db)).toEqual(reference);
+      expect(shareSnapshot(db)).toEqual(reference);
     },
     30_000,
   );

@@ -15,6 +15,7 @@ import { shareDay, type ShareDayResult } from '../src/batch/sharing/run.js';
 import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { D, ReconWorld } from './recon-match-support.js';
+import { shareSnapshot } from './support/share-snapshot.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD = join(ROOT, 'src', 'batch', 'sharing', 'crash-child.ts');
@@ -57,23 +58,6 @@ async function share(db: string, section: unknown, pageSize: number): Promise<Sh
     return await shareDay(new SqliteShareStore(ledger), compileSharing(section, KNOWN), D, { nowMs: Date.parse(`${D}T20:00:00Z`), pageSize });
   } finally {
     await ledger.close();
-  }
-}
-
-function snapshot(db: string): unknown {
-  const store = SqliteLedgerStore.open(db);
-  try {
-    const lines = store.db.prepare('SELECT * FROM share_lines ORDER BY payment_id, source_kind, source_id, party_id').all();
-    const entries = store.db
-      .prepare(
-        `SELECT e.entry_id, a.account_id, p.side, p.amount_minor FROM entries e JOIN postings p ON p.entry_seq = e.seq JOIN accounts a ON a.account_no = p.account_no
-         WHERE e.entry_id LIKE 'share.%' ORDER BY e.entry_id, p.idx`,
-      )
-      .all();
-    const counters = store.db.prepare("SELECT account_id, debits_posted, credits_posted FROM accounts WHERE owner_kind = 'agent' OR account_id LIKE 'platform:share-expense:%' ORDER BY account_id").all();
-    return { lines, entries, counters };
-  } finally {
-    void store.close();
   }
 }
 
@@ -130,8 +114,8 @@ describe('sharing by route', () => {
     expect(summary(routed)).toEqual(summary(one));
     expect(routed.findings.filter((f) => f.code === 'base_negative').length).toBeGreaterThan(0);
     expect(routed.clippedPayments).toBeGreaterThan(0);
-    reference = snapshot(routedDb);
-    expect(reference).toEqual(snapshot(oneDb));
+    reference = shareSnapshot(routedDb);
+    expect(reference).toEqual(shareSnapshot(oneDb));
     const lines = (reference as { lines: { party_id: string; currency: string; rule_id: string }[] }).lines;
     expect(new Set(lines.map((l) => l.currency))).toEqual(new Set(['CNY', 'USD']));
     expect(lines.some((l) => l.rule_id === '-')).toBe(true);
@@ -141,7 +125,7 @@ describe('sharing by route', () => {
     expect(again.linesWritten).toBe(0);
     expect(again.entries.every((e) => e.replayed)).toBe(true);
     expect({ ...(summary(again) as object), linesWritten: routed.linesWritten }).toEqual(summary(routed));
-    expect(snapshot(routedDb)).toEqual(reference);
+    expect(shareSnapshot(routedDb)).toEqual(reference);
   }, 30_000);
 
   it('Given a routed run killed with SIGKILL after 3 pages, When it is run again in pages of another size, Then the books equal the uninterrupted run', async () => {
@@ -160,6 +144,6 @@ describe('sharing by route', () => {
     expect(written).toBe(75n); // 3 pages of 25, committed; the 4th never began
     // Pages of 40 this time: the second (payments 41-80) is part shared (up to 75), part not.
     await share(db, ROUTED, 40);
-    expect(snapshot(db)).toEqual(reference);
+    expect(shareSnapshot(db)).toEqual(reference);
   }, 30_000);
 });

@@ -218,13 +218,13 @@ export class SqliteClearingStore implements ClearingStore {
     const out: CandidateItem[] = [];
     this.candidatePaymentsInto(out, fromDate, toDate, limit, isReconciled);
     if (out.length >= limit) return out;
-    // Positional rows (the SELECT's column order): no object per row with named properties.
-    for (const r of this.stmt(CANDIDATE_CAPTURES).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
-      if (out.length >= limit) return out;
+    // Positional rows (the SELECTs' column order; the first eight are the same in both). Captures and
+    // refunds are few beside payments: an object each is cheap here.
+    const base = (kind: 'capture' | 'refund', r: readonly unknown[]): CandidateItem => {
       const itemId = str(r[0]);
       const product = str(r[5]);
-      out.push({
-        kind: 'capture',
+      return {
+        kind,
         itemId,
         merchantId: str(r[1]),
         currency: str(r[2]),
@@ -233,24 +233,17 @@ export class SqliteClearingStore implements ClearingStore {
         product,
         channelId: r[6] === null ? null : str(r[6]),
         bookedFeeMinor: big(r[7]),
-        reconciled: isReconciled('capture', itemId, product),
-      });
+        reconciled: isReconciled(kind, itemId, product),
+      };
+    };
+    for (const r of this.stmt(CANDIDATE_CAPTURES).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
+      if (out.length >= limit) return out;
+      out.push(base('capture', r));
     }
     for (const r of this.stmt(CANDIDATE_REFUNDS).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
       if (out.length >= limit) return out;
-      const itemId = str(r[0]);
-      const product = str(r[5]);
       out.push({
-        kind: 'refund',
-        itemId,
-        merchantId: str(r[1]),
-        currency: str(r[2]),
-        businessDate: str(r[3]),
-        amountMinor: big(r[4]),
-        product,
-        channelId: r[6] === null ? null : str(r[6]),
-        bookedFeeMinor: big(r[7]),
-        reconciled: isReconciled('refund', itemId, product),
+        ...base('refund', r),
         paymentId: str(r[8]),
         paymentAmountMinor: big(r[9]),
         paymentBookedFeeMinor: big(r[10]),
