@@ -7,34 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteJobRunStore } from '../src/batch/jobs/sqlite/job-store.js';
 import { migrateMerchants } from '../src/online/merchants/store.js';
+import { HAND_SECTION } from '../src/batch/sharing/test-support.js';
 import { runCli, type CliPlace } from './support/cli.js';
 import { D, D1, ReconWorld } from './recon-match-support.js';
 
 const SAMPLE = JSON.parse(readFileSync(new URL('../samples/settle.config.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
-const SHARING = {
-  agents: [{ id: 'A1' }, { id: 'A2', parent: 'A1' }],
-  isvs: [{ id: 'I1' }],
-  merchants: { M1: { agent: 'A2', isv: 'I1' }, M2: { agent: 'A1' } },
-  rules: [
-    {
-      id: 'R1',
-      base: 'fee_net',
-      products: ['wallet'],
-      agent_levels: [
-        {
-          tiers: [
-            { volume_from_minor: '0', volume_to_minor: '1000000', rate: '0.30' },
-            { volume_from_minor: '1000000', rate: '0.40' },
-          ],
-        },
-        { rate: '0.10' },
-      ],
-      isv: { rate: '0.05' },
-      cap_per_payment_minor: '300',
-    },
-  ],
-};
+/** The sharing tests' hand-worked section, its rule for wallet payments. */
+const SHARING = { ...HAND_SECTION, rules: [{ ...HAND_SECTION.rules[0], products: ['wallet'] }] };
 
 function writeConfig(dir: string, name: string, sharing: unknown): string {
   const path = join(dir, name);

@@ -8,32 +8,10 @@ import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { compileSharing } from './config.js';
 import { sharePayment, splitPayment, type DayCapState, type ShareLine, type SharePayment } from './core.js';
 import { SHARING_MIGRATIONS, SqliteShareStore } from './sqlite.js';
+import { HAND_SECTION } from './test-support.js';
 
 const D = '2026-11-20';
 
-/** Two agent levels (A2 under A1), an ISV, tiers on level 1, a cap per payment (core.test.ts's hand-worked section). */
-const HAND_SECTION = {
-  agents: [{ id: 'A1' }, { id: 'A2', parent: 'A1' }],
-  isvs: [{ id: 'I1' }],
-  merchants: { M1: { agent: 'A2', isv: 'I1' }, M2: { agent: 'A1' } },
-  rules: [
-    {
-      id: 'R1',
-      base: 'fee_net',
-      agent_levels: [
-        {
-          tiers: [
-            { volume_from_minor: '0', volume_to_minor: '1000000', rate: '0.30' },
-            { volume_from_minor: '1000000', rate: '0.40' },
-          ],
-        },
-        { rate: '0.10' },
-      ],
-      isv: { rate: '0.05' },
-      cap_per_payment_minor: '300',
-    },
-  ],
-};
 const COLUMNS = 'payment_id, source_kind, source_id, party_id, party_kind, business_date, merchant_id, currency, rule_id, base_minor, rate, share_minor, clipped_minor';
 const ORDER = 'ORDER BY business_date, party_id, currency, payment_id, source_kind, source_id';
 
