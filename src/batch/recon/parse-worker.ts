@@ -49,21 +49,6 @@ function fail(e: unknown): void {
 
 // A worker either hashes the file or parses it; both start at once, so an unchanged file is known early
 // and a new one is parsed without waiting for its hash.
-const done = (): void => port?.close();
-if (job.task === 'hash') {
-  fileSha256(job.path).then(
-    (hex) => {
-      post({ t: 'sha256', hex });
-      done();
-    },
-    (e: unknown) => {
-      fail(e);
-      done();
-    },
-  );
-} else {
-  parse().then(done, (e: unknown) => {
-    fail(e);
-    done();
-  });
-}
+// Nothing keeps the thread alive once its last message is posted: it ends by itself, after the message.
+if (job.task === 'hash') fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
+else parse().catch(fail);

@@ -173,7 +173,8 @@ export async function startFileParse(
   for (const w of workers) {
     w.on('error', (e) => failed(e));
     w.on('exit', (code) => {
-      if (w === parser && summary === undefined) failed(new Error(`the parse worker exited (${code}) before it finished`));
+      // Messages the worker posted before it ended are handled first; only then is a missing end a failure.
+      if (w === parser) setImmediate(() => summary === undefined && failed(new Error(`the parse worker exited (${code}) before it finished`)));
     });
   }
 

@@ -455,14 +455,10 @@ export class SqliteReconStore implements ReconStore {
   }
 
   async *lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]> {
-    const block = this.stmt('SELECT first_seq, lines FROM recon_line_blocks WHERE file_id = ? AND first_seq > ? ORDER BY first_seq LIMIT 1').raw(true);
     const intern = new Interner();
     let page: StatementLine[] = [];
-    for (let after = 0; ; ) {
-      const r = block.get(fileId, after) as unknown[] | undefined;
-      if (r === undefined) break;
-      after = num(r[0]);
-      const b = parseLineBlock(str(r[1]));
+    for await (const text of this.lineBlocks(fileId)) {
+      const b = parseLineBlock(text);
       for (let i = 0; i < b.n; i++) {
         const l = internLine(blockLine(b, i), intern);
         page.push(l);
