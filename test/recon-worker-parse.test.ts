@@ -115,6 +115,21 @@ describe('Given a WeChat bill of 4,321 rows', () => {
     await expect(parse.blocks(() => undefined)).rejects.toThrow(/closed/);
   });
 
+  it('When the parse ends before the hash (a small file, a slow disk), Then the hash still arrives and the workers end by themselves', async () => {
+    const gate = new SharedArrayBuffer(4);
+    const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always', hashGate: gate });
+    try {
+      let rows = 0;
+      const summary = await parse.blocks((b) => (rows += b.rows));
+      expect([summary.rows, rows]).toEqual([4_321, 4_321]);
+      Atomics.store(new Int32Array(gate), 0, 1);
+      Atomics.notify(new Int32Array(gate), 0);
+      expect(await parse.sha256).toBe(createHash('sha256').update(readFileSync(bill)).digest('hex'));
+    } finally {
+      parse.close();
+    }
+  });
+
   it('When the importing side throws on a block, Then the parse stops with that error', async () => {
     const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always' });
     try {

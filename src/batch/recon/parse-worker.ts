@@ -50,5 +50,8 @@ function fail(e: unknown): void {
 // A worker either hashes the file or parses it; both start at once, so an unchanged file is known early
 // and a new one is parsed without waiting for its hash.
 // Nothing keeps the thread alive once its last message is posted: it ends by itself, after the message.
-if (job.task === 'hash') fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
+if (job.task === 'hash') {
+  if (job.hashGate !== undefined) Atomics.wait(new Int32Array(job.hashGate), 0, 0);
+  fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
+}
 else parse().catch(fail);

@@ -37,6 +37,8 @@ export interface ParseJob {
   /** A SharedArrayBuffer of one Int32: blocks posted and not yet taken. */
   readonly inFlight: SharedArrayBuffer;
   readonly blocksInFlightMax: number;
+  /** Tests: a SharedArrayBuffer of one Int32 the hasher waits on until it is set non-zero (a late hash). */
+  readonly hashGate?: SharedArrayBuffer | undefined;
 }
 
 export type WorkerMessage =
@@ -85,7 +87,7 @@ function onThisThread(path: string, options: Omit<ParseOptions, 'onProgress'>, k
 export async function startFileParse(
   path: string,
   options: Omit<ParseOptions, 'onProgress'>,
-  opts: { readonly mode?: 'auto' | 'always' | 'never'; readonly knownSha256?: string } = {},
+  opts: { readonly mode?: 'auto' | 'always' | 'never'; readonly knownSha256?: string; readonly hashGate?: SharedArrayBuffer } = {},
 ): Promise<FileParse> {
   const mode = opts.mode ?? 'auto';
   if (mode === 'never') return onThisThread(path, options, opts.knownSha256);
@@ -100,9 +102,10 @@ export async function startFileParse(
   const counter = new Int32Array(inFlight);
   const base = { path, options, inFlight, blocksInFlightMax: WORKER_PARSE.blocksInFlightMax };
   const parser = startWorker({ ...base, task: 'parse' });
-  const hasher = opts.knownSha256 === undefined ? startWorker({ ...base, task: 'hash' }) : undefined;
+  const hasher = opts.knownSha256 === undefined ? startWorker({ ...base, task: 'hash', hashGate: opts.hashGate }) : undefined;
+  // Not unref'd: while this thread awaits only a worker's message (the hash, the next block), the workers
+  // are what keep the process alive. Each ends by itself after its last message, or at close().
   const workers = hasher ? [parser, hasher] : [parser];
-  for (const w of workers) w.unref();
 
   let closed = false;
   let parseEnded = false;
@@ -118,12 +121,13 @@ export async function startFileParse(
     closed = true;
     for (const w of workers) void w.terminate();
   };
+  let hashEnded = opts.knownSha256 !== undefined;
   const failed = (e: unknown): void => {
-    if (closed || parseEnded) return;
+    if (closed || (parseEnded && hashEnded)) return;
     early ??= e;
     stop();
-    onSha?.reject(e);
-    onParse?.reject(e);
+    if (!hashEnded) onSha?.reject(e);
+    if (!parseEnded) onParse?.reject(e);
   };
   const errorOf = (m: Extract<WorkerMessage, { t: 'error' }>): Error => (m.code !== null ? new ReconError(m.code, m.message) : new Error(`the parse worker failed: ${m.message}`));
   const take = (m: Extract<WorkerMessage, { t: 'block' }>): boolean => {
@@ -137,10 +141,11 @@ export async function startFileParse(
     Atomics.notify(counter, 0);
     return true;
   };
+  // The parse ending does not stop the hasher: the import still waits for the hash (a small file is parsed
+  // before it is hashed). The parser ends by itself after its last message.
   const finish = (): void => {
     if (onParse === undefined || summary === undefined || waiting.length > 0) return;
     parseEnded = true;
-    stop();
     onParse.resolve(summary);
   };
 
@@ -149,8 +154,11 @@ export async function startFileParse(
     if (opts.knownSha256 !== undefined) resolve(opts.knownSha256);
   });
   hasher?.on('message', (m: WorkerMessage) => {
-    if (m.t === 'sha256') onSha?.resolve(m.hex);
-    else if (m.t === 'error') failed(errorOf(m));
+    if (closed) return;
+    if (m.t === 'sha256') {
+      hashEnded = true;
+      onSha?.resolve(m.hex);
+    } else if (m.t === 'error') failed(errorOf(m));
   });
   parser.on('message', (m: WorkerMessage) => {
     if (closed) return;
@@ -175,6 +183,7 @@ export async function startFileParse(
     w.on('exit', (code) => {
       // Messages the worker posted before it ended are handled first; only then is a missing end a failure.
       if (w === parser) setImmediate(() => summary === undefined && failed(new Error(`the parse worker exited (${code}) before it finished`)));
+      else setImmediate(() => !hashEnded && failed(new Error(`the hash worker exited (${code}) before it finished`)));
     });
   }
 
