@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import type { FormatName, ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
-import { LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, parseLineBlock, type EncodedLineBlock } from './line-block.js';
+import { LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type EncodedLineBlock, type ReadBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import { LineTable } from './match.js';
 import type { ReconFile, ReconStore } from './port.js';
@@ -51,7 +51,6 @@ export interface ImportRequest {
   readonly channel: string;
   readonly businessDate: string;
   readonly format: FormatName;
-  /** SHA-256 of the file's bytes (hex): the idempotency key of an import. */
   /**
    * SHA-256 of the file's bytes (hex): the idempotency key of an import. A promise (a worker still hashing):
    * the lines are staged meanwhile, and when the hash names a file imported before, the parse is stopped,
@@ -124,15 +123,9 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
       const before = rows;
       rows += block.rows;
       if (rows > rowsMax) throw new ReconError('too_many_rows', `The file has more than ${rowsMax} lines; one import takes at most that many.`);
-      if (block.columns !== undefined) {
-        // From a worker thread: the columns are ready.
-        onDate += linesOnDate(block.columns, req.businessDate);
-        kept?.appendPacked(block.columns);
-      } else {
-        const parsed = parseLineBlock(block.encoded);
-        onDate += linesOnDate(parsed, req.businessDate);
-        kept?.appendBlock(parsed);
-      }
+      const read: ReadBlock = block.columns !== undefined ? { packed: block.columns } : readStoredBlock(block.encoded);
+      onDate += linesOnDate('packed' in read ? read.packed : read.json, req.businessDate);
+      kept?.appendRead(read);
       writing = writing.then(() => writer.append(block)).catch((e: unknown) => {
         writeFailed ??= e;
       });

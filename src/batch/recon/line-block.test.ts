@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { blockLine, LineBlockBuilder, linesOnDate, parseLineBlock, transferablesOf } from './line-block.js';
+import { decodeBlock, LineBlockBuilder, linesOnDate, readStoredBlock, storedLines } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
 import { LineTable } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
@@ -33,55 +33,70 @@ const lineArb: fc.Arbitrary<StatementLine> = fc.record({
 });
 
 describe('Given lines packed into a block', () => {
-  it('When the block is read back, through its text and through a LineTable, Then every line is exactly the one packed', () => {
+  it('When the block is read back, as stored bytes, as moved to another thread, as JSON and through a LineTable, Then every line is exactly the one packed', () => {
     fc.assert(
-      fc.property(fc.array(lineArb, { maxLength: 60 }), (lines) => {
+      fc.property(fc.array(lineArb, { maxLength: 60 }), fc.boolean(), (lines, json) => {
         const builder = new LineBlockBuilder();
         for (const l of lines) builder.add(l);
-        const packed = builder.packColumns();
-        const { rows, encoded } = builder.take();
-        // As a worker thread sends them: cloned, the buffers moved.
-        const columns = structuredClone(packed, { transfer: packed ? transferablesOf(packed) : [] });
-        const fromColumns = new LineTable();
-        if (columns) fromColumns.appendPacked(columns);
-        else expect(lines.some((l) => [l.channelTxnId, l.originalChannelTxnId, l.merchantOrderNo, l.merchantRefundNo].some((k) => k?.includes('\n')))).toBe(true);
-        if (columns) expect(Array.from({ length: fromColumns.length }, (_v, i) => fromColumns.line(i))).toEqual(lines);
-        if (columns) expect(linesOnDate(columns, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
-        expect(rows).toBe(lines.length);
-        const block = parseLineBlock(encoded);
-        expect(Array.from({ length: block.n }, (_v, i) => blockLine(block, i))).toEqual(lines);
-        const table = new LineTable();
-        table.appendBlock(block);
-        expect(Array.from({ length: table.length }, (_v, i) => table.line(i))).toEqual(lines);
-        expect(linesOnDate(block, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
+        const block = json ? builder.takeJson() : builder.take();
         expect(builder.rows).toBe(0);
+        expect(block.rows).toBe(lines.length);
+        const keyWithLf = lines.some((l) => [l.channelTxnId, l.originalChannelTxnId, l.merchantOrderNo, l.merchantRefundNo].some((k) => k?.includes('\n')));
+        expect(typeof block.encoded === 'string').toBe(json || keyWithLf);
+        expect(storedLines(block.encoded)).toEqual(lines);
+        const read = readStoredBlock(block.encoded);
+        const table = new LineTable();
+        table.appendRead(read);
+        expect(Array.from({ length: table.length }, (_v, i) => table.line(i))).toEqual(lines);
+        expect(linesOnDate('packed' in read ? read.packed : read.json, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
+        if (typeof block.encoded !== 'string') {
+          // As a worker thread sends it: the one buffer moved, the columns read off it on the other side.
+          const moved = structuredClone(block.encoded, { transfer: [block.encoded.buffer as ArrayBuffer] });
+          expect(block.encoded.byteLength).toBe(0);
+          const fromMoved = new LineTable();
+          fromMoved.appendPacked(decodeBlock(moved));
+          expect(Array.from({ length: fromMoved.length }, (_v, i) => fromMoved.line(i))).toEqual(lines);
+          // As SQLite may hand it back: inside a larger buffer at an odd offset.
+          const odd = new Uint8Array(moved.byteLength + 3);
+          odd.set(moved, 3);
+          expect(storedLines(odd.subarray(3))).toEqual(lines);
+        }
       }),
       { numRuns: 300 },
     );
   });
 
-  it('When a key holds a line feed, Then there are no packed columns and the block text alone carries the lines', () => {
+  it('When a key holds a line feed, Then the block is stored as JSON text and reads back the same', () => {
     const builder = new LineBlockBuilder();
     const odd = payLine('pay_1', 5n, { merchantOrderNo: 'pay\n1' });
     builder.add(payLine('pay_0', 4n));
     builder.add(odd);
     expect(builder.packColumns()).toBeUndefined();
-    expect(blockLine(parseLineBlock(builder.take().encoded), 1)).toEqual(odd);
+    const { encoded, columns } = builder.take();
+    expect([typeof encoded, columns]).toEqual(['string', undefined]);
+    expect(storedLines(encoded)[1]).toEqual(odd);
+  });
+
+  it('When stored bytes are not a block, Then reading them fails instead of giving lines', () => {
+    expect(() => decodeBlock(new TextEncoder().encode('{"v":2}'))).toThrow(/neither JSON nor a packed block/);
+    expect(() => decodeBlock(new Uint8Array(3))).toThrow(/neither JSON nor a packed block/);
   });
 
   it('When a status first appears after hundreds of distinct times, Then a LineTable still gives each line its own status', () => {
     const lines = Array.from({ length: 700 }, (_v, i) =>
       payLine(`pay_${i}`, 100n, { occurredAt: `2026-11-26T${String(Math.floor(i / 60) % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00+08:00`, status: i >= 650 ? 'revoked' : 'succeeded' }),
     );
-    const builder = new LineBlockBuilder();
-    for (const l of lines) builder.add(l);
-    const table = new LineTable();
-    table.appendBlock(parseLineBlock(builder.take().encoded));
-    for (const l of lines.slice(640)) table.push(l);
-    expect(table.status(660)).toBe('revoked');
-    expect(table.status(649)).toBe('succeeded');
-    expect(table.status(700 + 15)).toBe('revoked');
-    expect(table.line(699)).toEqual(lines[699]);
+    for (const json of [false, true]) {
+      const builder = new LineBlockBuilder();
+      for (const l of lines) builder.add(l);
+      const table = new LineTable();
+      table.appendRead(readStoredBlock((json ? builder.takeJson() : builder.take()).encoded));
+      for (const l of lines.slice(640)) table.push(l);
+      expect(table.status(660)).toBe('revoked');
+      expect(table.status(649)).toBe('succeeded');
+      expect(table.status(700 + 15)).toBe('revoked');
+      expect(table.line(699)).toEqual(lines[699]);
+    }
   });
 });
 
@@ -119,6 +134,40 @@ describe('Given a database whose lines were stored a row each (recon schema 1)',
       expect(await store.line(7, 2001)).toEqual(lines[2000]);
       expect(await store.line(7, 2501)).toBeUndefined();
       expect(db.prepare("SELECT outcome, record_id FROM recon_outcomes WHERE run_id = 3").raw().all()).toEqual([['matched', 'pay_0']]);
+    } finally {
+      await ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Given a database whose line blocks were stored as JSON text (recon schema 2)', () => {
+  it('When settle opens it, Then migration 3 keeps those blocks, which read back the same lines, and new blocks are stored binary', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'settle-recon-migrate3-'));
+    const ledger = SqliteLedgerStore.open(join(dir, 'settle.db'), { create: true });
+    try {
+      const db = ledger.db;
+      migrateModule(db, 'recon', RECON_MIGRATIONS.slice(0, 2));
+      db.prepare("INSERT INTO recon_files (file_id, channel, business_date, version, status, sha256, format, imported_at_ms, rows) VALUES (7, 'wallet', '2026-11-26', 1, 'imported', 'ab', 'wechat-trade', 1, 3)").run();
+      const lines = [payLine('pay_0', 1n, { line: 2 }), refundLine('pay_0', 're_0', 2n ** 63n + 5n, { line: 3, fee: '-0.00600' }), payLine('pay_2', 3n, { line: 4, merchantOrderNo: 'pay\n2' })];
+      const builder = new LineBlockBuilder();
+      for (const l of lines) builder.add(l);
+      db.prepare('INSERT INTO recon_line_blocks (file_id, first_seq, rows, lines) VALUES (7, 1, 3, ?)').run(builder.takeJson().encoded);
+
+      const store = new SqliteReconStore(ledger);
+      expect(db.prepare("SELECT version FROM schema_migrations WHERE module = 'recon'").pluck().get()).toBe(BigInt(RECON_MIGRATIONS.length));
+      expect(db.prepare('SELECT typeof(lines) FROM recon_line_blocks').pluck().all()).toEqual(['text']);
+      const back: StatementLine[] = [];
+      for await (const page of store.lines(7, 2)) back.push(...page);
+      expect(back).toEqual(lines);
+      expect(await store.line(7, 2)).toEqual(lines[1]);
+
+      const writer = await store.beginImport({ channel: 'wallet', businessDate: '2026-11-27', sha256: 'cd', format: 'wechat-trade', sourceName: 'b.csv', nowMs: 2 });
+      const next = new LineBlockBuilder();
+      next.add(payLine('pay_9', 9n, { line: 2 }));
+      await writer.append(next.take());
+      expect(db.prepare('SELECT typeof(lines) FROM recon_line_blocks WHERE file_id = ?').pluck().all(writer.fileId)).toEqual(['blob']);
+      expect(await store.line(writer.fileId, 1)).toEqual(payLine('pay_9', 9n, { line: 2 }));
     } finally {
       await ledger.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,18 @@
 // A block of a file's lines in their packed form: how an import hands lines to the store (one row of
 // recon_line_blocks per block), how a parse on a worker thread hands them to the importing thread, and
-// what a run reads back. One JSON object of columns per block of up to LINE_BLOCK_ROWS consecutive lines:
+// what a run reads back. A block holds up to LINE_BLOCK_ROWS consecutive lines as columns (PackedColumns):
+// a few typed arrays, one string per key column (the keys joined by LF), and the texts that repeat from line
+// to line (currency, time, fee) once per block in `dict`, referenced by index (-1: no fee).
+//
+// Stored, a block is binary (recon migration 3, `encodeBlock`), little-endian:
+//
+//   "SLB" 3 | u32 n | i64 amount[n] | i32 line[n] | i32 cur[n] | i32 at[n] | i32 fee[n] | u8 kindStatus[n] |
+//   u8 nulls[n] | txn | orig | order | refund (each: u32 byte length + UTF-8, the keys joined by LF) |
+//   u32 dict count + dict (the same, joined by LF) | wide amounts (u32 length + JSON [[index, "decimal"]…])
+//
+// A worker thread builds it and moves its one buffer to the importing thread, which reads the columns as
+// views of it and stores the same bytes: no JSON on either side. A block whose keys hold a line feed (no
+// channel's id does) is stored as JSON text instead, as every block was before migration 3:
 //
 //   {"v":2,"n":3,"line":[2,3,4],"kind":"ppr","status":"ssf","amount":[1000,"123456789012345678901",250],
 //    "txn":["42…",…],"orig":[null,null,"42…"],"order":["pay_1",…],"refund":[null,null,"re_1"],
@@ -8,9 +20,8 @@
 //
 // kind: p payment, r refund; status: s succeeded, f failed, c closed, p processing, r revoked. An amount
 // is a JSON number when it is a safe integer and a decimal string otherwise (never a float beyond 2^53).
-// Texts that repeat from line to line (currency, time, fee) are kept once in `dict` and referenced by
-// index (-1: no fee). Blocks packed by migration 2 from the old one-row-per-line table are a JSON array
-// of one array per line instead (see migrations.ts); decodeLineBlock reads both.
+// Blocks packed by migration 2 from the old one-row-per-line table are a JSON array of one array per line
+// (see migrations.ts). `readStoredBlock` reads all three forms.
 
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 
@@ -22,11 +33,13 @@ const STATUS_CODES: Readonly<Record<LineStatus, string>> = { succeeded: 's', fai
 const KIND_OF: Readonly<Record<string, LineKind>> = { p: 'payment', r: 'refund' };
 const STATUS_OF: Readonly<Record<string, LineStatus>> = { s: 'succeeded', f: 'failed', c: 'closed', p: 'processing', r: 'revoked' };
 
-/** A block as stored: its line count and its JSON text; from a worker thread, its columns too. */
+/** A block as stored: binary (packed columns) or JSON text (see the top of this file). */
+export type StoredBlock = string | Uint8Array;
+
+/** A block as stored, with its line count; when binary, its columns too (views of the same bytes). */
 export interface EncodedLineBlock {
   readonly rows: number;
-  readonly encoded: string;
-  /** The same lines as packed columns, so the importing thread need not parse the JSON (see packColumns). */
+  readonly encoded: StoredBlock;
   readonly columns?: PackedColumns | undefined;
 }
 
@@ -58,11 +71,6 @@ export interface PackedColumns {
 
 /** The statuses in the order of PackedColumns.kindStatus's low bits. */
 export const LINE_STATUS_ORDER: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
-
-/** The buffers of packed columns, to transfer with postMessage. */
-export function transferablesOf(c: PackedColumns): ArrayBuffer[] {
-  return [c.line, c.kindStatus, c.amount, c.nulls, c.cur, c.at, c.fee].map((a) => a.buffer as ArrayBuffer);
-}
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
@@ -155,18 +163,14 @@ export class LineBlockBuilder {
     }
   }
 
-  /** The block so far as packed columns (call before take); undefined when a key holds a line feed. */
+  /** The block so far as packed columns (call before take); undefined when a key or a dict text holds a line feed. */
   packColumns(): PackedColumns | undefined {
     const n = this.line.length;
-    const joined = (values: readonly (string | null)[]): string | undefined => {
-      const text = values.map((v) => v ?? '').join('\n');
-      return text.split('\n').length === Math.max(n, 1) ? text : undefined;
-    };
-    const txn = joined(this.txn);
-    const orig = joined(this.orig);
-    const order = joined(this.order);
-    const refund = joined(this.refund);
-    if (txn === undefined || orig === undefined || order === undefined || refund === undefined) return undefined;
+    const txn = joinedKeys(this.txn);
+    const orig = joinedKeys(this.orig);
+    const order = joinedKeys(this.order);
+    const refund = joinedKeys(this.refund);
+    if (txn === undefined || orig === undefined || order === undefined || refund === undefined || this.dict.some((t) => t.includes('\n'))) return undefined;
     const kindStatus = new Uint8Array(n);
     const nulls = new Uint8Array(n);
     const amount = new BigInt64Array(n);
@@ -197,8 +201,16 @@ export class LineBlockBuilder {
     };
   }
 
-  /** The block so far as stored text, and a fresh start. */
+  /** The block so far as stored (binary with its columns, or JSON when it cannot be packed), and a fresh start. */
   take(): EncodedLineBlock {
+    const columns = this.packColumns();
+    if (columns === undefined) return this.takeJson();
+    this.reset();
+    return { rows: columns.rows, encoded: encodeBlock(columns), columns };
+  }
+
+  /** The block so far as JSON text (the form of blocks that cannot be packed, and of every block before migration 3), and a fresh start. */
+  takeJson(): EncodedLineBlock {
     const block: LineBlock = {
       v: 2,
       n: this.line.length,
@@ -216,6 +228,11 @@ export class LineBlockBuilder {
       fee: this.fee,
     };
     const out = { rows: block.n, encoded: JSON.stringify(block) };
+    this.reset();
+    return out;
+  }
+
+  private reset(): void {
     this.line = [];
     this.kind = '';
     this.status = '';
@@ -230,8 +247,146 @@ export class LineBlockBuilder {
     this.cur = [];
     this.at = [];
     this.fee = [];
-    return out;
   }
+}
+
+/** Keys joined by LF (null as ''), or undefined when a key holds a LF itself. */
+function joinedKeys(values: readonly (string | null)[]): string | undefined {
+  const text = values.map((v) => v ?? '').join('\n');
+  let lfs = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lfs++;
+  return lfs === Math.max(values.length - 1, 0) ? text : undefined;
+}
+
+// ---- the binary form (recon migration 3) ----
+
+/** "SLB" and version 3, as the first four bytes read as a little-endian u32. */
+const BLOCK_MAGIC = 0x03424c53;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function checkEndianness(): void {
+  // The typed arrays are written and read in the platform's byte order; every platform Node runs on is little-endian.
+  if (!LITTLE_ENDIAN) throw new Error('packed line blocks need a little-endian platform');
+}
+
+/** Packed columns as the stored bytes: one buffer of its own (offset 0), so a worker thread can move it. */
+export function encodeBlock(c: PackedColumns): Uint8Array {
+  checkEndianness();
+  const n = c.rows;
+  const texts = [c.txn, c.orig, c.order, c.refund, c.dict.join('\n'), c.wideAmounts.length === 0 ? '' : JSON.stringify(c.wideAmounts)];
+  const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'));
+  const fixed = 8 + 26 * n;
+  const size = fixed + 4 + lengths.reduce((sum, l) => sum + 4 + l, 0);
+  const out = Buffer.allocUnsafeSlow(size);
+  const buf = out.buffer;
+  const view = new DataView(buf, 0, size);
+  view.setUint32(0, BLOCK_MAGIC, true);
+  view.setUint32(4, n, true);
+  new BigInt64Array(buf, 8, n).set(c.amount);
+  new Int32Array(buf, 8 + 8 * n, n).set(c.line);
+  new Int32Array(buf, 8 + 12 * n, n).set(c.cur);
+  new Int32Array(buf, 8 + 16 * n, n).set(c.at);
+  new Int32Array(buf, 8 + 20 * n, n).set(c.fee);
+  out.set(c.kindStatus, 8 + 24 * n);
+  out.set(c.nulls, 8 + 25 * n);
+  let pos = fixed;
+  texts.forEach((t, k) => {
+    if (k === 4) {
+      view.setUint32(pos, c.dict.length, true);
+      pos += 4;
+    }
+    const length = lengths[k] as number;
+    view.setUint32(pos, length, true);
+    out.write(t, pos + 4, length, 'utf8');
+    pos += 4 + length;
+  });
+  return new Uint8Array(buf, 0, size);
+}
+
+/** Whether stored bytes are a binary block (and not, say, a JSON text stored as a blob). */
+export function isBinaryBlock(bytes: Uint8Array): boolean {
+  return bytes.byteLength >= 8 && new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(0, true) === BLOCK_MAGIC;
+}
+
+/** The columns of a binary block: views of its bytes (copied first when they do not start 8-aligned). */
+export function decodeBlock(stored: Uint8Array): PackedColumns {
+  checkEndianness();
+  if (!isBinaryBlock(stored)) throw new Error('a stored line block is neither JSON nor a packed block (SLB 3)');
+  const bytes = stored.byteOffset % 8 === 0 ? stored : Uint8Array.prototype.slice.call(stored);
+  const buf = bytes.buffer;
+  const o = bytes.byteOffset;
+  const view = new DataView(buf, o, bytes.byteLength);
+  const text = Buffer.from(buf, o, bytes.byteLength);
+  const n = view.getUint32(4, true);
+  let pos = 8 + 26 * n;
+  const next = (): string => {
+    const length = view.getUint32(pos, true);
+    const t = text.toString('utf8', pos + 4, pos + 4 + length);
+    pos += 4 + length;
+    return t;
+  };
+  const txn = next();
+  const orig = next();
+  const order = next();
+  const refund = next();
+  const dictCount = view.getUint32(pos, true);
+  pos += 4;
+  const dictText = next();
+  const wideText = next();
+  return {
+    rows: n,
+    amount: new BigInt64Array(buf, o + 8, n),
+    line: new Int32Array(buf, o + 8 + 8 * n, n),
+    cur: new Int32Array(buf, o + 8 + 12 * n, n),
+    at: new Int32Array(buf, o + 8 + 16 * n, n),
+    fee: new Int32Array(buf, o + 8 + 20 * n, n),
+    kindStatus: new Uint8Array(buf, o + 8 + 24 * n, n),
+    nulls: new Uint8Array(buf, o + 8 + 25 * n, n),
+    txn,
+    orig,
+    order,
+    refund,
+    dict: dictCount === 0 ? [] : dictText.split('\n'),
+    wideAmounts: wideText === '' ? [] : (JSON.parse(wideText) as [number, string][]),
+  };
+}
+
+/** A stored block, read: its columns when binary, its JSON columns otherwise. */
+export type ReadBlock = { readonly packed: PackedColumns } | { readonly json: LineBlock };
+
+export function readStoredBlock(stored: StoredBlock): ReadBlock {
+  return typeof stored === 'string' ? { json: parseLineBlock(stored) } : { packed: decodeBlock(stored) };
+}
+
+/** The lines of a stored block, in order, as objects. */
+export function storedLines(stored: StoredBlock): StatementLine[] {
+  const b = readStoredBlock(stored);
+  if ('json' in b) return Array.from({ length: b.json.n }, (_v, i) => blockLine(b.json, i));
+  const c = b.packed;
+  const txn = c.txn.split('\n');
+  const orig = c.orig.split('\n');
+  const order = c.order.split('\n');
+  const refund = c.refund.split('\n');
+  const wide = new Map(c.wideAmounts);
+  return Array.from({ length: c.rows }, (_v, i): StatementLine => {
+    const nulls = c.nulls[i] as number;
+    const ks = c.kindStatus[i] as number;
+    const fee = c.fee[i] as number;
+    const w = wide.get(i);
+    return {
+      line: c.line[i] as number,
+      kind: (ks & 16) !== 0 ? 'refund' : 'payment',
+      channelTxnId: txn[i] as string,
+      originalChannelTxnId: (nulls & 1) !== 0 ? null : (orig[i] as string),
+      merchantOrderNo: (nulls & 2) !== 0 ? null : (order[i] as string),
+      merchantRefundNo: (nulls & 4) !== 0 ? null : (refund[i] as string),
+      amountMinor: w === undefined ? (c.amount[i] as bigint) : BigInt(w),
+      currency: c.dict[c.cur[i] as number] as string,
+      status: LINE_STATUS_ORDER[ks & 15] as LineStatus,
+      occurredAt: c.dict[c.at[i] as number] as string,
+      fee: fee < 0 ? null : (c.dict[fee] as string),
+    };
+  });
 }
 
 /** A stored block's text as columns; a block packed by migration 2 (an array per line) is converted. */
@@ -254,7 +409,7 @@ export function parseLineBlock(encoded: string): LineBlock {
       fee: r[10] as string | null,
     });
   }
-  return JSON.parse(b.take().encoded) as LineBlock;
+  return JSON.parse(b.takeJson().encoded as string) as LineBlock;
 }
 
 export function blockAmount(b: LineBlock, i: number): bigint {

@@ -36,7 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
-import { blockAmount, blockStatus, LINE_STATUS_ORDER, type LineBlock, type PackedColumns } from './line-block.js';
+import { blockAmount, blockStatus, LINE_STATUS_ORDER, type LineBlock, type PackedColumns, type ReadBlock } from './line-block.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
@@ -668,7 +668,13 @@ export class LineTable implements LineColumns {
     }
   }
 
-  /** Packed columns of a block (line-block.ts, from a worker thread), appended in order. */
+  /** A stored block's lines, read (line-block.ts), appended in order. */
+  appendRead(b: ReadBlock): void {
+    if ('packed' in b) this.appendPacked(b.packed);
+    else this.appendBlock(b.json);
+  }
+
+  /** Packed columns of a block (line-block.ts), appended in order. */
   appendPacked(c: PackedColumns): void {
     const dict = c.dict.map((s) => this.strings.of(s));
     const txn = c.txn.split('\n');

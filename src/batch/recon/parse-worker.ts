@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ReconError } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
 import { fileSha256 } from './import.js';
-import { LINE_BLOCK_ROWS, LineBlockBuilder, transferablesOf } from './line-block.js';
+import { LINE_BLOCK_ROWS, LineBlockBuilder } from './line-block.js';
 import type { ParseJob, WorkerMessage } from './worker-parse.js';
 
 const port = parentPort;
@@ -19,11 +19,11 @@ function post(m: WorkerMessage): void {
 }
 
 function postBlock(builder: LineBlockBuilder): void {
-  const columns = builder.packColumns();
-  const block = builder.take();
+  // The stored bytes are the message: the buffer is moved, and the importing thread reads the columns off it.
+  const { rows, encoded } = builder.take();
   Atomics.add(inFlight, 0, 1);
-  const m: WorkerMessage = { t: 'block', rows: block.rows, encoded: block.encoded, columns };
-  port?.postMessage(m, columns ? transferablesOf(columns) : []);
+  const m: WorkerMessage = { t: 'block', rows, encoded };
+  port?.postMessage(m, typeof encoded === 'string' ? [] : [encoded.buffer as ArrayBuffer]);
   for (;;) {
     const n = Atomics.load(inFlight, 0);
     if (n < job.blocksInFlightMax) return;

@@ -4,7 +4,7 @@
 
 import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../ledger/index.js';
 import type { FormatName } from './config.js';
-import type { EncodedLineBlock } from './line-block.js';
+import type { EncodedLineBlock, StoredBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource } from './match.js';
 import type { SuspenseItem } from './suspense.js';
@@ -165,7 +165,7 @@ export interface ReconStore {
   lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]>;
   line(fileId: number, lineSeq: number): Promise<StatementLine | undefined>;
   /** The lines of a file in line order, as stored: packed blocks (line-block.ts). */
-  lineBlocks(fileId: number): AsyncIterable<string>;
+  lineBlocks(fileId: number): AsyncIterable<StoredBlock>;
 
   // our side
   /** Payments, refunds and captures of the channel whose journal entry is on the date (any status since). */

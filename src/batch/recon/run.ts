@@ -20,7 +20,7 @@ import { ReconError } from './errors.js';
 import { importStatement, parseOptionsOf, type ImportProgress, type ImportResult } from './import.js';
 import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
-import { parseLineBlock } from './line-block.js';
+import { readStoredBlock } from './line-block.js';
 import { startFileParse } from './worker-parse.js';
 
 export const MATCH_LIMITS = {
@@ -190,7 +190,7 @@ export function compareRuns(before: readonly StoredItem[], after: readonly Store
 
 async function readLines(store: ReconStore, fileId: number): Promise<LineTable> {
   const lines = new LineTable();
-  for await (const block of store.lineBlocks(fileId)) lines.appendBlock(parseLineBlock(block));
+  for await (const block of store.lineBlocks(fileId)) lines.appendRead(readStoredBlock(block));
   return lines;
 }
 

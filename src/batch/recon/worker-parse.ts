@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { ReconError, type ReconErrorCode } from './errors.js';
 import type { ParseOptions } from './formats/index.js';
 import { blocksOf, fileSha256, type BlockSource } from './import.js';
-import type { EncodedLineBlock, PackedColumns } from './line-block.js';
+import { decodeBlock, type EncodedLineBlock, type StoredBlock } from './line-block.js';
 import type { StatementSummary } from './line.js';
 import { parseStatementFile } from './formats/index.js';
 
@@ -43,7 +43,7 @@ export interface ParseJob {
 
 export type WorkerMessage =
   | { readonly t: 'sha256'; readonly hex: string }
-  | { readonly t: 'block'; readonly rows: number; readonly encoded: string; readonly columns: PackedColumns | undefined }
+  | { readonly t: 'block'; readonly rows: number; readonly encoded: StoredBlock }
   | { readonly t: 'done'; readonly summary: StatementSummary }
   | { readonly t: 'error'; readonly code: ReconErrorCode | null; readonly message: string };
 
@@ -132,7 +132,7 @@ export async function startFileParse(
   const errorOf = (m: Extract<WorkerMessage, { t: 'error' }>): Error => (m.code !== null ? new ReconError(m.code, m.message) : new Error(`the parse worker failed: ${m.message}`));
   const take = (m: Extract<WorkerMessage, { t: 'block' }>): boolean => {
     try {
-      onParse?.block({ rows: m.rows, encoded: m.encoded, columns: m.columns });
+      onParse?.block({ rows: m.rows, encoded: m.encoded, columns: typeof m.encoded === 'string' ? undefined : decodeBlock(m.encoded) });
     } catch (e) {
       failed(e);
       return false;

@@ -3,7 +3,8 @@
 //
 // recon_files    one row per imported version of a channel's file for a date (staging until committed)
 // recon_lines    (migration 1 only) the file's transaction lines, one row each; migration 2 packs them
-// recon_line_blocks  the file's transaction lines, packed: one row per block of consecutive lines (JSON)
+// recon_line_blocks  the file's transaction lines, packed: one row per block of consecutive lines (binary since
+//                    migration 3, JSON text before; line-block.ts)
 // recon_runs     one match of a file version; exactly one run per channel and date is current
 // recon_items    every outcome of a run but plain matched pairs: a matched one narrow, an exception with both sides
 // recon_pair_blocks  plain matched pairs of a run (a line of the run's file and one of our records), packed
@@ -97,5 +98,17 @@ export const RECON_MIGRATIONS: readonly string[] = [
     SELECT NULL, b.run_id, 'matched', NULL, NULL, CASE p.value ->> 0 WHEN 'r' THEN 'refund' ELSE 'payment' END, b.file_id, p.value ->> 1,
            CASE p.value ->> 2 WHEN 'r' THEN 'refund' WHEN 'c' THEN 'capture' ELSE 'payment' END, p.value ->> 3, NULL
     FROM recon_pair_blocks b, json_each(b.pairs) p;
+  `,
+  // 3: a block of lines stored binary (the packed columns as one blob, line-block.ts) instead of JSON text, so
+  // neither the parsing thread nor the importing one makes or reads JSON; `lines` takes both (blocks stored
+  // before stay JSON text and read as before).
+  `
+  CREATE TABLE recon_line_blocks_3 (
+    file_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, rows INTEGER NOT NULL, lines ANY NOT NULL,
+    PRIMARY KEY (file_id, first_seq)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO recon_line_blocks_3 (file_id, first_seq, rows, lines) SELECT file_id, first_seq, rows, lines FROM recon_line_blocks;
+  DROP TABLE recon_line_blocks;
+  ALTER TABLE recon_line_blocks_3 RENAME TO recon_line_blocks;
   `,
 ];

@@ -12,7 +12,7 @@ import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/d
 import { migrateModule, statementCache } from '../../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import type { FormatName } from '../config.js';
-import { blockLine, parseLineBlock, type EncodedLineBlock } from '../line-block.js';
+import { storedLines, type EncodedLineBlock, type StoredBlock } from '../line-block.js';
 import type { LineKind, StatementLine, StatementSummary } from '../line.js';
 import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource, RecordTable } from '../match.js';
 import type {
@@ -51,6 +51,8 @@ const big = (v: unknown): bigint => v as bigint;
 const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : (v as bigint));
 const str = (v: unknown): string => v as string;
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+/** recon_line_blocks.lines: a blob (binary block) or a text (JSON, before migration 3). */
+const storedBlock = (v: unknown): StoredBlock => (typeof v === 'string' ? v : (v as Uint8Array));
 
 export function migrateRecon(db: SqliteConnection): void {
   migrateModule(db, 'recon', RECON_MIGRATIONS);
@@ -457,10 +459,9 @@ export class SqliteReconStore implements ReconStore {
   async *lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]> {
     const intern = new Interner();
     let page: StatementLine[] = [];
-    for await (const text of this.lineBlocks(fileId)) {
-      const b = parseLineBlock(text);
-      for (let i = 0; i < b.n; i++) {
-        const l = internLine(blockLine(b, i), intern);
+    for await (const stored of this.lineBlocks(fileId)) {
+      for (const line of storedLines(stored)) {
+        const l = internLine(line, intern);
         page.push(l);
         if (page.length >= chunkRows) {
           yield page;
@@ -471,13 +472,13 @@ export class SqliteReconStore implements ReconStore {
     if (page.length > 0) yield page;
   }
 
-  async *lineBlocks(fileId: number): AsyncIterable<string> {
+  async *lineBlocks(fileId: number): AsyncIterable<StoredBlock> {
     const block = this.stmt('SELECT first_seq, lines FROM recon_line_blocks WHERE file_id = ? AND first_seq > ? ORDER BY first_seq LIMIT 1').raw(true);
     for (let after = 0; ; ) {
       const r = block.get(fileId, after) as unknown[] | undefined;
       if (r === undefined) return;
       after = num(r[0]);
-      yield str(r[1]);
+      yield storedBlock(r[1]);
     }
   }
 
@@ -486,7 +487,7 @@ export class SqliteReconStore implements ReconStore {
       .raw(true)
       .get(fileId, lineSeq) as unknown[] | undefined;
     if (r === undefined || lineSeq >= num(r[0]) + num(r[1])) return undefined;
-    return blockLine(parseLineBlock(str(r[2])), lineSeq - num(r[0]));
+    return storedLines(storedBlock(r[2]))[lineSeq - num(r[0])];
   }
 
   // ---- our side ----
