@@ -11,18 +11,22 @@
 // (bulk INSERTs through the SQLite adapter, not the HTTP API). A few hundred differences are injected:
 // an amount off by a fen, a row missing from the file, an order we failed, a fee we expected differently,
 // and a file row we never had. Each measured run copies the template and runs `runDay` (the code of
-// `settle recon run`) in a child process, so peak RSS (VmHWM) is that child's alone.
+// `settle recon run`) in a child process, so peak RSS (VmHWM) is that child's alone. The child runs the
+// compiled product in dist/ — what `settle` runs (`npm run bench:recon` builds it first);
+// BENCH_FROM=src runs the TypeScript through tsx instead (slower: tsx's start-up, in the worker threads too).
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse';
 import type { ReconChannelConfig } from '../src/batch/recon/config.js';
-import { runDay } from '../src/batch/recon/run.js';
-import { SqliteReconStore } from '../src/batch/recon/sqlite/recon-store.js';
 import type { OutcomeCounts } from '../src/batch/recon/match.js';
+import type * as RunModule from '../src/batch/recon/run.js';
+import type * as StoreModule from '../src/batch/recon/sqlite/recon-store.js';
+import type * as LedgerModule from '../src/ledger/sqlite/store.js';
+import { SqliteReconStore } from '../src/batch/recon/sqlite/recon-store.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { nextDate } from '../src/ledger/index.js';
 import { alipayEntryNames, alipayRowOf, AlipayTradeBillWriter, alipayZipName } from '../src/online/channel-sim/bills/alipay.js';
@@ -241,14 +245,24 @@ function memo(step: string): void {
   process.stderr.write(`  ${step}: rss ${mb(m.rss)} heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MiB\n`);
 }
 
+/** The product's modules the child runs: from the tree's dist/ (as `settle` runs), or its src/ (BENCH_FROM=src). */
+async function productModules(): Promise<{ runDay: typeof RunModule.runDay; SqliteReconStore: typeof StoreModule.SqliteReconStore; SqliteLedgerStore: typeof LedgerModule.SqliteLedgerStore }> {
+  const root = path.join(here, '..', process.env['BENCH_FROM'] === 'src' ? 'src' : 'dist');
+  const ext = process.env['BENCH_FROM'] === 'src' ? '.ts' : '.js';
+  const load = async <M>(rel: string): Promise<M> => (await import(pathToFileURL(path.join(root, rel + ext)).href)) as M;
+  const [run, store, ledger] = await Promise.all([load<typeof RunModule>('batch/recon/run'), load<typeof StoreModule>('batch/recon/sqlite/recon-store'), load<typeof LedgerModule>('ledger/sqlite/store')]);
+  return { runDay: run.runDay, SqliteReconStore: store.SqliteReconStore, SqliteLedgerStore: ledger.SqliteLedgerStore };
+}
+
 async function child(dbPath: string, channelName: ChannelName, file: string): Promise<void> {
+  const product = await productModules();
   const cpu0 = process.cpuUsage();
   const started = performance.now();
-  const ledgerStore = SqliteLedgerStore.open(dbPath, { synchronous: 'NORMAL' });
-  const store = new SqliteReconStore(ledgerStore);
+  const ledgerStore = product.SqliteLedgerStore.open(dbPath, { synchronous: 'NORMAL' });
+  const store = new product.SqliteReconStore(ledgerStore);
   const openMs = Math.round(performance.now() - started);
   const phases = { importMs: 0, loadedMs: 0, matchedMs: 0, storedMs: 0 };
-  const result = await runDay(
+  const result = await product.runDay(
     store,
     { channel: { ...CHANNELS[channelName], source: undefined, mapping: undefined }, businessDate: DATE, file },
     {
@@ -284,8 +298,9 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
 
 /**
  * BENCH_BASELINE=DIR: also run each size with the bench child of another checkout of settle (e.g.
- * `git archive HEAD src bench package.json tsconfig.json | tar -x -C DIR`, node_modules linked), so a
- * change is compared with what it replaces under the same load, in the same run.
+ * `git archive HEAD src bench package.json tsconfig.json tsconfig.build.json | tar -x -C DIR`, node_modules
+ * linked, dist built with `npx tsc -p tsconfig.build.json` there), so a change is compared with what it
+ * replaces under the same load, in the same run.
  */
 const baselineDir = process.env['BENCH_BASELINE'] ?? '';
 
@@ -298,6 +313,9 @@ function runChild(inputs: Inputs, channel: ChannelName, tree = path.join(here, '
   copyFileSync(inputs.db, work);
   try {
     const script = path.join(tree, 'bench', path.basename(self));
+    if (process.env['BENCH_FROM'] !== 'src' && !existsSync(path.join(tree, 'dist', 'batch', 'recon', 'run.js'))) {
+      throw new Error(`${tree} has no dist/: build it (npx tsc -p tsconfig.build.json there), or run with BENCH_FROM=src`);
+    }
     const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', work, channel, channel === 'wechat' ? inputs.wechat : inputs.alipay], {
       cwd: tree,
       encoding: 'utf8',
