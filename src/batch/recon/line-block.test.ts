@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { decodeBlock, LineBlockBuilder, linesOnDate, readStoredBlock, storedLines } from './line-block.js';
+import { decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, storedLines } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
 import { LineTable } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
@@ -75,6 +75,15 @@ describe('Given lines packed into a block', () => {
     const { encoded, columns } = builder.take();
     expect([typeof encoded, columns]).toEqual(['string', undefined]);
     expect(storedLines(encoded)[1]).toEqual(odd);
+  });
+
+  it('When more lines than a block holds are added before a take, Then the builder grows and every line reads back', () => {
+    const lines = Array.from({ length: LINE_BLOCK_ROWS * 2 + 500 }, (_v, i) => (i % 9 === 8 ? refundLine(`pay_${i - 1}`, `re_${i}`, 2n ** 64n + BigInt(i), { line: i + 2 }) : payLine(`pay_${i}`, BigInt(i), { line: i + 2 })));
+    const builder = new LineBlockBuilder();
+    for (const l of lines) builder.add(l);
+    const { rows, encoded } = builder.take();
+    expect([rows, typeof encoded]).toEqual([lines.length, 'object']);
+    expect(storedLines(encoded)).toEqual(lines);
   });
 
   it('When stored bytes are not a block, Then reading them fails instead of giving lines', () => {

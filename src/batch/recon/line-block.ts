@@ -28,7 +28,6 @@ import type { LineKind, LineStatus, StatementLine } from './line.js';
 /** Lines per block: a block is written as one row and read whole when one of its lines is asked for. */
 export const LINE_BLOCK_ROWS = 2_000;
 
-const KIND_CODES: Readonly<Record<LineKind, string>> = { payment: 'p', refund: 'r' };
 const STATUS_CODES: Readonly<Record<LineStatus, string>> = { succeeded: 's', failed: 'f', closed: 'c', processing: 'p', revoked: 'r' };
 const KIND_OF: Readonly<Record<string, LineKind>> = { p: 'payment', r: 'refund' };
 const STATUS_OF: Readonly<Record<string, LineStatus>> = { s: 'succeeded', f: 'failed', c: 'closed', p: 'processing', r: 'revoked' };
@@ -95,24 +94,34 @@ export interface LineBlock {
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** Collects lines into blocks: `add` each line in file order, `take` the packed block when full (or at the end). */
+const STATUS_INDEX: Readonly<Record<LineStatus, number>> = { succeeded: 0, failed: 1, closed: 2, processing: 3, revoked: 4 };
+
+/**
+ * Collects lines into blocks: `add` each line in file order, `take` the block when full (or at the end).
+ * The columns are typed arrays from the start, so taking a block is one copy into its stored bytes.
+ */
 export class LineBlockBuilder {
-  private line: number[] = [];
-  private kind = '';
-  private status = '';
-  private amount: (number | string)[] = [];
+  private n = 0;
+  private capacity = LINE_BLOCK_ROWS;
+  private line = new Int32Array(LINE_BLOCK_ROWS);
+  private kindStatus = new Uint8Array(LINE_BLOCK_ROWS);
+  private nulls = new Uint8Array(LINE_BLOCK_ROWS);
+  private amount = new BigInt64Array(LINE_BLOCK_ROWS);
+  private cur = new Int32Array(LINE_BLOCK_ROWS);
+  private at = new Int32Array(LINE_BLOCK_ROWS);
+  private fee = new Int32Array(LINE_BLOCK_ROWS);
+  private wideAmounts: [number, string][] = [];
+  // Keys with '' for null (the nulls column says which); a key holding a line feed makes the block JSON.
   private txn: string[] = [];
-  private orig: (string | null)[] = [];
-  private order: (string | null)[] = [];
-  private refund: (string | null)[] = [];
+  private orig: string[] = [];
+  private order: string[] = [];
+  private refund: string[] = [];
+  private keyHasLf = false;
   private dict: string[] = [];
   private dictIndex = new Map<string, number>();
-  private cur: number[] = [];
-  private at: number[] = [];
-  private fee: number[] = [];
 
   get rows(): number {
-    return this.line.length;
+    return this.n;
   }
 
   // Consecutive lines mostly share their currency, fee and even their second: each column remembers its last text.
@@ -133,129 +142,145 @@ export class LineBlockBuilder {
     return i;
   }
 
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const more = <T extends Int32Array | Uint8Array | BigInt64Array>(a: T, make: (n: number) => T): T => {
+      const b = make(capacity);
+      b.set(a as never);
+      return b;
+    };
+    this.line = more(this.line, (k) => new Int32Array(k));
+    this.kindStatus = more(this.kindStatus, (k) => new Uint8Array(k));
+    this.nulls = more(this.nulls, (k) => new Uint8Array(k));
+    this.amount = more(this.amount, (k) => new BigInt64Array(k));
+    this.cur = more(this.cur, (k) => new Int32Array(k));
+    this.at = more(this.at, (k) => new Int32Array(k));
+    this.fee = more(this.fee, (k) => new Int32Array(k));
+    this.capacity = capacity;
+  }
+
   add(l: StatementLine): void {
-    this.line.push(l.line);
-    this.kind += KIND_CODES[l.kind];
-    this.status += STATUS_CODES[l.status];
+    if (this.n === this.capacity) this.grow();
+    const i = this.n++;
+    this.line[i] = l.line;
+    this.kindStatus[i] = (l.kind === 'refund' ? 16 : 0) | STATUS_INDEX[l.status];
     const a = l.amountMinor;
-    this.amount.push(a <= SAFE_MAX && a >= -SAFE_MAX ? Number(a) : a.toString());
+    if (a >= I64_MIN && a <= I64_MAX) this.amount[i] = a;
+    else {
+      this.amount[i] = 0n;
+      this.wideAmounts.push([i, a.toString()]);
+    }
+    const orig = l.originalChannelTxnId;
+    const order = l.merchantOrderNo;
+    const refund = l.merchantRefundNo;
+    this.nulls[i] = (orig === null ? 1 : 0) | (order === null ? 2 : 0) | (refund === null ? 4 : 0);
     this.txn.push(l.channelTxnId);
-    this.orig.push(l.originalChannelTxnId);
-    this.order.push(l.merchantOrderNo);
-    this.refund.push(l.merchantRefundNo);
+    this.orig.push(orig ?? '');
+    this.order.push(order ?? '');
+    this.refund.push(refund ?? '');
+    if (l.channelTxnId.includes('\n') || orig?.includes('\n') === true || order?.includes('\n') === true || refund?.includes('\n') === true) this.keyHasLf = true;
     if (l.currency !== this.lastCur) {
       this.lastCur = l.currency;
       this.lastCurAt = this.ref(l.currency);
     }
-    this.cur.push(this.lastCurAt);
+    this.cur[i] = this.lastCurAt;
     if (l.occurredAt !== this.lastAt) {
       this.lastAt = l.occurredAt;
       this.lastAtAt = this.ref(l.occurredAt);
     }
-    this.at.push(this.lastAtAt);
-    if (l.fee === null) this.fee.push(-1);
+    this.at[i] = this.lastAtAt;
+    if (l.fee === null) this.fee[i] = -1;
     else {
       if (l.fee !== this.lastFee) {
         this.lastFee = l.fee;
         this.lastFeeAt = this.ref(l.fee);
       }
-      this.fee.push(this.lastFeeAt);
+      this.fee[i] = this.lastFeeAt;
     }
   }
 
-  /** The block so far as packed columns (call before take); undefined when a key or a dict text holds a line feed. */
+  /**
+   * The block so far as packed columns — views of this builder's arrays, valid until the next add or take —
+   * or undefined when a key or a dict text holds a line feed (such a block is stored as JSON).
+   */
   packColumns(): PackedColumns | undefined {
-    const n = this.line.length;
-    const txn = joinedKeys(this.txn);
-    const orig = joinedKeys(this.orig);
-    const order = joinedKeys(this.order);
-    const refund = joinedKeys(this.refund);
-    if (txn === undefined || orig === undefined || order === undefined || refund === undefined || this.dict.some((t) => t.includes('\n'))) return undefined;
-    const kindStatus = new Uint8Array(n);
-    const nulls = new Uint8Array(n);
-    const amount = new BigInt64Array(n);
-    const wideAmounts: [number, string][] = [];
-    for (let i = 0; i < n; i++) {
-      kindStatus[i] = (this.kind.charCodeAt(i) === 0x72 ? 16 : 0) | LINE_STATUS_ORDER.indexOf(STATUS_OF[this.status.charAt(i)] as LineStatus);
-      nulls[i] = (this.orig[i] === null ? 1 : 0) | (this.order[i] === null ? 2 : 0) | (this.refund[i] === null ? 4 : 0);
-      const a = this.amount[i] as number | string;
-      const v = typeof a === 'number' ? BigInt(a) : BigInt(a);
-      if (v >= I64_MIN && v <= I64_MAX) amount[i] = v;
-      else wideAmounts.push([i, v.toString()]);
-    }
+    if (this.keyHasLf || this.dict.some((t) => t.includes('\n'))) return undefined;
+    const n = this.n;
     return {
       rows: n,
-      line: Int32Array.from(this.line),
-      kindStatus,
-      amount,
-      wideAmounts,
-      txn,
-      orig,
-      order,
-      refund,
-      nulls,
-      dict: this.dict.slice(),
-      cur: Int32Array.from(this.cur),
-      at: Int32Array.from(this.at),
-      fee: Int32Array.from(this.fee),
+      line: this.line.subarray(0, n),
+      kindStatus: this.kindStatus.subarray(0, n),
+      amount: this.amount.subarray(0, n),
+      wideAmounts: this.wideAmounts,
+      txn: this.txn.join('\n'),
+      orig: this.orig.join('\n'),
+      order: this.order.join('\n'),
+      refund: this.refund.join('\n'),
+      nulls: this.nulls.subarray(0, n),
+      dict: this.dict,
+      cur: this.cur.subarray(0, n),
+      at: this.at.subarray(0, n),
+      fee: this.fee.subarray(0, n),
     };
   }
 
-  /** The block so far as stored (binary with its columns, or JSON when it cannot be packed), and a fresh start. */
+  /** The block so far as stored (binary, or JSON when it cannot be packed), and a fresh start. */
   take(): EncodedLineBlock {
     const columns = this.packColumns();
     if (columns === undefined) return this.takeJson();
+    const encoded = encodeBlock(columns);
     this.reset();
-    return { rows: columns.rows, encoded: encodeBlock(columns), columns };
+    return { rows: columns.rows, encoded };
   }
 
   /** The block so far as JSON text (the form of blocks that cannot be packed, and of every block before migration 3), and a fresh start. */
   takeJson(): EncodedLineBlock {
+    const n = this.n;
+    const wide = new Map(this.wideAmounts);
+    const kinds: string[] = [];
+    const statuses: string[] = [];
+    const amounts: (number | string)[] = [];
+    for (let i = 0; i < n; i++) {
+      const ks = this.kindStatus[i] as number;
+      kinds.push((ks & 16) !== 0 ? 'r' : 'p');
+      statuses.push(STATUS_CODES[LINE_STATUS_ORDER[ks & 15] as LineStatus]);
+      const a = wide.get(i) ?? (this.amount[i] as bigint);
+      amounts.push(typeof a === 'bigint' && a <= SAFE_MAX && a >= -SAFE_MAX ? Number(a) : a.toString());
+    }
+    const nullable = (keys: readonly string[], bit: number): (string | null)[] => keys.map((k, i) => (((this.nulls[i] as number) & bit) !== 0 ? null : k));
     const block: LineBlock = {
       v: 2,
-      n: this.line.length,
-      line: this.line,
-      kind: this.kind,
-      status: this.status,
-      amount: this.amount,
+      n,
+      line: Array.from(this.line.subarray(0, n)),
+      kind: kinds.join(''),
+      status: statuses.join(''),
+      amount: amounts,
       txn: this.txn,
-      orig: this.orig,
-      order: this.order,
-      refund: this.refund,
+      orig: nullable(this.orig, 1),
+      order: nullable(this.order, 2),
+      refund: nullable(this.refund, 4),
       dict: this.dict,
-      cur: this.cur,
-      at: this.at,
-      fee: this.fee,
+      cur: Array.from(this.cur.subarray(0, n)),
+      at: Array.from(this.at.subarray(0, n)),
+      fee: Array.from(this.fee.subarray(0, n)),
     };
-    const out = { rows: block.n, encoded: JSON.stringify(block) };
+    const out = { rows: n, encoded: JSON.stringify(block) };
     this.reset();
     return out;
   }
 
   private reset(): void {
-    this.line = [];
-    this.kind = '';
-    this.status = '';
-    this.amount = [];
+    this.n = 0;
+    this.wideAmounts = [];
     this.txn = [];
     this.orig = [];
     this.order = [];
     this.refund = [];
+    this.keyHasLf = false;
     this.dict = [];
     this.dictIndex = new Map();
     this.lastCur = this.lastAt = this.lastFee = undefined;
-    this.cur = [];
-    this.at = [];
-    this.fee = [];
   }
-}
-
-/** Keys joined by LF (null as ''), or undefined when a key holds a LF itself. */
-function joinedKeys(values: readonly (string | null)[]): string | undefined {
-  const text = values.map((v) => v ?? '').join('\n');
-  let lfs = 0;
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lfs++;
-  return lfs === Math.max(values.length - 1, 0) ? text : undefined;
 }
 
 // ---- the binary form (recon migration 3) ----
