@@ -4,7 +4,7 @@
 // `#交易合计：2笔，商家实收共0.02元，商家优惠共0.00元`. Id-like cells end with a tab, which is trimmed.
 
 import { ReconError } from '../errors.js';
-import { splitDelimited, trimTabs } from './cells.js';
+import { CellSpans, splitDelimited, splitPlainRow, trimTabs } from './cells.js';
 import { HeaderIndex } from './header.js';
 import { forEachTextLine } from './lines.js';
 import type { ParseLimits } from './limits.js';
@@ -15,7 +15,31 @@ export interface AlipayCsvInput {
   readonly chunks: AsyncIterable<Uint8Array>;
 }
 
-export type AlipayRowHandler = (cells: readonly string[], lineNo: number) => void;
+export type AlipayRowHandler = (row: AlipayRow, lineNo: number) => void;
+
+/**
+ * A row's cells, read one by one: a row without a quote (nearly all) is not split into strings for the
+ * cells no one reads; a row with quotes is split in full, RFC 4180 style.
+ */
+export class AlipayRow {
+  private readonly spans: CellSpans;
+  private readonly quoted: string[];
+  private isQuoted = false;
+  constructor(width: number) {
+    this.spans = new CellSpans(width);
+    this.quoted = new Array<string>(width).fill('');
+  }
+  /** Reads a line; returns its number of cells, or -1 for a quote not closed on the line. */
+  read(text: string): number {
+    this.isQuoted = text.indexOf('"') >= 0;
+    return this.isQuoted ? splitDelimited(text, ',', this.quoted) : splitPlainRow(text, ',', this.spans);
+  }
+  /** The cell at `at` with Alipay's tabs trimmed ('' when the column is absent). */
+  cell(at: number): string {
+    if (at < 0) return '';
+    return this.isQuoted ? trimTabs(this.quoted[at] ?? '') : this.spans.cellTrimTabs(at);
+  }
+}
 
 /** A footer total: `交易合计：2笔，商家实收共0.02元` → label 交易合计, count 2, amounts {商家实收: "0.02"}. */
 export interface FooterTotal {
@@ -36,7 +60,7 @@ export async function readAlipayCsv(
   let preambleLines = 0;
   let footerLines = 0;
   let width = 0;
-  let cells: string[] = [];
+  let row = new AlipayRow(0);
   let onRow: AlipayRowHandler | undefined;
   const footer = new Map<string, FooterTotal>();
 
@@ -53,7 +77,7 @@ export async function readAlipayCsv(
         const names = new Array<string>(256).fill('');
         width = splitDelimited(text, ',', names);
         if (width < 0 || width > names.length) throw new ReconError('header_mismatch', `${name}:${lineNo}: the header cannot be read.`);
-        cells = new Array<string>(width).fill('');
+        row = new AlipayRow(width);
         onRow = onHeader(new HeaderIndex(names.slice(0, width).map(trimTabs), `${name}:${lineNo}`), lineNo);
         stage = 'rows';
         return;
@@ -64,13 +88,13 @@ export async function readAlipayCsv(
           stage = 'footer';
           return;
         }
-        const count = splitDelimited(text, ',', cells);
+        const count = row.read(text);
         if (count !== width) {
           const what = count < 0 ? 'a quote is not closed' : `${count} cells where the header has ${width}`;
           if (!terminated) throw new ReconError('file_truncated', `${name}:${lineNo}: the last line is incomplete (${what}); the file was cut off.`);
           throw new ReconError('row_malformed', `${name}:${lineNo}: ${what}.`);
         }
-        onRow?.(cells, lineNo);
+        onRow?.(row, lineNo);
         return;
       }
       case 'footer': {
@@ -114,6 +138,6 @@ export function requireFooter(footer: ReadonlyMap<string, FooterTotal>, label: s
 }
 
 /** The cell at `at` with Alipay's tabs trimmed ('' when the column is absent). */
-export function cellAt(cells: readonly string[], at: number): string {
-  return at < 0 ? '' : trimTabs(cells[at] ?? '');
+export function cellAt(row: AlipayRow, at: number): string {
+  return row.cell(at);
 }

@@ -13,8 +13,10 @@ import {
   ScaledSum,
   splitBacktickRow,
   splitDelimited,
+  splitPlainRow,
   trimTabs,
 } from './cells.js';
+import { AlipayRow } from './alipay-csv.js';
 
 const currency = (code: string): Currency => {
   const c = findCurrency(code);
@@ -127,6 +129,26 @@ describe('Given splitDelimited (RFC 4180 quotes)', () => {
   it('Then a quote not closed on its line is reported, and Alipay\u2019s tabs are trimmed', () => {
     expect(splitDelimited('a,"b', ',', ['', ''])).toBe(-1);
     expect(trimTabs('2019091622001458860515315453\t')).toBe('2019091622001458860515315453');
+  });
+});
+
+describe('Given an Alipay row read lazily (spans for a line without quotes, a full split with them)', () => {
+  it('When any row of tab-decorated cells is read, Then every cell equals split-and-trim, with or without quotes, and the count is the same', () => {
+    const cellArb = fc.tuple(fc.constantFrom('', '\t', '\t\t'), fc.string({ maxLength: 12 }).filter((c) => !c.includes(',') && !c.includes('"') && !c.includes('\t')), fc.constantFrom('', '\t'));
+    fc.assert(
+      fc.property(fc.array(cellArb, { minLength: 1, maxLength: 30 }), fc.boolean(), (cells, quoteOne) => {
+        const raw = cells.map(([a, b, c]) => a + b + c);
+        const text = (quoteOne ? [`"${raw[0]}"`, ...raw.slice(1)] : raw).join(',');
+        const width = raw.length;
+        const row = new AlipayRow(width);
+        expect(row.read(text)).toBe(width);
+        const spans = new CellSpans(width);
+        if (!quoteOne) expect(splitPlainRow(text, ',', spans)).toBe(width);
+        for (let i = 0; i < width; i++) expect(row.cell(i)).toBe(trimTabs(raw[i] as string));
+        expect([row.cell(-1), row.cell(width)]).toEqual(['', '']);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

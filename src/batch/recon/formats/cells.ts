@@ -26,6 +26,16 @@ export class CellSpans {
   cell(i: number): string {
     return i < this.count && i < this.capacity ? this.line.slice(this.starts[i], this.ends[i]) : '';
   }
+  /** The cell's text without the tabs around it (Alipay's ids), sliced once ('' beyond the row). */
+  cellTrimTabs(i: number): string {
+    if (i >= this.count || i >= this.capacity) return '';
+    let start = this.starts[i] as number;
+    let end = this.ends[i] as number;
+    const line = this.line;
+    while (start < end && line.charCodeAt(start) === 9) start += 1;
+    while (end > start && line.charCodeAt(end - 1) === 9) end -= 1;
+    return line.slice(start, end);
+  }
   /** Whether the cell is exactly `text`, without slicing. */
   is(i: number, text: string): boolean {
     const start = this.starts[i] as number;
@@ -64,6 +74,27 @@ export function splitBacktickRow(line: string, spans: CellSpans): number {
     n += 1;
     pos = from + 1;
     from = pos;
+  }
+}
+
+/**
+ * Splits a line with no quote in it at each `delimiter` (one character), recording each cell's span;
+ * returns the number of cells. Cells beyond the capacity are counted, not recorded.
+ */
+export function splitPlainRow(line: string, delimiter: string, spans: CellSpans): number {
+  spans.line = line;
+  const { starts, ends, capacity } = spans;
+  let n = 0;
+  let pos = 0;
+  for (;;) {
+    const sep = line.indexOf(delimiter, pos);
+    if (n < capacity) {
+      starts[n] = pos;
+      ends[n] = sep < 0 ? line.length : sep;
+    }
+    n += 1;
+    if (sep < 0) return (spans.count = n);
+    pos = sep + 1;
   }
 }
 
