@@ -14,7 +14,7 @@
 import { toDecimalString, type Currency } from '../../../ledger/index.js';
 import { ReconError } from '../errors.js';
 import type { StatementSummary } from '../line.js';
-import { cellAt, readAlipayCsv, requireFooter, type FooterTotal } from './alipay-csv.js';
+import { cellAt, readAlipayCsv, requireFooter, type AlipayRow, type FooterTotal } from './alipay-csv.js';
 import { decimalToMinor, localDateTimeToIso, readScaledDecimal } from './cells.js';
 import { CHINA_OFFSET, totalsMismatch, type FormatInput, type FormatParser, type LineEmitter } from './emit.js';
 import { entryChunks, looksLikeZip, readEntry, readZipDirectory, type ZipArchive, type ZipEntry } from './zip.js';
@@ -79,36 +79,39 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
     const iDiscount = header.find('商家优惠(元)');
     const iBatch = header.find('退款批次号/请求号');
     const iFee = header.find('服务费(元)');
+    // Per row: no closure and no message text unless the row is bad.
+    const amount = (cells: AlipayRow, at: number, column: string, refund: boolean, lineNo: number): bigint => {
+      const text = cellAt(cells, at);
+      const value = decimalToMinor(text, currency.exponent, refund);
+      if (value === undefined || (refund && value > 0n)) {
+        throw new ReconError(
+          'amount_invalid',
+          `${detailName}:${lineNo}: ${column} ${JSON.stringify(text.slice(0, 40))} is not ${refund ? 'a negative or zero' : 'an unsigned'} amount with at most ${currency.exponent} decimals.`,
+        );
+      }
+      return value;
+    };
     return (cells, lineNo) => {
-      const where = `${detailName}:${lineNo}`;
       const type = cellAt(cells, iType);
-      if (type !== '交易' && type !== '退款') throw new ReconError('status_unknown', `${where}: 业务类型 ${JSON.stringify(type.slice(0, 40))} is neither 交易 nor 退款.`);
+      if (type !== '交易' && type !== '退款') throw new ReconError('status_unknown', `${detailName}:${lineNo}: 业务类型 ${JSON.stringify(type.slice(0, 40))} is neither 交易 nor 退款.`);
       const refund = type === '退款';
-      const amount = (at: number, column: string): bigint => {
-        const text = cellAt(cells, at);
-        const value = decimalToMinor(text, currency.exponent, refund);
-        if (value === undefined || (refund && value > 0n)) {
-          throw new ReconError('amount_invalid', `${where}: ${column} ${JSON.stringify(text.slice(0, 40))} is not ${refund ? 'a negative or zero' : 'an unsigned'} amount with at most ${currency.exponent} decimals.`);
-        }
-        return value;
-      };
-      const received = amount(iReceived, '商家实收（元）');
-      orderTotal += amount(iOrderAmount, '订单金额（元）');
-      const discount = iDiscount >= 0 ? amount(iDiscount, '商家优惠（元）') : 0n;
+      const received = amount(cells, iReceived, '商家实收（元）', refund, lineNo);
+      orderTotal += amount(cells, iOrderAmount, '订单金额（元）', refund, lineNo);
+      const discount = iDiscount >= 0 ? amount(cells, iDiscount, '商家优惠（元）', refund, lineNo) : 0n;
       const feeText = cellAt(cells, iFee);
       let feeValue: bigint | undefined;
       let feeScale: number | undefined;
       if (feeText !== '') {
         const parsed = readScaledDecimal(feeText, FEE_SCALE_MAX);
-        if (parsed === undefined) throw new ReconError('amount_invalid', `${where}: 服务费（元） ${JSON.stringify(feeText.slice(0, 40))} is not a decimal fee.`);
+        if (parsed === undefined) throw new ReconError('amount_invalid', `${detailName}:${lineNo}: 服务费（元） ${JSON.stringify(feeText.slice(0, 40))} is not a decimal fee.`);
         feeValue = parsed.value;
         feeScale = parsed.scale;
       }
       const finished = cellAt(cells, iFinished);
       const occurredAt = localDateTimeToIso(finished, CHINA_OFFSET);
-      if (occurredAt === undefined) throw new ReconError('row_malformed', `${where}: 完成时间 ${JSON.stringify(finished.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
+      if (occurredAt === undefined) throw new ReconError('row_malformed', `${detailName}:${lineNo}: 完成时间 ${JSON.stringify(finished.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
       const tradeNo = cellAt(cells, iTrade);
-      if (tradeNo === '') throw new ReconError('row_malformed', `${where}: a row without 支付宝交易号.`);
+      if (tradeNo === '') throw new ReconError('row_malformed', `${detailName}:${lineNo}: a row without 支付宝交易号.`);
       const orderNo = cellAt(cells, iOrder);
       const batch = cellAt(cells, iBatch);
       if (refund) {
