@@ -80,15 +80,21 @@ describe('Given payments over several dates and channels, more than a page of th
     pay('pay_late', { date: '2026-11-27' });
     pay('pay_early', { date: '2026-11-19' });
     pay('pay_local', { product: 'balance', channel: null });
-    ledger.db
-      .prepare("INSERT INTO clearing_items (kind, item_id, batch_id, business_date, amount_minor, booked_fee_minor, fee_minor) VALUES ('payment', 'pay_5', 'b', ?, 1, 0, 0)")
-      .run(TO);
+    // pay_5 settled in a written batch (number 1); pay_6 has the row of a killed run, whose batch (2) was never written.
+    ledger.db.prepare("INSERT INTO clearing_batch_numbers (batch_no, batch_id) VALUES (1, 'b')").run();
+    const row = ledger.db.prepare(
+      "INSERT INTO clearing_item_rows (kind, item_id, batch_no, business_day, amount_minor, booked_fee_minor, fee_minor) VALUES ('payment', ?, ?, 20261126, 1, 0, 0)",
+    );
+    row.run('pay_5', 1);
+    row.run('pay_6', 2);
   });
 
   it('When the candidates are read, Then they are the row-per-payment read: every unsettled one in range, once', () => {
     const got = store.candidates(FROM, TO, 1_000_000);
     expect(got).toHaveLength(12_000);
     expect(byId(got)).toEqual(byId(reference()));
+    // Settled is an item row of a written batch: the killed run's row leaves pay_6 a candidate.
+    expect(got.map((c) => c.itemId).filter((id) => id === 'pay_5' || id === 'pay_6')).toEqual(['pay_6']);
   });
 
   it('When a merchant id or a channel id holds U+001F, Then the page is read row by row and the candidates are the same', () => {

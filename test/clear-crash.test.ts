@@ -1,7 +1,8 @@
 // Crash safety of settle clear: a child process clears a day in small transactions and is killed with
-// SIGKILL after a random number of them; `settle clear` then runs again on that file. The result must be
-// the ledger, the batches and the payout files of an uninterrupted run on a copy of the same database:
-// no batch half-written, no entry posted twice, no item settled twice.
+// SIGKILL after a random number of them, in either write phase (item rows; batches with their entries);
+// `settle clear` then runs again on that file. The result must be the ledger, the batches and the payout
+// files of an uninterrupted run on a copy of the same database: no batch half-written, no entry posted
+// twice, no item settled twice, and no item row left of a batch that was never written.
 
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -58,11 +59,11 @@ import { parseClearingConfig } from ${JSON.stringify(join(ROOT, 'src/batch/clear
 import { clearDay } from ${JSON.stringify(join(ROOT, 'src/batch/clearing/service.ts'))};
 import { SqliteClearingStore } from ${JSON.stringify(join(ROOT, 'src/batch/clearing/sqlite.ts'))};
 import { SqliteLedgerStore } from ${JSON.stringify(join(ROOT, 'src/ledger/sqlite/store.ts'))};
-const [db, clearing, out, killAt] = process.argv.slice(2);
+const [db, clearing, out, phase, killAt] = process.argv.slice(2);
 const store = new SqliteClearingStore(SqliteLedgerStore.open(db));
 await clearDay(store, parseClearingConfig(JSON.parse(clearing)), {
-  runDate: ${JSON.stringify(D)}, includeUnreconciled: true, outDir: out, nowMs: ${NOW_MS}, itemsPerTransactionMax: 4,
-  afterCommit: (n) => { if (n >= Number(killAt)) process.kill(process.pid, 'SIGKILL'); },
+  runDate: ${JSON.stringify(D)}, includeUnreconciled: true, outDir: out, nowMs: ${NOW_MS}, itemsPerTransactionMax: 4, batchesPerTransactionMax: 3,
+  afterCommit: (c) => { if (c.phase === phase && c.commits >= Number(killAt)) process.kill(process.pid, 'SIGKILL'); },
 });
 `;
 
@@ -89,6 +90,7 @@ function snapshot(p: { db: string; dir: string }): unknown {
         )
         .all(),
       items: db.prepare('SELECT kind, item_id, batch_id, fee_minor FROM clearing_items ORDER BY kind, item_id').all(),
+      unsettledRows: db.prepare('SELECT COUNT(*) AS n FROM clearing_item_rows i WHERE NOT EXISTS (SELECT 1 FROM clearing_batch_numbers n WHERE n.batch_no = i.batch_no)').get(),
       files: Object.fromEntries(readdirSync(join(p.dir, 'out')).map((f) => [f, readFileSync(join(p.dir, 'out', f), 'utf8')])),
     };
   } finally {
@@ -96,28 +98,77 @@ function snapshot(p: { db: string; dir: string }): unknown {
   }
 }
 
-describe('Given a day of 30 merchants cleared 4 items per transaction', () => {
-  it('When the run is killed with SIGKILL part way and run again, Then the ledger, batches and files equal an uninterrupted run', async () => {
+function counts(dbPath: string): { batches: number; settledItems: number; itemRows: number } {
+  const db = openSqlite(dbPath, { readonly: true });
+  try {
+    const n = (sql: string): number => Number((db.prepare(sql).get() as { n: bigint }).n);
+    return {
+      batches: n('SELECT COUNT(*) AS n FROM settlement_batches'),
+      settledItems: n('SELECT COUNT(*) AS n FROM clearing_items'),
+      itemRows: n('SELECT COUNT(*) AS n FROM clearing_item_rows'),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+type Kill = { readonly phase: 'items' | 'batches'; readonly at: number };
+
+describe('Given a day of 30 merchants cleared 4 item rows and 3 batches per transaction', () => {
+  let expected: unknown;
+  beforeAll(async () => {
     const clean = place('clean');
     const cleanRun = await runCli({ db: clean.db, cwd: clean.dir, nowMs: () => NOW_MS }, '--json', 'clear', '--date', D, '--config', clean.config, '--out', join(clean.dir, 'out'), '--include-unreconciled');
     expect(cleanRun.code).toBe(2); // some merchants carry a negative net
-    const expected = snapshot(clean);
+    expected = snapshot(clean);
+  }, 60_000);
 
-    const crashed = place('crashed');
+  /**
+   * Runs the child once per kill (each must die by it), shows the file after the kills to `check`, then
+   * runs settle clear to the end and compares it with the uninterrupted run.
+   */
+  async function killThenRerun(name: string, kills: readonly Kill[], check?: (c: ReturnType<typeof counts>) => void): Promise<void> {
+    const crashed = place(name);
     const script = join(crashed.dir, 'child.mts');
     writeFileSync(script, CHILD);
-    const killAt = 1 + Math.floor(Math.random() * 10);
-    const child = await runChild(script, [crashed.db, JSON.stringify(CLEARING), join(crashed.dir, 'out'), String(killAt)]);
-    expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
-    const written = openSqlite(crashed.db, { readonly: true });
-    const partial = Number((written.prepare('SELECT COUNT(*) AS n FROM settlement_batches').get() as { n: bigint }).n);
-    written.close();
-    expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(MERCHANTS);
-
+    for (const kill of kills) {
+      const child = await runChild(script, [crashed.db, JSON.stringify(CLEARING), join(crashed.dir, 'out'), kill.phase, String(kill.at)]);
+      expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
+    }
+    const partial = counts(crashed.db);
+    check?.(partial);
     const rerun = await runCli({ db: crashed.db, cwd: crashed.dir, nowMs: () => NOW_MS }, '--json', 'clear', '--date', D, '--config', crashed.config, '--out', join(crashed.dir, 'out'), '--include-unreconciled');
     expect(rerun.code).toBe(2);
-    expect(rerun.json).toMatchObject({ status: 'cleared', batches_written: MERCHANTS - partial });
+    expect(rerun.json).toMatchObject({ status: 'cleared', batches_written: MERCHANTS - partial.batches });
     expect(snapshot(crashed)).toEqual(expected);
+  }
+
+  it('When the run is killed while writing item rows and run again, Then nothing was settled before and the result equals an uninterrupted run', async () => {
+    const at = 1 + Math.floor(Math.random() * 15);
+    // Item rows are written, none settled: no batch holds them yet.
+    await killThenRerun('items', [{ phase: 'items', at }], (c) => expect(c).toEqual({ batches: 0, settledItems: 0, itemRows: 4 * at }));
   }, 60_000);
+
+  it('When the run is killed while writing batches and run again, Then the result equals an uninterrupted run', async () => {
+    const at = 1 + Math.floor(Math.random() * 9);
+    await killThenRerun('batches', [{ phase: 'batches', at }], (c) => {
+      expect(c.batches).toBe(3 * at);
+      expect(c.settledItems).toBeGreaterThan(0);
+      expect(c.settledItems).toBeLessThan(c.itemRows);
+    });
+  }, 60_000);
+
+  it('When a resumed run is killed again while replacing the rows of the first, Then the third run still equals an uninterrupted run', async () => {
+    await killThenRerun('twice', [
+      { phase: 'batches', at: 1 + Math.floor(Math.random() * 8) },
+      { phase: 'items', at: 1 },
+    ]);
+  }, 90_000);
+
+  it('When the first run dies in its item rows and the second in its batches, Then the third run equals an uninterrupted run', async () => {
+    await killThenRerun('items-then-batches', [
+      { phase: 'items', at: 1 + Math.floor(Math.random() * 15) },
+      { phase: 'batches', at: 1 + Math.floor(Math.random() * 9) },
+    ]);
+  }, 90_000);
 });

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseClearingConfig, parseCycle, parseRate, type RateCard } from './config.js';
-import { computeFees, dueDate, paymentFee, planClearing, refundFeeReturned, type CandidateItem } from './core.js';
+import { computeFees, dueDate, itemKeyOrder, paymentFee, planClearing, refundFeeReturned, type CandidateItem } from './core.js';
 import { max35, pain001, xmlEscape, type PayoutInstruction } from './payout.js';
-import { chunkWrites, batchEntries } from './service.js';
+import { batchEntries, itemWritesInKeyOrder, slices } from './service.js';
 
 const card = (over: Partial<RateCard> = {}): RateCard => ({
   merchant: '*',
@@ -189,9 +189,9 @@ describe('Given any day of payments and refunds (properties)', () => {
     );
   });
 
-  it('Then every batch entry balances and every transaction chunk stays under its item bound unless one batch alone is larger', () => {
+  it('Then every batch entry balances, every item is written once with its batch number in key order, and every transaction stays under its bound', () => {
     fc.assert(
-      fc.property(worldArb, fc.integer({ min: 1, max: 20 }), ({ rc, items }, itemsMax) => {
+      fc.property(worldArb, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 5 }), ({ rc, items }, itemsMax, batchesMax) => {
         const plan = planClearing({
           runDate: RUN_DATE,
           items,
@@ -200,16 +200,24 @@ describe('Given any day of payments and refunds (properties)', () => {
           monthVolumeMinor: new Map(),
           carriedInMinor: new Map(),
         });
-        const writes = plan.batches.map(batchEntries);
+        const writes = plan.batches.map((b, k) => batchEntries(b, 100 + k));
         for (const w of writes) {
           for (const c of w.commands) {
             if (c.type !== 'entry') throw new Error('entries only');
             expect(sum(c.postings.filter((p) => p.side === 'debit').map((p) => p.amountMinor))).toBe(sum(c.postings.filter((p) => p.side === 'credit').map((p) => p.amountMinor)));
           }
         }
-        const chunks = chunkWrites(writes, itemsMax);
-        expect(chunks.flat()).toEqual(writes);
-        for (const ch of chunks) expect(ch.length === 1 || sum(ch.map((w) => BigInt(w.batch.items.length))) <= BigInt(itemsMax)).toBe(true);
+        const rows = itemWritesInKeyOrder(writes);
+        const itemChunks = slices(rows, itemsMax);
+        expect(itemChunks.flat()).toEqual(rows);
+        for (const ch of itemChunks) expect(ch.length).toBeLessThanOrEqual(itemsMax);
+        for (let k = 1; k < rows.length; k++) expect(itemKeyOrder((rows[k - 1] as (typeof rows)[number]).item, (rows[k] as (typeof rows)[number]).item)).toBeLessThan(0);
+        const numbered = new Map(writes.flatMap((w) => w.batch.items.map((i) => [`${i.kind}:${i.itemId}`, w.batchNo] as const)));
+        expect(new Map(rows.map((r) => [`${r.item.kind}:${r.item.itemId}`, r.batchNo]))).toEqual(numbered);
+        expect(rows).toHaveLength(numbered.size);
+        const batchChunks = slices(writes, batchesMax);
+        expect(batchChunks.flat()).toEqual(writes);
+        for (const ch of batchChunks) expect(ch.length).toBeLessThanOrEqual(batchesMax);
       }),
       { numRuns: 100 },
     );

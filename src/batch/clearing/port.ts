@@ -1,12 +1,25 @@
 // The store clearing needs (owned by its user): read the online core's settled movements and the
 // reconciliation outcomes, remember which items were settled in which batch, and write each batch with
 // its ledger entries atomically. One SQLite adapter implements it (sqlite.ts).
+//
+// Writing is two-phase. First the item rows (writeItems), each with the number of its batch: a row whose
+// batch is not written is not settled (the item stays a candidate, and a later item row replaces it).
+// Then the batches (writeBatches): a batch row, its number, its volumes and its ledger entries commit
+// together, and that commit settles the batch's items.
 
 import type { AccountSpec, LedgerCommand } from '../../ledger/index.js';
-import type { Batch, CandidateItem } from './core.js';
+import type { Batch, CandidateItem, ClearedItem } from './core.js';
+
+export interface ItemWrite {
+  /** The number reserveBatchNumbers gave the item's batch. */
+  readonly batchNo: number;
+  readonly item: ClearedItem;
+}
 
 export interface BatchWrite {
   readonly batch: Batch;
+  /** The number its items were written with. */
+  readonly batchNo: number;
   /** Accounts the entries use, opened when missing. */
   readonly accounts: readonly AccountSpec[];
   readonly commands: readonly LedgerCommand[];
@@ -49,7 +62,14 @@ export interface ClearingStore {
   carriedIn(beforeDate: string): Map<string, bigint>;
   /** Ids (merchant\0currency) of the batches already written for the date. */
   batchKeysOf(date: string): Set<string>;
-  /** Writes batches, their items and their ledger entries in one transaction (all or none). */
+  /** Hands out `count` batch numbers never handed out before (committed at once); returns the first. */
+  reserveBatchNumbers(count: number): number;
+  /**
+   * Writes item rows in one transaction, fastest in key order (kind, then item id: itemKeyOrder). An item
+   * settled already (its row's batch is written) is a broken invariant: throws, nothing is written.
+   */
+  writeItems(items: readonly ItemWrite[]): void;
+  /** Writes batches (rows and numbers, which settle their items written before) and their ledger entries in one transaction. */
   writeBatches(writes: readonly BatchWrite[], nowMs: number): void;
   batchesOf(date: string, limit: number): StoredBatch[];
 }
