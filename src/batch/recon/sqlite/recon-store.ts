@@ -51,6 +51,11 @@ const big = (v: unknown): bigint => v as bigint;
 const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : (v as bigint));
 const str = (v: unknown): string => v as string;
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string));
+/**
+ * An INTEGER column's decimal text (from group_concat) as a bigint: through a number while it is exact
+ * (15 digits), which is ~3× cheaper than BigInt's own parse of the text.
+ */
+const integerToBigint = (text: string): bigint => (text.length <= 15 ? BigInt(Number(text)) : BigInt(text));
 /** recon_line_blocks.lines: a blob (binary block) or a text (JSON, before migration 3). */
 const storedBlock = (v: unknown): StoredBlock => (typeof v === 'string' ? v : (v as Uint8Array));
 
@@ -516,7 +521,7 @@ export class SqliteReconStore implements ReconStore {
       if (cols.every((c) => c.length === n)) {
         const [ids, merchants, txns, amounts, currencies, statuses, costs] = cols as [string[], string[], string[], string[], string[], string[], string[]];
         for (let i = 0; i < n; i++) {
-          into.pushFields('payment', ids[i] as string, merchants[i] as string, null, (txns[i] as string) || null, BigInt(amounts[i] as string), currencies[i] as string, statuses[i] as string, BigInt(costs[i] as string), businessDate);
+          into.pushFields('payment', ids[i] as string, merchants[i] as string, null, (txns[i] as string) || null, integerToBigint(amounts[i] as string), currencies[i] as string, statuses[i] as string, integerToBigint(costs[i] as string), businessDate);
         }
       } else {
         // A value holds the separator: this page row by row.
