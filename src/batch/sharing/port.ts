@@ -2,7 +2,7 @@
 // core's payments and refunds of a date, keeps the share lines, and posts the day's entries.
 
 import type { LedgerCommand, PostResult } from '../../ledger/index.js';
-import type { PaymentSplit, Route, ShareLine, SharePayment, ShareRefund } from './core.js';
+import type { PartyKind, PaymentSplit, Route, ShareLine, SharePayment, ShareRefund } from './core.js';
 
 export interface PartyDayTotal {
   readonly partyId: string;
@@ -25,14 +25,16 @@ export interface ShareStore {
   monthPairs(fromDate: string, toDate: string): { merchantId: string; product: string; volumeMinor: bigint }[];
   /** Starts splitting by route: the route of each merchant and product of the day (replaces earlier ones). */
   setRoutes(routes: readonly RoutedPair[]): void;
-  /** The page of up to `limit` payments of the date after `afterId` (as paymentsPage): its last id and size; null when none are left. */
-  routePage(businessDate: string, afterId: string, limit: number): { lastId: string; payments: number } | null;
+  /** Where the next routed page ends: the id `limit` payments (of any date) after `afterId`, or null when fewer
+   *  are left (the page runs to the end); null when no payment comes after `afterId`. */
+  routePageEnd(afterId: string, limit: number): { lastId: string | null } | null;
   /**
-   * Splits the `payments` payments of the date with ids in (afterId, lastId] by their routes (each distinct
-   * base once) and keeps those not shared yet, in one transaction. Returns the lines written, what caps
-   * clipped over the whole page, and its payments with a negative base (in id order).
+   * Splits the payments of the date with ids in (afterId, lastId] (lastId null: all after afterId) by their
+   * routes (each distinct base once) and keeps those not shared yet, in one transaction. Returns how many
+   * payments of the date the page holds, the lines written, what caps clipped over the whole page, and its
+   * payments with a negative base (in id order).
    */
-  shareRoutedPage(businessDate: string, afterId: string, lastId: string, payments: number): RoutedPage;
+  shareRoutedPage(businessDate: string, afterId: string, lastId: string | null): RoutedPage;
   /** Refunds whose journal entry is on the date, in posting order, after ledger sequence `afterSeq`, with
    *  their payment's business date (null when it has none). */
   refundsPage(businessDate: string, afterSeq: number, limit: number): { refund: ShareRefund; seq: number; paymentDate: string | null }[];
@@ -50,10 +52,12 @@ export interface ShareStore {
   partyTotals(businessDate: string): PartyDayTotal[];
   /** Visits every stored line of the date, ordered by party, currency, payment, source (streamed; the visitor must not write). */
   eachLine(businessDate: string, visit: (line: ShareLine) => void): void;
-  /** Visits every stored line of the date (the lines eachLine gives) ordered by payment, source kind, source:
-   *  a payment's lines, then its clawbacks; one pass in the order they are kept, no sort of the day's lines
-   *  (streamed; the visitor must not write). Parties within one source come in no set order. */
-  eachLineByPayment(businessDate: string, visit: (line: ShareLine) => void): void;
+  /** Visits every stored line of the date (the lines eachLine gives) ordered by payment, source kind, source,
+   *  compactly: a payment's own lines as its split (visit.split: a seat's line when it has a share or a
+   *  clipped amount, in seat order, then the platform's when platformShareMinor is not null), then its
+   *  clawback lines (visit.clawback; parties within one source in no set order). One pass in the order the
+   *  lines are kept, no sort of the day's lines (streamed; the visitor must not write). */
+  eachSplitByPayment(businessDate: string, visit: SplitVisitor): void;
   /** Opens missing payable / expense accounts and posts the commands (idempotent by entry id). */
   postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]>;
 }
@@ -73,8 +77,45 @@ export interface RoutedPair {
 }
 
 export interface RoutedPage {
+  readonly payments: number;
   readonly linesWritten: number;
   readonly clippedMinor: bigint;
   readonly clippedPayments: number;
   readonly negatives: readonly { readonly paymentId: string; readonly baseMinor: bigint }[];
+}
+
+/** A party's seat at a stored table, as its lines carry it. */
+export interface StoredSeat {
+  readonly partyId: string;
+  readonly partyKind: PartyKind;
+  readonly rate: string;
+}
+
+/** The parties of stored splits: the rule, the seats in allocation order, the platform's rate (null only when
+ *  no split at the table has a platform line). */
+export interface StoredTable {
+  readonly ruleId: string;
+  readonly platformRate: string | null;
+  readonly seats: readonly StoredSeat[];
+}
+
+/** One payment's split as kept. The reader hands the same object over for each payment: copy what you keep.
+ *  Payments with equal shares share one sharesMinor array, and each table is one object. */
+export interface StoredSplit {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly currency: string;
+  readonly table: StoredTable;
+  readonly baseMinor: bigint;
+  /** One per seat. */
+  readonly sharesMinor: readonly bigint[];
+  /** One per seat; null when no cap clipped anything. */
+  readonly clippedMinor: readonly bigint[] | null;
+  /** Null: no platform line. */
+  readonly platformShareMinor: bigint | null;
+}
+
+export interface SplitVisitor {
+  split(s: StoredSplit): void;
+  clawback(line: ShareLine): void;
 }

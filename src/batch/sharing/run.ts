@@ -20,8 +20,9 @@ import { ShareError } from './errors.js';
 import type { PartyDayTotal, ShareAccount, ShareStore } from './port.js';
 
 export const SHARE_RUN_LIMITS = {
-  /** Payments read and lines written per transaction (about 3 lines each): short enough write transactions
-   *  (a few hundred ms) keep the daemon going, long enough that a commit is not paid every few thousand lines. */
+  /** Payments read and lines written per transaction (about 3 lines each; by route, the date's payments among
+   *  this many payment ids): short enough write transactions (a few hundred ms) keep the daemon going, long
+   *  enough that a commit is not paid every few thousand lines. */
   pageSize: 20_000,
   /** Findings listed in a run's result (all are counted). */
   findingsListedMax: 1_000,
@@ -110,16 +111,17 @@ export async function shareDay(store: ShareStore, rules: SharingRules, businessD
   // once and writes the page in one statement. With them, payments are split one by one in id order.
   if (byRoute) store.setRoutes(pairs.map(({ merchantId, product }) => ({ merchantId, product, route: routeFor(rules, merchantId, product, volumes.get(merchantId) ?? 0n) })));
   for (let after = ''; byRoute; ) {
-    const page = store.routePage(businessDate, after, pageSize);
-    if (page === null) break;
-    const done = store.shareRoutedPage(businessDate, after, page.lastId, page.payments);
+    const end = store.routePageEnd(after, pageSize);
+    if (end === null) break;
+    const done = store.shareRoutedPage(businessDate, after, end.lastId);
     for (const n of done.negatives) addFinding({ code: 'base_negative', paymentId: n.paymentId, baseMinor: n.baseMinor });
     linesWritten += done.linesWritten;
     clippedMinor += done.clippedMinor;
     clippedPayments += done.clippedPayments;
-    payments += page.payments;
-    after = page.lastId;
+    payments += done.payments;
     options.onProgress?.({ kind: 'payments', done: payments });
+    if (end.lastId === null) break;
+    after = end.lastId;
   }
   for (let after = ''; !byRoute; ) {
     const page = store.paymentsPage(businessDate, after, pageSize);

@@ -19,8 +19,9 @@ import type { LedgerCommand, PostResult } from '../../ledger/index.js';
 import { hasTable, migrateModule, statementCache, type SqliteConnection, type SqliteStatement } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { BaseSplit, PartyKind, PaymentSplit, Route, ShareLine, SharePayment, ShareRefund, SplitTable } from './core.js';
-import { SHARING_LIMITS } from './config.js';
-import type { PartyDayTotal, RoutedPage, RoutedPair, ShareAccount, ShareStore } from './port.js';
+import type { PartyDayTotal, RoutedPage, RoutedPair, ShareAccount, ShareStore, SplitVisitor } from './port.js';
+import { SplitReader } from './sqlite-splits.js';
+import { foldTally, PageSums, PageTally, partyAdd, type PartyAdd, type TallyTotals } from './totals.js';
 
 const LINE_COLUMNS = 'payment_id, source_kind, source_id, party_id, party_kind, business_date, merchant_id, currency, rule_id, base_minor, rate, share_minor, clipped_minor';
 
@@ -107,49 +108,90 @@ const PAGE_CACHE_KIB = 256 * 1024;
 const PAYMENT_ROWS_PER_INSERT = 100;
 const PAYMENT_INSERT_COLUMNS = 'business_date, payment_id, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor';
 
-/** Seats a table can have: every agent level and the ISV (the scratch tables of routing have a column each). */
-const SEATS_MAX = SHARING_LIMITS.levelsMax + 1;
-const SEAT_INDEXES = Array.from({ length: SEATS_MAX }, (_, i) => i);
 const BASE_KINDS = { fee_net: 0, fee: 1, amount: 2 } as const;
 /** The base of a payment on its route (temp.share_route r), in SQL, as core.baseOf computes it. */
 const ROUTE_BASE = 'CASE r.base_kind WHEN 0 THEN p.fee_minor - p.cost_minor WHEN 1 THEN p.fee_minor ELSE p.amount_minor END';
-/** A page of a route split: payments driven in id order, then their route and the parts of their base (CROSS JOIN keeps that order). */
+/** Payments driven in id order, then their route (CROSS JOIN keeps that order). */
 const ROUTED_FROM = `payments p CROSS JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product`;
-const ROUTED_PAGE = `p.payment_id > ? AND p.payment_id <= ? AND +p.business_date = ? AND p.status IN ${SUCCEEDED}`;
+/** A page of a route split: payments driven in id order, then their route and the part of their base (LEFT
+ *  JOINs keep that order, and keep a payment whose route or part is missing: its tally key is then NULL). */
+const ROUTED_PARTS = `payments p LEFT JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product
+  LEFT JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}`;
+/** The payments of a routed page: of the date, succeeded, ids in (@after, @last], or all after @after on the last page. */
+const routedPage = (toEnd: boolean): string => `p.payment_id > @after${toEnd ? '' : ' AND p.payment_id <= @last'} AND +p.business_date = @date AND p.status IN ${SUCCEEDED}`;
 const NOT_SHARED = 'NOT EXISTS (SELECT 1 FROM share_payments s WHERE s.business_date = p.business_date AND s.payment_id = p.payment_id)';
+/** The SQL function that counts a payment's (table, part, currency) as the statement reads it (see PageTally). */
+const TALLY_FUNCTION = 'share_tally';
+/** A routed payment's table id (the platform's table alone for a negative base), counted by the tally: its key
+ *  is part id × `tables` + the table's index in the run. */
+const talliedTable = (tables: number): string =>
+  `CAST(${TALLY_FUNCTION}(sp.part_id * ${tables} + CASE WHEN sp.base_minor < 0 THEN r.neg_table_idx ELSE r.table_idx END, p.currency) AS INTEGER)`;
+/** Distinct (split class, base) pairs a routed run allocates and keeps (one per payment at worst). */
+const ROUTED_PARTS_MAX = 1 << 23;
 /** Connection-local scratch of a routed run: the routes of the day and the parts of each distinct (split, base). */
 const ROUTING_SCRATCH = `
   CREATE TEMP TABLE IF NOT EXISTS share_route (
     merchant_id TEXT NOT NULL, product TEXT NOT NULL, class_id INTEGER NOT NULL, base_kind INTEGER NOT NULL,
-    table_id INTEGER NOT NULL, neg_table_id INTEGER NOT NULL, PRIMARY KEY (merchant_id, product)
+    table_id INTEGER NOT NULL, neg_table_id INTEGER NOT NULL, table_idx INTEGER NOT NULL, neg_table_idx INTEGER NOT NULL,
+    PRIMARY KEY (merchant_id, product)
   ) WITHOUT ROWID;
   CREATE TEMP TABLE IF NOT EXISTS share_parts (
-    class_id INTEGER NOT NULL, base_minor INTEGER NOT NULL, shares TEXT NOT NULL, clipped TEXT, platform_share_minor INTEGER NOT NULL,
-    lines INTEGER NOT NULL, clipped_minor INTEGER NOT NULL,
-    ${SEAT_INDEXES.map((i) => `s${i} INTEGER NOT NULL, c${i} INTEGER NOT NULL, l${i} INTEGER NOT NULL`).join(', ')},
+    class_id INTEGER NOT NULL, base_minor INTEGER NOT NULL, part_id INTEGER NOT NULL,
+    shares TEXT NOT NULL, clipped TEXT, platform_share_minor INTEGER NOT NULL,
     PRIMARY KEY (class_id, base_minor)
   ) WITHOUT ROWID;
   DELETE FROM temp.share_route;
   DELETE FROM temp.share_parts;
 `;
 
+/** A routed run: its routes by split class id, its tables by id and their ids by index, the parts of
+ *  temp.share_parts by part id, the tally's SQL. */
+interface Routing {
+  readonly classes: ReadonlyMap<number, Route>;
+  readonly tables: ReadonlyMap<number, SplitTable>;
+  readonly tableIds: readonly number[];
+  readonly parts: BaseSplit[];
+  readonly talliedTable: string;
+}
+
+/** A routed page: the payments of the date with ids in (after, last]; last null: all after `after`. */
+interface RoutedPageKey {
+  readonly date: string;
+  readonly after: string;
+  readonly last: string | null;
+}
+const pageParams = (k: RoutedPageKey): Record<string, string> => (k.last === null ? { date: k.date, after: k.after } : { date: k.date, after: k.after, last: k.last });
+const pageSql = (k: RoutedPageKey): string => routedPage(k.last === null);
+
+/** The tally share_tally counts into while a routed statement runs (null between statements). */
+interface TallySink {
+  current: PageTally | null;
+}
+
+/** One sink per connection: SQL functions belong to the connection, and a store may be opened on it again. */
+const tallySinks = new WeakMap<SqliteConnection, TallySink>();
+
+/**
+ * share_tally(key, currency) counts the call into the sink's tally and returns the key's table id. It is
+ * called once per row a routed statement produces (as a result column: SQLite computes each column of each
+ * output row once), so the page's totals need no second pass over its payments.
+ */
+function tallySinkOf(db: SqliteConnection): TallySink {
+  let sink = tallySinks.get(db);
+  if (sink === undefined) {
+    const s: TallySink = { current: null };
+    db.function(TALLY_FUNCTION, { deterministic: false, safeIntegers: false }, (key: unknown, currency: unknown) => {
+      if (s.current === null) throw new Error(`${TALLY_FUNCTION} outside a routed page`);
+      return s.current.add(key as number | null, currency as string);
+    });
+    tallySinks.set(db, s);
+    sink = s;
+  }
+  return sink;
+}
+
 /** Table ids known to be committed, by table key (a few per rule and merchant). */
 const TABLE_IDS_MAX = 100_000;
-
-/** Share arrays parsed by one eachLineByPayment, by their JSON text (many payments have the same). */
-const PARSED_ARRAYS_MAX = 100_000;
-
-interface StoredTable {
-  readonly ruleId: string;
-  readonly platformRate: string | null;
-  readonly seats: readonly (readonly [string, PartyKind, string])[];
-}
-
-/** A JSON array of integers as jsonIntegers wrote it ("[12,0,-3]"), exactly (no detour through a float). */
-function parseIntegers(text: string): readonly bigint[] {
-  const inner = text.slice(1, -1).trim();
-  return inner === '' ? [] : inner.split(',').map((x) => BigInt(x.trim()));
-}
 
 function toLine(r: Row): ShareLine {
   return {
@@ -171,76 +213,6 @@ function toLine(r: Row): ShareLine {
 /** A JSON array of integers, as SQLite's json functions read it. */
 const jsonIntegers = (values: readonly bigint[]): string => `[${values.join(',')}]`;
 
-/** What a page adds to a party's day. */
-interface PartyAdd {
-  readonly partyId: string;
-  readonly partyKind: PartyKind;
-  readonly currency: string;
-  lines: number;
-  shareMinor: bigint;
-}
-
-/** Per table and currency, the sums of a page, per seat (the platform last): folded into PartyAdds once per page. */
-interface SeatSums {
-  readonly table: SplitTable;
-  readonly currency: string;
-  readonly lines: number[];
-  readonly shareMinor: bigint[];
-}
-
-function addSplit(sums: Map<SplitTable, Map<string, SeatSums>>, s: PaymentSplit): number {
-  let byCurrency = sums.get(s.table);
-  if (byCurrency === undefined) {
-    byCurrency = new Map();
-    sums.set(s.table, byCurrency);
-  }
-  const currency = s.payment.currency;
-  let t = byCurrency.get(currency);
-  if (t === undefined) {
-    const n = s.table.seats.length + 1;
-    t = { table: s.table, currency, lines: Array<number>(n).fill(0), shareMinor: Array<bigint>(n).fill(0n) };
-    byCurrency.set(currency, t);
-  }
-  const seats = s.sharesMinor.length;
-  let lines = 1;
-  for (let i = 0; i < seats; i++) {
-    const share = s.sharesMinor[i] ?? 0n;
-    const clipped = s.clippedMinor === null ? 0n : (s.clippedMinor[i] ?? 0n);
-    if (share === 0n && clipped === 0n) continue;
-    lines++;
-    t.lines[i] = (t.lines[i] ?? 0) + 1;
-    t.shareMinor[i] = (t.shareMinor[i] ?? 0n) + share;
-  }
-  t.lines[seats] = (t.lines[seats] ?? 0) + 1;
-  t.shareMinor[seats] = (t.shareMinor[seats] ?? 0n) + s.platformShareMinor;
-  return lines;
-}
-
-function partyAdd(adds: Map<string, PartyAdd>, partyId: string, partyKind: PartyKind, currency: string): PartyAdd {
-  const key = `${partyId}\u0000${currency}\u0000${partyKind}`;
-  let a = adds.get(key);
-  if (a === undefined) {
-    a = { partyId, partyKind, currency, lines: 0, shareMinor: 0n };
-    adds.set(key, a);
-  }
-  return a;
-}
-
-function foldSums(sums: Map<SplitTable, Map<string, SeatSums>>, adds: Map<string, PartyAdd>): void {
-  for (const byCurrency of sums.values()) {
-    for (const t of byCurrency.values()) {
-      const n = t.table.seats.length;
-      for (let i = 0; i <= n; i++) {
-        if ((t.lines[i] ?? 0) === 0) continue;
-        const seat = t.table.seats[i];
-        const a = seat === undefined ? partyAdd(adds, 'platform', 'platform', t.currency) : partyAdd(adds, seat.partyId, seat.partyKind, t.currency);
-        a.lines += t.lines[i] ?? 0;
-        a.shareMinor += t.shareMinor[i] ?? 0n;
-      }
-    }
-  }
-}
-
 export class SqliteShareStore implements ShareStore {
   private readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
@@ -249,16 +221,22 @@ export class SqliteShareStore implements ShareStore {
   private readonly writeLinesTx: { immediate(date: string, lines: readonly ShareLine[]): number };
   /** Table ids by key, only of committed rows (a rolled-back transaction must not leave an id here). */
   private readonly tableIds = new Map<string, number>();
-  /** The routed run: a route per split class id, the tables by id, the most seats of any. */
-  private routing: { classes: Map<number, Route>; tables: Map<number, SplitTable>; seats: number } | null = null;
+  /** The routed run: a route per split class id, the tables by id, the parts in temp.share_parts by part id. */
+  private routing: Routing | null = null;
+  /** Where this connection's share_tally counts. */
+  private readonly tallySink: TallySink;
   /** JSON text of share arrays that many payments have in common (the cached parts of a base). */
   private readonly sharesTexts = new WeakMap<readonly bigint[], string>();
 
-  /** On the ledger store's connection. */
-  constructor(ledger: SqliteLedgerStore) {
+  /** On the ledger store's connection. `splitPagePayments`: payments per page eachSplitByPayment reads (tests make it small). */
+  constructor(
+    ledger: SqliteLedgerStore,
+    private readonly options: { readonly splitPagePayments?: number } = {},
+  ) {
     this.db = ledger.db;
     this.stmt = statementCache(this.db);
     this.ledger = ledger;
+    this.tallySink = tallySinkOf(this.db);
     migrateModule(this.db, 'sharing', SHARING_MIGRATIONS);
     // A run inserts a million rows: with SQLite's default 2 MiB page cache every insert rereads inner pages.
     this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
@@ -270,7 +248,7 @@ export class SqliteShareStore implements ShareStore {
       const last = splits[splits.length - 1]?.payment.paymentId ?? first;
       const existing = this.stmt('SELECT payment_id FROM share_payments WHERE business_date = ? AND payment_id BETWEEN ? AND ?').pluck(true).all(date, first, last) as string[];
       const shared = new Set(existing);
-      const sums = new Map<SplitTable, Map<string, SeatSums>>();
+      const sums = new PageSums();
       let lines = 0;
       const values: unknown[] = [];
       let rows = 0;
@@ -286,12 +264,10 @@ export class SqliteShareStore implements ShareStore {
         const tableId = this.tableIds.get(s.table.key) ?? tables.get(s.table.key) ?? this.tableId(s.table, tables);
         values.push(date, p.paymentId, p.merchantId, p.currency, tableId, s.baseMinor, this.sharesText(s), s.clippedMinor === null ? null : jsonIntegers(s.clippedMinor), s.platformShareMinor);
         if (++rows === PAYMENT_ROWS_PER_INSERT) flush();
-        lines += addSplit(sums, s);
+        lines += sums.add(s.table, p.currency, s, 1);
       }
       flush();
-      const adds = new Map<string, PartyAdd>();
-      foldSums(sums, adds);
-      this.addTotals(date, adds);
+      this.addTotals(date, sums.fold());
       return { lines, tables };
     });
     this.writeLinesTx = this.db.transaction((date: string, lines: readonly ShareLine[]) => {
@@ -352,15 +328,24 @@ export class SqliteShareStore implements ShareStore {
     const classIds = new Map<string, number>();
     const classes = new Map<number, Route>();
     const tables = new Map<number, SplitTable>();
+    const tableIds: number[] = [];
+    const indexes = new Map<number, number>();
     const pending = this.db
       .transaction(() => {
         const pending = new Map<string, number>();
-        const idOf = (t: SplitTable): number => {
+        const idOf = (t: SplitTable): [number, number] => {
           const id = this.tableIds.get(t.key) ?? pending.get(t.key) ?? this.tableId(t, pending);
-          tables.set(id, t);
-          return id;
+          let index = indexes.get(id);
+          if (index === undefined) {
+            index = tableIds.push(id) - 1;
+            indexes.set(id, index);
+            tables.set(id, t);
+          }
+          return [id, index];
         };
-        const insert = this.stmt('INSERT INTO temp.share_route (merchant_id, product, class_id, base_kind, table_id, neg_table_id) VALUES (?, ?, ?, ?, ?, ?)');
+        const insert = this.stmt(
+          'INSERT INTO temp.share_route (merchant_id, product, class_id, base_kind, table_id, neg_table_id, table_idx, neg_table_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        );
         for (const { merchantId, product, route } of routes) {
           let classId = classIds.get(route.splitKey);
           if (classId === undefined) {
@@ -368,129 +353,152 @@ export class SqliteShareStore implements ShareStore {
             classIds.set(route.splitKey, classId);
             classes.set(classId, route);
           }
-          insert.run(merchantId, product, classId, BASE_KINDS[route.baseKind], idOf(route.table), idOf(route.negativeTable));
+          const [tableId, tableIdx] = idOf(route.table);
+          const [negTableId, negTableIdx] = idOf(route.negativeTable);
+          insert.run(merchantId, product, classId, BASE_KINDS[route.baseKind], tableId, negTableId, tableIdx, negTableIdx);
         }
         return pending;
       })
       .immediate();
     for (const [key, id] of pending) this.tableIds.set(key, id);
-    this.routing = { classes, tables, seats: Math.max(0, ...[...tables.values()].map((t) => t.seats.length)) };
+    this.routing = { classes, tables, tableIds, parts: [], talliedTable: talliedTable(Math.max(1, tableIds.length)) };
   }
 
-  routePage(businessDate: string, afterId: string, limit: number): { lastId: string; payments: number } | null {
+  routePageEnd(afterId: string, limit: number): { lastId: string | null } | null {
     if (!hasTable(this.db, 'payments')) return null;
-    const r = this.stmt(
-      `SELECT MAX(payment_id) AS last_id, COUNT(*) AS n FROM (SELECT payment_id FROM payments
-        WHERE payment_id > ? AND +business_date = ? AND status IN ${SUCCEEDED} ORDER BY payment_id LIMIT ?)`,
-    ).get(afterId, businessDate, limit) as Row;
-    const n = Number(r['n'] as bigint);
-    return n === 0 ? null : { lastId: r['last_id'] as string, payments: n };
+    // The id index alone (no row read): the page holds the date's payments among the next `limit` ids.
+    const lastId = this.stmt('SELECT payment_id FROM payments WHERE payment_id > ? ORDER BY payment_id LIMIT 1 OFFSET ?').pluck(true).get(afterId, limit - 1) as string | undefined;
+    if (lastId !== undefined) return { lastId };
+    return this.stmt('SELECT 1 FROM payments WHERE payment_id > ? LIMIT 1').get(afterId) === undefined ? null : { lastId: null };
   }
 
-  shareRoutedPage(businessDate: string, afterId: string, lastId: string, payments: number): RoutedPage {
+  shareRoutedPage(businessDate: string, afterId: string, lastId: string | null): RoutedPage {
     const routing = this.routing;
     if (routing === null) throw new Error('shareRoutedPage before setRoutes');
-    const page = [afterId, lastId, businessDate] as const;
-    const totalsSql = (onlyNew: boolean): string =>
-      `SELECT CASE WHEN sp.base_minor < 0 THEN r.neg_table_id ELSE r.table_id END AS table_id, p.currency AS currency, COUNT(*) AS n,
-              SUM(sp.base_minor) AS base, SUM(sp.platform_share_minor) AS platform, SUM(sp.lines) AS lines, SUM(sp.clipped_minor) AS clipped,
-              SUM(sp.clipped_minor > 0) AS clipped_payments, SUM(sp.base_minor < 0) AS negatives, SUM(sp.class_id IS NULL) AS missing
-              ${SEAT_INDEXES.slice(0, routing.seats).map((i) => `, SUM(sp.s${i}), SUM(sp.l${i})`).join('')}
-         FROM ${ROUTED_FROM} LEFT JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}
-        WHERE ${ROUTED_PAGE}${onlyNew ? ` AND ${NOT_SHARED}` : ''} GROUP BY 1, 2`;
-    const sums = (onlyNew: boolean): unknown[][] => this.stmt(totalsSql(onlyNew)).raw(true).all(...page) as unknown[][];
-    const clippedOf = (rows: readonly unknown[][]): { clippedMinor: bigint; clippedPayments: number } => ({
-      clippedMinor: rows.reduce((a, x) => a + (x[6] as bigint), 0n),
-      clippedPayments: rows.reduce((a, x) => a + Number(x[7] as bigint), 0),
-    });
-
+    const page: RoutedPageKey = { date: businessDate, after: afterId, last: lastId };
     const written = this.db
       .transaction(() => {
-        // One pass gives the page's sums when the parts of all its (split, base) are known (most pages but the
-        // first); otherwise the new ones are allocated (once per distinct base) and the sums taken again.
-        let all = sums(false);
-        if (all.some((x) => (x[9] as bigint) > 0n)) {
-          this.addMissingParts(routing.classes, page);
-          all = sums(false);
+        const shared = Number(
+          this.stmt(`SELECT COUNT(*) FROM share_payments WHERE business_date = @date AND payment_id > @after${lastId === null ? '' : ' AND payment_id <= @last'}`).pluck(true).get(pageParams(page)) as bigint,
+        );
+        // One pass writes the page and counts it (table_id goes through share_tally); a payment whose
+        // (split, base) has no part yet is counted apart and not written (OR IGNORE skips its NULL table_id):
+        // the page's new parts are then allocated (once per distinct base) and the rest written by a second pass.
+        if (shared === 0) {
+          const fresh = this.newTally(routing);
+          let inserted = this.insertRouted(routing, fresh, page, false);
+          if (fresh.missing > 0) {
+            this.addMissingParts(routing, page);
+            fresh.missing = 0;
+            inserted += this.insertRouted(routing, fresh, page, true);
+            // Every payment of the page has a route (the month's pairs include the day's).
+            if (fresh.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.missing} payments have no route`);
+          }
+          if (inserted !== fresh.payments) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${inserted} payments written, ${fresh.payments} counted`);
+          const all = this.totalsOf(routing, fresh);
+          this.addTotals(businessDate, all.sums.fold());
+          return { lines: all.lines, all };
         }
-        // Every payment of the page has a route (the month's pairs include the day's): none may drop out of the join.
-        const routed = all.reduce((a, x) => a + Number(x[2] as bigint), 0);
-        if (routed !== payments) throw new Error(`routed page (${afterId}, ${lastId}]: ${routed} of ${payments} payments have a route`);
-        const shared = Number(this.stmt('SELECT COUNT(*) FROM share_payments WHERE business_date = ? AND payment_id > ? AND payment_id <= ?').pluck(true).get(businessDate, afterId, lastId) as bigint);
-        const negative = all.some((x) => (x[8] as bigint) > 0n);
-        if (shared >= payments) return { lines: 0, clipped: clippedOf(all), negative };
-        const fresh = shared === 0 ? all : sums(true);
-        const expected = fresh.reduce((a, x) => a + Number(x[2] as bigint), 0);
-        const inserted = this.stmt(
-          `INSERT INTO share_payments (${PAYMENT_INSERT_COLUMNS})
-           SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, CASE WHEN sp.base_minor < 0 THEN r.neg_table_id ELSE r.table_id END,
-                  sp.base_minor, sp.shares, sp.clipped, sp.platform_share_minor
-             FROM ${ROUTED_FROM} CROSS JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}
-            WHERE ${ROUTED_PAGE}${shared === 0 ? '' : ` AND ${NOT_SHARED}`} ORDER BY p.payment_id`,
-        ).run(...page).changes;
-        if (inserted !== expected) throw new Error(`routed page (${afterId}, ${lastId}]: ${inserted} payments written, ${expected} expected`);
-        const adds = new Map<string, PartyAdd>();
-        let lines = 0;
-        for (const x of fresh) {
-          const table = routing.tables.get(Number(x[0] as bigint));
-          if (table === undefined) throw new Error(`table ${String(x[0])} is not a route's`);
-          const currency = x[1] as string;
-          lines += Number(x[5] as bigint);
-          const platform = partyAdd(adds, 'platform', 'platform', currency);
-          platform.lines += Number(x[2] as bigint);
-          platform.shareMinor += x[4] as bigint;
-          table.seats.forEach((seat, i) => {
-            const at = 10 + i * 2;
-            const seatLines = Number(x[at + 1] as bigint);
-            if (seatLines === 0) return;
-            const a = partyAdd(adds, seat.partyId, seat.partyKind, currency);
-            a.lines += seatLines;
-            a.shareMinor += x[at] as bigint;
-          });
-        }
-        this.addTotals(businessDate, adds);
-        return { lines, clipped: clippedOf(all), negative };
+        // A page an earlier run wrote, in whole or in part: all of it is counted (its clips and negative
+        // bases), what is missing is written.
+        const all = this.tallyPage(routing, page);
+        if (shared >= all.payments) return { lines: 0, all };
+        const fresh = this.newTally(routing);
+        this.insertRouted(routing, fresh, page, true);
+        if (fresh.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.missing} payments have no part`);
+        const totals = this.totalsOf(routing, fresh);
+        this.addTotals(businessDate, totals.sums.fold());
+        return { lines: totals.lines, all };
       })
       .immediate();
 
-    const negatives = written.negative
-      ? (this.stmt(`SELECT p.payment_id, ${ROUTE_BASE} AS base FROM ${ROUTED_FROM} WHERE ${ROUTED_PAGE} AND ${ROUTE_BASE} < 0 ORDER BY p.payment_id`).raw(true).all(...page) as [string, bigint][]).map(
+    const negatives = written.all.negative
+      ? (this.stmt(`SELECT p.payment_id, ${ROUTE_BASE} AS base FROM ${ROUTED_FROM} WHERE ${pageSql(page)} AND ${ROUTE_BASE} < 0 ORDER BY p.payment_id`).raw(true).all(pageParams(page)) as [string, bigint][]).map(
           ([paymentId, baseMinor]) => ({ paymentId, baseMinor }),
         )
       : [];
-    return { linesWritten: written.lines, clippedMinor: written.clipped.clippedMinor, clippedPayments: written.clipped.clippedPayments, negatives };
+    return { payments: written.all.payments, linesWritten: written.lines, clippedMinor: written.all.clippedMinor, clippedPayments: written.all.clippedPayments, negatives };
   }
 
-  /** Allocates the (split class, base) pairs of a page that temp.share_parts lacks, and keeps them there. */
-  private addMissingParts(classes: ReadonlyMap<number, Route>, page: readonly [string, string, string]): void {
+  /** A tally for a page: the (table, part) pairs known so far counted in a typed array. */
+  private newTally(routing: Routing): PageTally {
+    return new PageTally(routing.tableIds, routing.parts.length * routing.tableIds.length);
+  }
+
+  /** Writes the payments of the page (those not shared yet when `onlyNew`) whose part is known, counting every
+   *  payment of the page into `tally` (those without a part as missing); returns how many were written. */
+  private insertRouted(routing: Routing, tally: PageTally, page: RoutedPageKey, onlyNew: boolean): number {
+    return this.counting(tally, () =>
+      this.stmt(
+        `INSERT OR IGNORE INTO share_payments (${PAYMENT_INSERT_COLUMNS})
+         SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, ${routing.talliedTable}, sp.base_minor, sp.shares, sp.clipped, sp.platform_share_minor
+           FROM ${ROUTED_PARTS} WHERE ${pageSql(page)}${onlyNew ? ` AND ${NOT_SHARED}` : ''} ORDER BY p.payment_id`,
+      ).run(pageParams(page)).changes,
+    );
+  }
+
+  /** Counts every payment of the page (shared or not), allocating the parts it lacks; checks each has a route. */
+  private tallyPage(routing: Routing, page: RoutedPageKey): TallyTotals {
+    const count = (): PageTally => {
+      const tally = this.newTally(routing);
+      this.counting(tally, () => this.stmt(`SELECT COUNT(${routing.talliedTable}) FROM ${ROUTED_PARTS} WHERE ${pageSql(page)}`).pluck(true).get(pageParams(page)));
+      return tally;
+    };
+    let tally = count();
+    if (tally.missing > 0) {
+      this.addMissingParts(routing, page);
+      tally = count();
+      if (tally.missing > 0) throw new Error(`routed page (${page.after}, ${page.last ?? ''}]: ${tally.missing} payments have no route`);
+    }
+    return this.totalsOf(routing, tally);
+  }
+
+  private totalsOf(routing: Routing, tally: PageTally): TallyTotals {
+    return foldTally(
+      tally,
+      (tableId) => {
+        const table = routing.tables.get(tableId);
+        if (table === undefined) throw new Error(`table ${tableId} is not a route's`);
+        return table;
+      },
+      (partId) => {
+        const part = routing.parts[partId];
+        if (part === undefined) throw new Error(`part ${partId} was not allocated`);
+        return part;
+      },
+    );
+  }
+
+  /** Runs `f` with share_tally counting into `tally` (one statement at a time runs on a connection). */
+  private counting<T>(tally: PageTally, f: () => T): T {
+    if (this.tallySink.current !== null) throw new Error('share_tally is already counting');
+    this.tallySink.current = tally;
+    try {
+      return f();
+    } finally {
+      this.tallySink.current = null;
+    }
+  }
+
+  /** Allocates the (split class, base) pairs of a page that temp.share_parts lacks, and keeps them there (and their part ids). */
+  private addMissingParts(routing: Routing, page: RoutedPageKey): void {
     const pairs = this.stmt(
       `SELECT DISTINCT r.class_id, ${ROUTE_BASE} FROM ${ROUTED_FROM} LEFT JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}
-        WHERE ${ROUTED_PAGE} AND sp.class_id IS NULL`,
+        WHERE ${pageSql(page)} AND sp.class_id IS NULL`,
     )
       .raw(true)
-      .all(...page) as [bigint, bigint][];
-    const parts: [number, BaseSplit][] = [];
+      .all(pageParams(page)) as [bigint, bigint][];
+    const insert = this.stmt('INSERT INTO temp.share_parts (class_id, base_minor, part_id, shares, clipped, platform_share_minor) VALUES (?, ?, ?, ?, ?, ?)');
     for (const [classBig, baseMinor] of pairs) {
       const classId = Number(classBig);
-      const route = classes.get(classId);
+      const route = routing.classes.get(classId);
       if (route === undefined) throw new Error(`split class ${classId} has no route`);
-      parts.push([classId, route.split(baseMinor)]);
-    }
-    const insert = this.stmt(
-      `INSERT INTO temp.share_parts (class_id, base_minor, shares, clipped, platform_share_minor, lines, clipped_minor, ${SEAT_INDEXES.map((i) => `s${i}, c${i}, l${i}`).join(', ')})
-       VALUES (${Array(7 + SEATS_MAX * 3).fill('?').join(', ')})`,
-    );
-    for (const [classId, b] of parts) {
-      const seatValues: unknown[] = [];
-      let lines = 1;
-      for (const i of SEAT_INDEXES) {
-        const share = b.sharesMinor[i] ?? 0n;
-        const clipped = b.clippedMinor?.[i] ?? 0n;
-        const line = share !== 0n || clipped !== 0n ? 1 : 0;
-        lines += line;
-        seatValues.push(share, clipped, line);
-      }
-      insert.run(classId, b.baseMinor, jsonIntegers(b.sharesMinor), b.clippedMinor === null ? null : jsonIntegers(b.clippedMinor), b.platformShareMinor, lines, b.clippedTotalMinor, ...seatValues);
+      const b = route.split(baseMinor);
+      const partId = routing.parts.length;
+      if (partId >= ROUTED_PARTS_MAX || (partId + 1) * routing.tableIds.length > Number.MAX_SAFE_INTEGER) throw new Error(`a routed run of more than ${partId} distinct bases`);
+      // Ids are never reused: a part whose row a rolled-back page took away is allocated again under a new id.
+      routing.parts.push(b);
+      insert.run(classId, b.baseMinor, partId, jsonIntegers(b.sharesMinor), b.clippedMinor === null ? null : jsonIntegers(b.clippedMinor), b.platformShareMinor);
     }
   }
 
@@ -614,94 +622,8 @@ export class SqliteShareStore implements ShareStore {
     }
   }
 
-  eachLineByPayment(businessDate: string, visit: (line: ShareLine) => void): void {
-    // The payments arm reads share_payments in its key order (no sort); the few clawback lines are sorted
-    // and merged in by SQLite (MERGE (UNION ALL)), so SQLite's own ordering of ids decides, as in eachLine.
-    const rows = this.stmt(
-      `SELECT 0 AS k, payment_id AS pid, payment_id AS sid, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor,
-              NULL AS party_id, NULL AS party_kind, NULL AS rule_id, NULL AS rate
-         FROM share_payments WHERE business_date = ?
-       UNION ALL
-       SELECT 1, payment_id, source_id, merchant_id, currency, NULL, base_minor, NULL, clipped_minor, share_minor, party_id, party_kind, rule_id, rate
-         FROM share_refund_lines WHERE business_date = ?
-       ORDER BY 2, 1, 3`,
-    )
-      .raw(true)
-      .iterate(businessDate, businessDate) as Iterable<unknown[]>;
-    const tables = new Map<number, StoredTable>();
-    const integers = new Map<string, readonly bigint[]>();
-    const parse = (text: string): readonly bigint[] => {
-      let values = integers.get(text);
-      if (values === undefined) {
-        if (integers.size >= PARSED_ARRAYS_MAX) integers.clear();
-        values = parseIntegers(text);
-        integers.set(text, values);
-      }
-      return values;
-    };
-    for (const r of rows) {
-      const paymentId = r[1] as string;
-      const merchantId = r[3] as string;
-      const currency = r[4] as string;
-      const baseMinor = r[6] as bigint;
-      if (r[0] !== 0n && r[0] !== 0) {
-        visit({
-          paymentId,
-          sourceKind: 'refund',
-          sourceId: r[2] as string,
-          partyId: r[10] as string,
-          partyKind: r[11] as PartyKind,
-          merchantId,
-          currency,
-          ruleId: r[12] as string,
-          baseMinor,
-          rate: r[13] as string,
-          shareMinor: r[9] as bigint,
-          clippedMinor: r[8] as bigint,
-        });
-        continue;
-      }
-      const tableId = Number(r[5] as bigint);
-      let table = tables.get(tableId);
-      if (table === undefined) {
-        table = this.storedTable(tableId);
-        tables.set(tableId, table);
-      }
-      const shares = parse(r[7] as string);
-      const clipped = r[8] === null ? null : parse(r[8] as string);
-      if (shares.length !== table.seats.length) throw new Error(`share_payments ${paymentId}: ${shares.length} shares for ${table.seats.length} seats`);
-      // As the view: a seat's line only when it has a share or a clipped amount; the platform's when stored.
-      table.seats.forEach(([partyId, partyKind, rate], i) => {
-        const shareMinor = shares[i] ?? 0n;
-        const clippedMinor = clipped?.[i] ?? 0n;
-        if (shareMinor === 0n && clippedMinor === 0n) return;
-        visit({ paymentId, sourceKind: 'payment', sourceId: paymentId, partyId, partyKind, merchantId, currency, ruleId: table.ruleId, baseMinor, rate, shareMinor, clippedMinor });
-      });
-      const platformShareMinor = r[9] as bigint | null;
-      if (platformShareMinor !== null) {
-        visit({
-          paymentId,
-          sourceKind: 'payment',
-          sourceId: paymentId,
-          partyId: 'platform',
-          partyKind: 'platform',
-          merchantId,
-          currency,
-          ruleId: table.ruleId,
-          baseMinor,
-          rate: table.platformRate as string,
-          shareMinor: platformShareMinor,
-          clippedMinor: 0n,
-        });
-      }
-    }
-  }
-
-  /** A row of share_tables, its seats parsed. */
-  private storedTable(tableId: number): StoredTable {
-    const r = this.stmt('SELECT rule_id, platform_rate, seats FROM share_tables WHERE table_id = ?').raw(true).get(tableId) as [string, string | null, string] | undefined;
-    if (r === undefined) throw new Error(`share_tables has no table ${tableId}`);
-    return { ruleId: r[0], platformRate: r[1], seats: JSON.parse(r[2]) as [string, PartyKind, string][] };
+  eachSplitByPayment(businessDate: string, visit: SplitVisitor): void {
+    new SplitReader(this.stmt, this.options.splitPagePayments).each(businessDate, visit);
   }
 
   async postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]> {

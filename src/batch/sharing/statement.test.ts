@@ -1,4 +1,4 @@
-// Share statements written in one pass over the day's lines in payment order (store.eachLineByPayment) are
+// Share statements written in one pass over the day's splits in payment order (store.eachSplitByPayment) are
 // byte for byte the files the view-based writer gave (every line of share_lines read sorted by party,
 // currency, payment, source), kept here only as the reference: same names, rows, order and totals, on days
 // with several parties, two currencies, capped (clipped) shares, clawbacks of refunds of the day's and an
@@ -68,18 +68,22 @@ afterEach(async () => {
   for (const c of cleanup) await c();
   cleanup = [];
 });
-function fixture(): { store: SqliteShareStore; dir: string } {
+/** A store, and one on the same database that reads splits in pages of 3 payments (most pages end in the middle of the day). */
+function fixture(): { store: SqliteShareStore; paged: SqliteShareStore; dir: string } {
   const ledger = SqliteLedgerStore.open(':memory:');
   const dir = mkdtempSync(join(tmpdir(), 'share-stmt-'));
   cleanup.push(async () => {
     await ledger.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store: new SqliteShareStore(ledger), dir };
+  return { store: new SqliteShareStore(ledger), paged: new SqliteShareStore(ledger, { splitPagePayments: 3 }), dir };
 }
 
 interface DayPayment {
   readonly id: number;
+  /** After the id's digits: ids a CSV cell must escape, with the separators of the packed read, or non-ASCII (the
+   *  last two order differently in UTF-16 and in SQLite's BINARY collation). */
+  readonly suffix?: string;
   readonly merchant: 'M1' | 'M2' | 'M3';
   readonly currency: 'CNY' | 'USD';
   readonly feeMinor: bigint;
@@ -91,7 +95,7 @@ interface DayPayment {
 /** Shares the payments (on D0 when `earlier`, else D) and writes on D the clawbacks of their refunds. */
 function shareDayOf(store: SqliteShareStore, payments: readonly DayPayment[]): void {
   const asPayment = (p: DayPayment): SharePayment => ({
-    paymentId: `P${String(p.id).padStart(4, '0')}`,
+    paymentId: `P${String(p.id).padStart(4, '0')}${p.suffix ?? ''}`,
     merchantId: p.merchant,
     product: 'wallet',
     currency: p.currency,
@@ -126,10 +130,14 @@ function shareDayOf(store: SqliteShareStore, payments: readonly DayPayment[]): v
 /** Every file of a directory: name → bytes. */
 const contents = (dir: string): Map<string, string> => new Map(readdirSync(dir).sort().map((name) => [name, readFileSync(join(dir, name), 'latin1')]));
 
-const TINY: StatementLimits = { partBufferChars: 300, totalBufferChars: 900, copyChunkBytes: 7, openPartsMax: 2 };
+const TINY: StatementLimits = { partBufferBytes: 300, totalBufferBytes: 900, copyChunkBytes: 7, openPartsMax: 2 };
+
+/** Id endings: plain, escaped by csvCell (formula start, comma, quote), the packed read's separators, non-ASCII. */
+const SUFFIXES = ['', '', '', '=1+1', ',x', '"q"', '\u001f', '\u001e', 'é', '\u{1F600}', '\uE000'] as const;
 
 const dayPayment = fc.record({
-  id: fc.integer({ min: 1, max: 9999 }),
+  id: fc.integer({ min: 1, max: 40 }),
+  suffix: fc.constantFrom(...SUFFIXES),
   merchant: fc.constantFrom('M1' as const, 'M2' as const, 'M3' as const),
   currency: fc.constantFrom('CNY' as const, 'USD' as const),
   feeMinor: fc.bigInt({ min: 1n, max: 20_000n }),
@@ -165,18 +173,18 @@ describe('share statements in one pass over the lines in payment order', () => {
     expect(contents(join(dir, 'pass'))).toEqual(contents(join(dir, 'view')));
   });
 
-  it('Given random days, When written with the default limits and with tiny buffers (parts spilled, most reopened for each spill, copied in pieces), Then the files equal the view-based writer byte for byte', () => {
+  it('Given random days (ids to escape, with the packed read separators, non-ASCII), When written with the default limits and with tiny buffers and pages (parts spilled, most reopened for each spill, copied in pieces; splits read 3 payments a page), Then the files equal the view-based writer byte for byte', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(dayPayment, { selector: (p) => p.id, maxLength: 40 }), (day) => {
-        const { store, dir } = fixture();
+      fc.property(fc.uniqueArray(dayPayment, { selector: (p) => `${p.id}${p.suffix}`, maxLength: 40 }), (day) => {
+        const { store, paged, dir } = fixture();
         shareDayOf(store, day);
         const reference = viewStatements(store, D, join(dir, 'view'));
         const expected = contents(join(dir, 'view'));
-        for (const [name, limits] of [
-          ['pass', STATEMENT_LIMITS],
-          ['tiny', TINY],
+        for (const [name, limits, reader] of [
+          ['pass', STATEMENT_LIMITS, store],
+          ['tiny', TINY, paged],
         ] as const) {
-          const files = writeStatements(store, D, join(dir, name), limits);
+          const files = writeStatements(reader, D, join(dir, name), limits);
           expect(files.map((f) => [f.partyId, f.lines, f.path.replace(`/${name}/`, '/view/')])).toEqual(reference.map((f) => [f.partyId, f.lines, f.path]));
           expect(contents(join(dir, name))).toEqual(expected);
         }
