@@ -9,12 +9,18 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, storedLines } from './line-block.js';
+import { decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type StoredBlock } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
 import { LineTable } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
 import { SqliteReconStore } from './sqlite/recon-store.js';
 import { payLine, refundLine } from './test-support.js';
+
+/** A stored block's lines as objects, in order. */
+const storedLines = (stored: StoredBlock): StatementLine[] => {
+  const table = LineTable.ofStored(stored);
+  return Array.from({ length: table.length }, (_v, i) => table.line(i));
+};
 
 const STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
 

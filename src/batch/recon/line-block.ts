@@ -29,7 +29,6 @@ import type { LineKind, LineStatus, StatementLine } from './line.js';
 export const LINE_BLOCK_ROWS = 2_000;
 
 const STATUS_CODES: Readonly<Record<LineStatus, string>> = { succeeded: 's', failed: 'f', closed: 'c', processing: 'p', revoked: 'r' };
-const KIND_OF: Readonly<Record<string, LineKind>> = { p: 'payment', r: 'refund' };
 const STATUS_OF: Readonly<Record<string, LineStatus>> = { s: 'succeeded', f: 'failed', c: 'closed', p: 'processing', r: 'revoked' };
 
 /** A block as stored: binary (packed columns) or JSON text (see the top of this file). */
@@ -383,36 +382,6 @@ export function readStoredBlock(stored: StoredBlock): ReadBlock {
   return typeof stored === 'string' ? { json: parseLineBlock(stored) } : { packed: decodeBlock(stored) };
 }
 
-/** The lines of a stored block, in order, as objects. */
-export function storedLines(stored: StoredBlock): StatementLine[] {
-  const b = readStoredBlock(stored);
-  if ('json' in b) return Array.from({ length: b.json.n }, (_v, i) => blockLine(b.json, i));
-  const c = b.packed;
-  const txn = c.txn.split('\n');
-  const orig = c.orig.split('\n');
-  const order = c.order.split('\n');
-  const refund = c.refund.split('\n');
-  const wide = new Map(c.wideAmounts);
-  return Array.from({ length: c.rows }, (_v, i): StatementLine => {
-    const nulls = c.nulls[i] as number;
-    const ks = c.kindStatus[i] as number;
-    const fee = c.fee[i] as number;
-    const w = wide.get(i);
-    return {
-      line: c.line[i] as number,
-      kind: (ks & 16) !== 0 ? 'refund' : 'payment',
-      channelTxnId: txn[i] as string,
-      originalChannelTxnId: (nulls & 1) !== 0 ? null : (orig[i] as string),
-      merchantOrderNo: (nulls & 2) !== 0 ? null : (order[i] as string),
-      merchantRefundNo: (nulls & 4) !== 0 ? null : (refund[i] as string),
-      amountMinor: w === undefined ? (c.amount[i] as bigint) : BigInt(w),
-      currency: c.dict[c.cur[i] as number] as string,
-      status: LINE_STATUS_ORDER[ks & 15] as LineStatus,
-      occurredAt: c.dict[c.at[i] as number] as string,
-      fee: fee < 0 ? null : (c.dict[fee] as string),
-    };
-  });
-}
 
 /** A stored block's text as columns; a block packed by migration 2 (an array per line) is converted. */
 export function parseLineBlock(encoded: string): LineBlock {
@@ -442,30 +411,9 @@ export function blockAmount(b: LineBlock, i: number): bigint {
   return typeof a === 'number' ? BigInt(a) : BigInt(a);
 }
 
-export function blockKind(b: LineBlock, i: number): LineKind {
-  return KIND_OF[b.kind.charAt(i)] as LineKind;
-}
 
 export function blockStatus(b: LineBlock, i: number): LineStatus {
   return STATUS_OF[b.status.charAt(i)] as LineStatus;
-}
-
-/** Line `i` of a block as an object. */
-export function blockLine(b: LineBlock, i: number): StatementLine {
-  const fee = b.fee[i] as number;
-  return {
-    line: b.line[i] as number,
-    kind: blockKind(b, i),
-    channelTxnId: b.txn[i] as string,
-    originalChannelTxnId: b.orig[i] ?? null,
-    merchantOrderNo: b.order[i] ?? null,
-    merchantRefundNo: b.refund[i] ?? null,
-    amountMinor: blockAmount(b, i),
-    currency: b.dict[b.cur[i] as number] as string,
-    status: blockStatus(b, i),
-    occurredAt: b.dict[b.at[i] as number] as string,
-    fee: fee < 0 ? null : (b.dict[fee] as string),
-  };
 }
 
 /** Lines of the block that occurred on the date (a file with none on its date is the wrong file). */

@@ -36,7 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
-import { blockAmount, blockStatus, LINE_STATUS_ORDER, type LineBlock, type PackedColumns, type ReadBlock } from './line-block.js';
+import { blockAmount, blockStatus, LINE_STATUS_ORDER, readStoredBlock, type LineBlock, type PackedColumns, type ReadBlock, type StoredBlock } from './line-block.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
@@ -666,6 +666,13 @@ export class LineTable implements LineColumns {
       this.feeAt.set(i, fee < 0 ? -1 : (dict[fee] as number));
       this.lineNo.set(i, b.line[k] as number);
     }
+  }
+
+  /** A stored block's lines (binary or JSON), as a table of their own. */
+  static ofStored(stored: StoredBlock): LineTable {
+    const table = new LineTable();
+    table.appendRead(readStoredBlock(stored));
+    return table;
   }
 
   /** A stored block's lines, read (line-block.ts), appended in order. */

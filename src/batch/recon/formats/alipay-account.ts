@@ -10,7 +10,7 @@
 
 import { ReconError } from '../errors.js';
 import type { StatementSummary } from '../line.js';
-import { cellAt, readAlipayCsv, requireFooter } from './alipay-csv.js';
+import { readAlipayCsv, requireFooter } from './alipay-csv.js';
 import { checkFooterAmount, checkFooterCount, findEntry } from './alipay-trade.js';
 import { decimalToMinor, localDateTimeToIso } from './cells.js';
 import { CHINA_OFFSET, type FormatInput, type FormatParser, type LineEmitter } from './emit.js';
@@ -39,22 +39,22 @@ export const parseAlipayAccount: FormatParser = async (input: FormatInput, emit:
     const iTime = header.require('发生时间');
     const iIncome = header.require('收入金额(+元)', '收入金额(元)');
     const iExpense = header.require('支出金额(-元)', '支出金额(元)');
-    return (cells, lineNo) => {
+    return (row, lineNo) => {
       const where = `${detailName}:${lineNo}`;
-      const incomeText = cellAt(cells, iIncome);
-      const expenseText = cellAt(cells, iExpense);
+      const incomeText = row.cell(iIncome);
+      const expenseText = row.cell(iExpense);
       const income = decimalToMinor(incomeText, currency.exponent, false);
       if (income === undefined) throw new ReconError('amount_invalid', `${where}: 收入金额 ${JSON.stringify(incomeText.slice(0, 40))} is not an unsigned amount with at most ${currency.exponent} decimals.`);
       const expenseSigned = decimalToMinor(expenseText, currency.exponent, true);
       if (expenseSigned === undefined) throw new ReconError('amount_invalid', `${where}: 支出金额 ${JSON.stringify(expenseText.slice(0, 40))} is not an amount with at most ${currency.exponent} decimals.`);
       const expense = expenseSigned < 0n ? -expenseSigned : expenseSigned;
       if (income > 0n && expense > 0n) throw new ReconError('row_malformed', `${where}: both 收入金额 and 支出金额 are set.`);
-      const time = cellAt(cells, iTime);
+      const time = row.cell(iTime);
       const occurredAt = localDateTimeToIso(time, CHINA_OFFSET);
       if (occurredAt === undefined) throw new ReconError('row_malformed', `${where}: 发生时间 ${JSON.stringify(time.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
-      const txn = cellAt(cells, iBusiness) || cellAt(cells, iEntry);
+      const txn = row.cell(iBusiness) || row.cell(iEntry);
       if (txn === '') throw new ReconError('row_malformed', `${where}: a row without 业务流水号 or 账务流水号.`);
-      const orderNo = cellAt(cells, iOrder);
+      const orderNo = row.cell(iOrder);
       const out = expense > 0n;
       emit.emit({
         kind: out ? 'refund' : 'payment',

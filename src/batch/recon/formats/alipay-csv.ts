@@ -136,8 +136,3 @@ export function requireFooter(footer: ReadonlyMap<string, FooterTotal>, label: s
   if (total === undefined) throw new ReconError('file_truncated', `${name}: the footer has no #${label} line; the file was cut off or is not complete.`);
   return total;
 }
-
-/** The cell at `at` with Alipay's tabs trimmed ('' when the column is absent). */
-export function cellAt(row: AlipayRow, at: number): string {
-  return row.cell(at);
-}

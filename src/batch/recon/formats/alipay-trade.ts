@@ -14,7 +14,7 @@
 import { toDecimalString, type Currency } from '../../../ledger/index.js';
 import { ReconError } from '../errors.js';
 import type { StatementSummary } from '../line.js';
-import { cellAt, readAlipayCsv, requireFooter, type AlipayRow, type FooterTotal } from './alipay-csv.js';
+import { readAlipayCsv, requireFooter, type AlipayRow, type FooterTotal } from './alipay-csv.js';
 import { decimalToMinor, localDateTimeToIso, readScaledDecimal } from './cells.js';
 import { CHINA_OFFSET, totalsMismatch, type FormatInput, type FormatParser, type LineEmitter } from './emit.js';
 import { entryChunks, looksLikeZip, readEntry, readZipDirectory, type ZipArchive, type ZipEntry } from './zip.js';
@@ -80,8 +80,8 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
     const iBatch = header.find('退款批次号/请求号');
     const iFee = header.find('服务费(元)');
     // Per row: no closure and no message text unless the row is bad.
-    const amount = (cells: AlipayRow, at: number, column: string, refund: boolean, lineNo: number): bigint => {
-      const text = cellAt(cells, at);
+    const amount = (row: AlipayRow, at: number, column: string, refund: boolean, lineNo: number): bigint => {
+      const text = row.cell(at);
       const value = decimalToMinor(text, currency.exponent, refund);
       if (value === undefined || (refund && value > 0n)) {
         throw new ReconError(
@@ -91,14 +91,14 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
       }
       return value;
     };
-    return (cells, lineNo) => {
-      const type = cellAt(cells, iType);
+    return (row, lineNo) => {
+      const type = row.cell(iType);
       if (type !== '交易' && type !== '退款') throw new ReconError('status_unknown', `${detailName}:${lineNo}: 业务类型 ${JSON.stringify(type.slice(0, 40))} is neither 交易 nor 退款.`);
       const refund = type === '退款';
-      const received = amount(cells, iReceived, '商家实收（元）', refund, lineNo);
-      orderTotal += amount(cells, iOrderAmount, '订单金额（元）', refund, lineNo);
-      const discount = iDiscount >= 0 ? amount(cells, iDiscount, '商家优惠（元）', refund, lineNo) : 0n;
-      const feeText = cellAt(cells, iFee);
+      const received = amount(row, iReceived, '商家实收（元）', refund, lineNo);
+      orderTotal += amount(row, iOrderAmount, '订单金额（元）', refund, lineNo);
+      const discount = iDiscount >= 0 ? amount(row, iDiscount, '商家优惠（元）', refund, lineNo) : 0n;
+      const feeText = row.cell(iFee);
       let feeValue: bigint | undefined;
       let feeScale: number | undefined;
       if (feeText !== '') {
@@ -107,13 +107,13 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
         feeValue = parsed.value;
         feeScale = parsed.scale;
       }
-      const finished = cellAt(cells, iFinished);
+      const finished = row.cell(iFinished);
       const occurredAt = localDateTimeToIso(finished, CHINA_OFFSET);
       if (occurredAt === undefined) throw new ReconError('row_malformed', `${detailName}:${lineNo}: 完成时间 ${JSON.stringify(finished.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
-      const tradeNo = cellAt(cells, iTrade);
+      const tradeNo = row.cell(iTrade);
       if (tradeNo === '') throw new ReconError('row_malformed', `${detailName}:${lineNo}: a row without 支付宝交易号.`);
-      const orderNo = cellAt(cells, iOrder);
-      const batch = cellAt(cells, iBatch);
+      const orderNo = row.cell(iOrder);
+      const batch = row.cell(iBatch);
       if (refund) {
         refundReceived += received;
         refundDiscount += discount;
@@ -196,16 +196,16 @@ async function readSummaryTotals(bytes: Buffer, where: string, input: FormatInpu
       const iRefunds = header.require('退款订单总笔数');
       const iOrder = header.require('订单金额(元)');
       const iReceived = header.require('商家实收(元)');
-      return (cells, lineNo) => {
-        if (cellAt(cells, 0) !== '合计') return;
+      return (row, lineNo) => {
+        if (row.cell(0) !== '合计') return;
         const count = (at: number): number => {
-          const text = cellAt(cells, at);
+          const text = row.cell(at);
           const value = decimalToMinor(text, 0, false);
           if (value === undefined) throw new ReconError('row_malformed', `${where}:${lineNo}: ${JSON.stringify(text.slice(0, 40))} is not a count.`);
           return Number(value);
         };
         const amount = (at: number): bigint => {
-          const text = cellAt(cells, at);
+          const text = row.cell(at);
           const value = decimalToMinor(text, currency.exponent, true) ?? (text === '-0.00' ? 0n : undefined);
           if (value === undefined) throw new ReconError('amount_invalid', `${where}:${lineNo}: ${JSON.stringify(text.slice(0, 40))} is not an amount.`);
           return value;

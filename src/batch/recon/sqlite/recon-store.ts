@@ -12,9 +12,9 @@ import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/d
 import { migrateModule, statementCache } from '../../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../../ledger/sqlite/store.js';
 import type { FormatName } from '../config.js';
-import { storedLines, type EncodedLineBlock, type StoredBlock } from '../line-block.js';
+import type { EncodedLineBlock, StoredBlock } from '../line-block.js';
 import type { LineKind, StatementLine, StatementSummary } from '../line.js';
-import type { DiscrepancyType, MatchedPairs, OurRecord, OutcomeCounts, OutcomeKind, OutcomeNote, RecordSource, RecordTable } from '../match.js';
+import { LineTable, type DiscrepancyType, type MatchedPairs, type OurRecord, type OutcomeCounts, type OutcomeKind, type OutcomeNote, type RecordSource, type RecordTable } from '../match.js';
 import type {
   ImportWriter,
   ItemFilter,
@@ -465,8 +465,9 @@ export class SqliteReconStore implements ReconStore {
     const intern = new Interner();
     let page: StatementLine[] = [];
     for await (const stored of this.lineBlocks(fileId)) {
-      for (const line of storedLines(stored)) {
-        const l = internLine(line, intern);
+      const block = LineTable.ofStored(stored);
+      for (let i = 0; i < block.length; i++) {
+        const l = internLine(block.line(i), intern);
         page.push(l);
         if (page.length >= chunkRows) {
           yield page;
@@ -492,7 +493,7 @@ export class SqliteReconStore implements ReconStore {
       .raw(true)
       .get(fileId, lineSeq) as unknown[] | undefined;
     if (r === undefined || lineSeq >= num(r[0]) + num(r[1])) return undefined;
-    return storedLines(storedBlock(r[2]))[lineSeq - num(r[0])];
+    return LineTable.ofStored(storedBlock(r[2])).line(lineSeq - num(r[0]));
   }
 
   // ---- our side ----
