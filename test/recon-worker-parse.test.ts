@@ -26,7 +26,7 @@ async function parseWith(mode: 'always' | 'never', path: string): Promise<{ sha2
   try {
     const sha256 = await parse.sha256;
     const blocks: EncodedLineBlock[] = [];
-    const summary = await parse.blocks((b) => blocks.push(b));
+    const summary = await parse.blocks((b) => void blocks.push(b));
     return { sha256, blocks, summary, onWorker: parse.onWorker };
   } finally {
     parse.close();
@@ -119,7 +119,7 @@ describe('Given a WeChat bill of 4,321 rows', () => {
     const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always', hashGate: gate });
     try {
       let rows = 0;
-      const summary = await parse.blocks((b) => (rows += b.rows));
+      const summary = await parse.blocks((b) => void (rows += b.rows));
       expect([summary.rows, rows]).toEqual([4_321, 4_321]);
       Atomics.store(new Int32Array(gate), 0, 1);
       Atomics.notify(new Int32Array(gate), 0);

@@ -32,7 +32,7 @@ export type StatementSource = (onLine: (line: StatementLine) => void) => Promise
  * A parse that hands over the lines packed in blocks (line-block.ts), in file order: what a parse on a
  * worker thread sends (see worker-parse.ts). A throw from onBlock stops the parse.
  */
-export type BlockSource = (onBlock: (block: EncodedLineBlock) => void) => Promise<StatementSummary>;
+export type BlockSource = (onBlock: (block: EncodedLineBlock) => void | Promise<void>) => Promise<StatementSummary>;
 
 /** A line-by-line parse as a block source. */
 export function blocksOf(read: StatementSource): BlockSource {
@@ -40,9 +40,10 @@ export function blocksOf(read: StatementSource): BlockSource {
     const builder = new LineBlockBuilder();
     const summary = await read((line) => {
       builder.add(line);
-      if (builder.rows >= LINE_BLOCK_ROWS) onBlock(builder.take());
+      // On this thread the parse cannot wait for the block's import; what onBlock returns is not awaited.
+      if (builder.rows >= LINE_BLOCK_ROWS) void onBlock(builder.take());
     });
-    if (builder.rows > 0) onBlock(builder.take());
+    if (builder.rows > 0) void onBlock(builder.take());
     return summary;
   };
 }
@@ -64,6 +65,17 @@ export interface ImportRequest {
   readonly rowsMax?: number;
   /** Keep the imported lines in the result, so a match in the same process need not read them back. */
   readonly keepLines?: boolean;
+  /**
+   * Told of the staging version once it exists, and of each block once it is stored, in file order (a
+   * streaming match, see run.ts). A throw fails the import; an import that fails removes what it wrote.
+   */
+  readonly observer?: ImportObserver;
+}
+
+export interface ImportObserver {
+  begin(fileId: number): Promise<void>;
+  /** A stored block; `first` is the 0-based index of its first line in the file. */
+  block(read: ReadBlock, first: number): Promise<void>;
 }
 
 export type ImportProgress = { readonly kind: 'rows'; readonly rows: number; readonly elapsedMs: number };
@@ -109,12 +121,15 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
     sourceName: req.sourceName,
     nowMs: startedMs,
   });
+  const observer = req.observer;
   let rows = 0;
   let onDate = 0;
   const kept: LineTable | undefined = req.keepLines === true ? new LineTable() : undefined;
   // Blocks are written in order, one after the other; a write failure stops the import.
-  let writing: Promise<void> = Promise.resolve();
   let writeFailed: unknown;
+  let writing: Promise<void> = (observer === undefined ? Promise.resolve() : observer.begin(writer.fileId)).catch((e: unknown) => {
+    writeFailed ??= e;
+  });
   const read = typeof req.read === 'function' ? blocksOf(req.read) : req.read.blocks;
   try {
     const summary = await read((block) => {
@@ -126,11 +141,16 @@ export async function importStatement(store: ReconStore, req: ImportRequest, dep
       const read: ReadBlock = block.columns !== undefined ? { packed: block.columns } : readStoredBlock(block.encoded);
       onDate += linesOnDate('packed' in read ? read.packed : read.json, req.businessDate);
       kept?.appendRead(read);
-      writing = writing.then(() => writer.append(block)).catch((e: unknown) => {
-        writeFailed ??= e;
-      });
+      writing = writing
+        .then(() => writer.append(block))
+        .then(() => observer?.block(read, before))
+        .catch((e: unknown) => {
+          writeFailed ??= e;
+        });
       const every = IMPORT_LIMITS.progressEveryRows;
       if (Math.floor(rows / every) > Math.floor(before / every)) deps.onProgress?.({ kind: 'rows', rows, elapsedMs: deps.clock() - startedMs });
+      // Done when stored (and observed): a parse on a worker waits for it when too many blocks are in flight.
+      return writing;
     });
     await writing;
     if (writeFailed !== undefined) throw writeFailed;

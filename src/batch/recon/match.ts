@@ -125,7 +125,7 @@ export function feesEqual(a: Fee | 'invalid', b: Fee | 'invalid'): boolean {
 
 const exponents = new Map<string, bigint>();
 /** Our expected fee in minor units as a FeeValue (1 fen CNY = 10^16). */
-function feeValueOfMinor(amountMinor: bigint, currency: string): bigint {
+export function feeValueOfMinor(amountMinor: bigint, currency: string): bigint {
   let scale = exponents.get(currency);
   if (scale === undefined) exponents.set(currency, (scale = POW10[FEE_SCALE - (findCurrency(currency)?.exponent ?? 2)] as bigint));
   return (amountMinor < 0n ? -amountMinor : amountMinor) * scale;
@@ -199,7 +199,7 @@ export interface CoreOutcome {
 const OUTCOME_KINDS: readonly OutcomeKind[] = ['matched', 'suspense', 'discrepancy'];
 const NOTES: readonly OutcomeNote[] = ['late', 'no_movement', 'void_row'];
 const bit = (t: DiscrepancyType): number => 1 << DISCREPANCY_TYPES.indexOf(t);
-const BIT = {
+export const BIT = {
   currency: bit('currency_mismatch'),
   amount: bit('amount_mismatch'),
   status: bit('status_mismatch'),
@@ -209,7 +209,7 @@ const BIT = {
 } as const;
 
 /** Differences as a bit set over DISCREPANCY_TYPES, in precedence order. */
-function differencesOf(mask: number): DiscrepancyType[] {
+export function differencesOf(mask: number): DiscrepancyType[] {
   return DISCREPANCY_TYPES.filter((_t, i) => (mask & (1 << i)) !== 0);
 }
 
@@ -322,7 +322,7 @@ function pairSides(channel: SideView, ledger: SideView, channelTxns?: TxnIndex):
 }
 
 /** The differences of a pair as a bit set; none when neither side moved money. */
-function compareSides(channel: SideView, c: number, ledger: SideView, l: number): number {
+export function compareSides(channel: SideView, c: number, ledger: SideView, l: number): number {
   const cm = channel.moved(c);
   const lm = ledger.moved(l);
   if (!cm && !lm) return 0;
@@ -841,7 +841,7 @@ export class RecordTable implements RecordColumns {
 }
 
 /** True for a refund row that is our void of the payment it names (the online core's void references). */
-function isVoidRow(lines: LineColumns, i: number): boolean {
+export function isVoidRow(lines: LineColumns, i: number): boolean {
   if (lines.kind(i) !== 'refund') return false;
   const order = lines.merchantOrderNo(i);
   const refund = lines.merchantRefundNo(i);
@@ -869,7 +869,7 @@ function foldVoids(lines: LineColumns): Map<number, number> {
 }
 
 /** Fee texts repeat (a few rates, a few amounts): each distinct text is parsed once per match. */
-function feeParser(): (text: string | null) => FeeValue | null {
+export function feeParser(): (text: string | null) => FeeValue | null {
   const seen = new Map<string, FeeValue | null>();
   return (text) => {
     if (text === null) return null;

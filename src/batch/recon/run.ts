@@ -17,10 +17,12 @@
 import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
-import { importStatement, parseOptionsOf, type ImportProgress, type ImportResult } from './import.js';
+import { importStatement, parseOptionsOf, type ImportObserver, type ImportProgress, type ImportResult } from './import.js';
 import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
-import { readStoredBlock } from './line-block.js';
+import { readStoredBlock, type ReadBlock } from './line-block.js';
+import type { LineKind } from './line.js';
+import { StreamFallback, StreamMatcher, type NamedRecord, type StreamSink } from './stream-match.js';
 import { startFileParse } from './worker-parse.js';
 
 export const MATCH_LIMITS = {
@@ -73,6 +75,8 @@ export interface MatchDayResult {
   /** Current runs of later dates: they were matched against a pool this run changed; match them again. */
   readonly laterRuns: readonly RunInfo[];
   readonly elapsedMs: number;
+  /** True when the lines were matched while the file was imported (recon run's streaming match). */
+  readonly streamed?: boolean;
 }
 
 const recordKey = (r: Pick<OurRecord, 'source' | 'recordId'>): string => `${r.source}:${r.recordId}`;
@@ -301,17 +305,35 @@ export async function matchDay(
     }
     await store.appendItems(runId, rows, { fileId: file.fileId, pairs });
   }
-  const counts = outcomes.counts;
-  const run = await store.finishRun(runId, { lines: lines.length, records: records.length, counts, nowMs: deps.clock() });
-  deps.onProgress?.({ kind: 'stored', items: outcomes.length, elapsedMs: elapsed() });
+  return concludeRun(store, { runId, file, previous, previousExceptions }, { lines: lines.length, records: records.length, counts: outcomes.counts, items: outcomes.length }, deps, startedMs);
+}
 
+/** A run whose outcomes are being stored, and what it replaces. */
+interface RunBeingStored {
+  readonly runId: number;
+  readonly file: ReconFile;
+  readonly previous: RunInfo | undefined;
+  readonly previousExceptions: readonly StoredItem[];
+}
+
+/** Makes a run whose outcomes are all stored the current one, and says what changed against the run it replaces. */
+async function concludeRun(
+  store: ReconStore,
+  at: RunBeingStored,
+  summary: { readonly lines: number; readonly records: number; readonly counts: OutcomeCounts; readonly items: number },
+  deps: MatchDeps,
+  startedMs: number,
+): Promise<MatchDayResult> {
+  const { previous, file } = at;
+  const run = await store.finishRun(at.runId, { lines: summary.lines, records: summary.records, counts: summary.counts, nowMs: deps.clock() });
+  deps.onProgress?.({ kind: 'stored', items: summary.items, elapsedMs: deps.clock() - startedMs });
   const exceptions = await store.runExceptions(run.runId, MATCH_LIMITS.exceptionsCompareMax);
   const openDiscrepancies = exceptions.filter((i) => i.outcome === 'discrepancy' && i.status === 'open').length;
   const changes: RunChanges | null = previous
-    ? { previousRunId: previous.runId, previousFileVersion: previous.fileVersion, countsBefore: previous.counts, ...compareRuns(previousExceptions, exceptions) }
+    ? { previousRunId: previous.runId, previousFileVersion: previous.fileVersion, countsBefore: previous.counts, ...compareRuns(at.previousExceptions, exceptions) }
     : null;
-  const laterRuns = await store.laterRuns(channel.channel, businessDate);
-  return { run, file, counts, openDiscrepancies, changes, laterRuns, elapsedMs: elapsed() };
+  const laterRuns = await store.laterRuns(run.channel, run.businessDate);
+  return { run, file, counts: summary.counts, openDiscrepancies, changes, laterRuns, elapsedMs: deps.clock() - startedMs };
 }
 
 export interface RunDayRequest {
@@ -336,6 +358,10 @@ export interface RunDayDeps extends MatchDeps {
   readonly onImportProgress?: (event: ImportProgress) => void;
   /** Parse on a worker thread: 'auto' (large files; the default), 'always' or 'never'. */
   readonly parseOnWorker?: 'auto' | 'always' | 'never';
+  /** Match each block as it is imported (stream-match.ts) when the store can (the default); false: match the whole file after the import. */
+  readonly streamMatch?: boolean;
+  /** Told why a streaming match gave way to matching the stored file (tests, logs). */
+  readonly onStreamFallback?: (reason: string) => void;
 }
 
 export interface RunDayResult {
@@ -355,10 +381,13 @@ export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDay
     mode: deps.parseOnWorker ?? 'auto',
     ...(fetched ? { knownSha256: fetched.sha256 } : {}),
   });
+  let stream: StreamRun | null = null;
   try {
-    const due = dueRecordsOf(store, req.channel.channel, req.businessDate);
+    stream = deps.streamMatch === false ? null : await StreamRun.start(store, req.channel, req.businessDate, deps);
+    // Without a streaming match, our records are read while the file is parsed, and the lines kept for the match.
+    const due = stream === null ? dueRecordsOf(store, req.channel.channel, req.businessDate) : undefined;
     // A failed import must not leave the read of our records unobserved.
-    due.catch(() => undefined);
+    due?.catch(() => undefined);
     const imported = await importStatement(
       store,
       {
@@ -369,13 +398,376 @@ export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDay
         sha256: parse.sha256,
         sourceName: fetched?.name ?? basename(path),
         read: { blocks: parse.blocks },
-        keepLines: true,
+        keepLines: stream === null,
+        ...(stream !== null ? { observer: stream } : {}),
       },
       { clock: deps.clock, ...(deps.onImportProgress ? { onProgress: deps.onImportProgress } : {}) },
     );
-    const matched = await matchDay(store, req.channel, req.businessDate, deps, { fileId: imported.file.fileId, lines: imported.lines, due: await due });
+    const streamed = stream !== null && imported.status === 'imported' ? await stream.conclude(imported.file) : null;
+    if (streamed !== null) return { fetched, imported, matched: streamed };
+    // The bytes were imported before, or the day is not of the shape a streaming match takes: match the stored file.
+    const matched = await matchDay(store, req.channel, req.businessDate, deps, {
+      fileId: imported.file.fileId,
+      lines: imported.lines,
+      ...(due !== undefined ? { due: await due } : {}),
+    });
     return { fetched, imported, matched };
   } finally {
     parse.close();
+    stream?.close();
   }
+}
+
+// ---- matching while importing ----
+
+/** A store that can serve a streaming match (the SQLite adapter can). */
+interface StreamingStore extends ReconStore {
+  /** Our records by the ids lines name (lookupRecords), each payment with its row id. */
+  recordsNamed(channel: string, keys: { readonly payment: readonly string[]; readonly refund: readonly string[]; readonly captureOnly?: readonly string[] }): Promise<NamedRecord[]>;
+  /** Whether the channel has any capture at all. */
+  hasCaptures(channel: string): Promise<boolean>;
+  /** Our payments due on the date, a page at a time in row id order (an empty page: the end). */
+  openDuePayments(channel: string, businessDate: string): { next(): Promise<NamedRecord[]>; close(): void };
+  paymentsByRowid(rowids: readonly number[]): Promise<OurRecord[]>;
+  /** Our captures and refunds due on the date, in recordsForDay's order. */
+  dueCapturesAndRefunds(channel: string, businessDate: string): Promise<OurRecord[]>;
+}
+
+function canStream(store: ReconStore): store is StreamingStore {
+  const s = store as Partial<StreamingStore>;
+  return typeof s.recordsNamed === 'function' && typeof s.hasCaptures === 'function' && typeof s.openDuePayments === 'function' && typeof s.paymentsByRowid === 'function' && typeof s.dueCapturesAndRefunds === 'function';
+}
+
+export const STREAM_LIMITS = {
+  /** Payments a line's own is looked for past the next one before it is looked up by id. */
+  lookAhead: 64,
+  /** Payments passed over and held at most; the oldest leave first (and are read again at the end if still untaken). */
+  windowMax: 100_000,
+} as const;
+
+/**
+ * Our payments due on the date, read in row id order a page at a time ahead of the file's lines. A file
+ * lists the day in about the order we created it, so a line's payment is most often the next one here:
+ * one comparison, no hashing. A payment passed over (a line that came late, or none) waits in a map by id,
+ * the oldest leaving it (as a row id) beyond `windowMax`; only a line whose payment is further ahead costs
+ * a lookup by id. After the last line, those passed over and left, and those never reached, are the day's
+ * payments no line took, in row id order.
+ */
+export class DueWindow {
+  /** Read and not reached yet, in row id order: pages, and the position in the first. */
+  private readonly pages: NamedRecord[][] = [];
+  private at = 0;
+  private ahead = 0;
+  private readonly passed = new Map<string, NamedRecord>();
+  private readonly left: number[] = [];
+  /** Row ids taken by a lookup by id: before the window reached them (dropped when it does), or after they left it. */
+  private readonly takenAhead = new Set<number>();
+  private readonly takenLeft = new Set<number>();
+  private lastReached = -1;
+  private done = false;
+  /** Payments read in all: the day's count once the read is done. */
+  read = 0;
+
+  constructor(
+    private readonly source: { next(): Promise<NamedRecord[]>; close(): void },
+    private readonly byRowid: (rowids: readonly number[]) => Promise<OurRecord[]>,
+    private readonly limits: { readonly lookAhead: number; readonly windowMax: number } = STREAM_LIMITS,
+  ) {}
+
+  /** Reads until at least `count` payments wait ahead (or the day's end). */
+  async fill(count: number): Promise<void> {
+    while (!this.done && this.ahead < count) {
+      const page = await this.source.next();
+      if (page.length === 0) {
+        this.done = true;
+        break;
+      }
+      this.read += page.length;
+      this.ahead += page.length;
+      this.pages.push(page);
+    }
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  /** The payment with this id when it was passed over or is among the next few read (taken out of the window). */
+  take(id: string): NamedRecord | undefined {
+    if (this.passed.size > 0) {
+      const waiting = this.passed.get(id);
+      if (waiting !== undefined) {
+        this.passed.delete(id);
+        return waiting;
+      }
+    }
+    for (let looked = 0; looked < this.limits.lookAhead; looked++) {
+      const next = this.next();
+      if (next === undefined) return undefined;
+      if (next.record.recordId === id) return next;
+      this.pass(next);
+    }
+    return undefined;
+  }
+
+  /** A payment due on the date that a lookup by id found (the window did not hold it): not to be handed out again. */
+  takenElsewhere(rowid: number): void {
+    if (rowid > this.lastReached) this.takenAhead.add(rowid);
+    else this.takenLeft.add(rowid);
+  }
+
+  /** After the last line: the day's payments no line took, in row id order, and how many are due. */
+  async untaken(): Promise<{ readonly records: OurRecord[]; readonly due: number }> {
+    for (;;) {
+      await this.fill(1);
+      if (this.ahead === 0) break;
+      for (let p = this.next(); p !== undefined; p = this.next()) this.pass(p);
+    }
+    const records = await this.byRowid(this.takenLeft.size === 0 ? this.left : this.left.filter((r) => !this.takenLeft.has(r)));
+    for (const p of this.passed.values()) records.push(p.record);
+    this.passed.clear();
+    return { records, due: this.read };
+  }
+
+  private pass(p: NamedRecord): void {
+    this.passed.set(p.record.recordId, p);
+    if (this.passed.size > this.limits.windowMax) {
+      const [id, oldest] = this.passed.entries().next().value as [string, NamedRecord];
+      this.passed.delete(id);
+      this.left.push(oldest.paymentRowid as number);
+    }
+  }
+
+  /** The next payment read and not taken, or undefined when none is read ahead. */
+  private next(): NamedRecord | undefined {
+    for (;;) {
+      const page = this.pages[0];
+      if (page === undefined) return undefined;
+      if (this.at >= page.length) {
+        this.pages.shift();
+        this.at = 0;
+        continue;
+      }
+      const p = page[this.at++] as NamedRecord;
+      this.ahead--;
+      this.lastReached = p.paymentRowid as number;
+      if (this.takenAhead.size > 0 && this.takenAhead.delete(this.lastReached)) continue;
+      return p;
+    }
+  }
+}
+
+/** Outcomes of a run written in chunks as they come (plain matched pairs packed, the rest as item rows). */
+class RunWriter implements StreamSink {
+  private rows: ItemRow[] = [];
+  private pairs = emptyPairs();
+  private pending = 0;
+  items = 0;
+  constructor(
+    private readonly store: ReconStore,
+    private readonly runId: number,
+    private readonly fileId: number,
+  ) {}
+  pair(kind: LineKind, lineSeq: number, record: OurRecord): void {
+    this.pairs.kind.push(kind);
+    this.pairs.lineSeq.push(lineSeq);
+    this.pairs.recordSource.push(record.source);
+    this.pairs.recordId.push(record.recordId);
+    this.pending++;
+  }
+  outcome(o: Outcome): void {
+    this.rows.push(
+      o.outcome === 'matched'
+        ? matchedRowOf(
+            { note: o.note, kind: o.kind, lineAt: o.lineAt, recordSource: o.record?.source ?? null, recordId: o.record?.recordId ?? null, channelSuspenseId: o.channelSuspenseId, ledgerSuspenseId: o.ledgerSuspenseId },
+            this.fileId,
+          )
+        : itemRowOf(o, this.fileId),
+    );
+    this.pending++;
+  }
+  /** Writes what is pending when a chunk is full, or (`all`) whatever is pending. */
+  async flush(all: boolean): Promise<void> {
+    if (this.pending === 0 || (!all && this.pending < MATCH_LIMITS.itemsChunkRows)) return;
+    await this.store.appendItems(this.runId, this.rows, { fileId: this.fileId, pairs: this.pairs });
+    this.items += this.pending;
+    this.rows = [];
+    this.pairs = emptyPairs();
+    this.pending = 0;
+  }
+}
+
+/**
+ * `recon run`'s match while the file is imported: a run is begun on the staging version and each stored
+ * block is matched (StreamMatcher) and its outcomes written; after the import, our records due that no
+ * line took are matched and the run concluded. An import that fails removes the unfinished run with the
+ * staging version. When the day is not of the shape the streaming matcher takes, it stops matching
+ * (StreamFallback) and `conclude` answers null: the caller matches the stored file (matchDay), whose
+ * new run replaces the unfinished one.
+ */
+class StreamRun implements ImportObserver {
+  private fallback: string | null = null;
+  private writer: RunWriter | undefined;
+  private runId: number | undefined;
+  private window: DueWindow | undefined;
+  private captures = true;
+
+  private constructor(
+    private readonly store: StreamingStore,
+    private readonly channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
+    private readonly businessDate: string,
+    private readonly deps: RunDayDeps,
+    private readonly matcher: StreamMatcher,
+    private readonly previous: RunInfo | undefined,
+    private readonly previousExceptions: readonly StoredItem[],
+    private readonly startedMs: number,
+  ) {}
+
+  /** Stops the read of our payments (its worker thread), when the run ends however it ends. */
+  close(): void {
+    this.window?.close();
+  }
+
+  /** null when the store cannot serve a streaming match or the pool is not of its shape. */
+  static async start(store: ReconStore, channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>, businessDate: string, deps: RunDayDeps): Promise<StreamRun | null> {
+    if (!canStream(store)) return null;
+    const startedMs = deps.clock();
+    const previous = await store.currentRun(channel.channel, businessDate);
+    const previousExceptions = previous ? await store.runExceptions(previous.runId, MATCH_LIMITS.exceptionsCompareMax) : [];
+    const pool = await store.suspensePool(channel.channel, businessDate);
+    const poolRecords = pool.flatMap((p) => (p.side === 'ledger' ? [p.record] : []));
+    const poolFresh =
+      poolRecords.length === 0
+        ? []
+        : await store.lookupRecords(
+            channel.channel,
+            poolRecords.filter((r) => r.source !== 'refund').map((r) => r.recordId),
+            poolRecords.filter((r) => r.source === 'refund').map((r) => r.recordId),
+          );
+    try {
+      const matcher = new StreamMatcher({ date: businessDate, suspenseDays: channel.suspense_days, pool, poolFresh });
+      return new StreamRun(store, channel, businessDate, deps, matcher, previous, previousExceptions, startedMs);
+    } catch (e) {
+      if (!(e instanceof StreamFallback)) throw e;
+      deps.onStreamFallback?.(e.reason);
+      return null;
+    }
+  }
+
+  async begin(fileId: number): Promise<void> {
+    this.captures = await this.store.hasCaptures(this.channel.channel);
+    this.window = new DueWindow(this.store.openDuePayments(this.channel.channel, this.businessDate), (rowids) => this.store.paymentsByRowid(rowids));
+    this.runId = await this.store.beginRun({ channel: this.channel.channel, businessDate: this.businessDate, fileId, nowMs: this.deps.clock() });
+    this.writer = new RunWriter(this.store, this.runId, fileId);
+    const found = await this.store.recordsNamed(this.channel.channel, this.matcher.poolLineKeys());
+    await this.matching((writer) => this.matcher.poolLines(found, writer));
+  }
+
+  async block(read: ReadBlock, first: number): Promise<void> {
+    if (this.fallback !== null) return;
+    const lines = new LineTable();
+    lines.appendRead(read);
+    const window = this.window as DueWindow;
+    const named: (NamedRecord | null)[] = new Array<NamedRecord | null>(lines.length).fill(null);
+    // Payments from the window; what it does not hold (and refunds, and captures) by a lookup by id.
+    const missing: number[] = [];
+    const captureOnly: string[] = [];
+    await window.fill(lines.length + STREAM_LIMITS.lookAhead);
+    for (let i = 0; i < lines.length; i++) {
+      const id = lines.kind(i) === 'payment' ? lines.merchantOrderNo(i) : null;
+      const p = id ? window.take(id) : undefined;
+      if (p === undefined) missing.push(i);
+      else {
+        named[i] = p;
+        // An id found among the day's payments may still be a capture's too (the matcher refuses that day).
+        if (this.captures) captureOnly.push(p.record.recordId);
+      }
+    }
+    if (missing.length > 0 || captureOnly.length > 0) {
+      const subset = lineSubset(lines, missing);
+      const rest = StreamMatcher.lineKeys(subset);
+      const found = await this.store.recordsNamed(this.channel.channel, { payment: rest.payment, refund: rest.refund, captureOnly });
+      const captured = new Set(captureOnly);
+      for (const f of found) {
+        if (f.paymentRowid !== null && f.record.businessDate === this.businessDate) window.takenElsewhere(f.paymentRowid);
+        if (f.record.source === 'capture' && captured.has(f.record.recordId)) return this.stop('two records with one id');
+      }
+      try {
+        const aligned = StreamMatcher.align(subset, found);
+        missing.forEach((at, k) => (named[at] = aligned[k] ?? null));
+      } catch (e) {
+        if (!(e instanceof StreamFallback)) throw e;
+        return this.stop(e.reason);
+      }
+    }
+    await this.matching((writer) => this.matcher.lines(lines, first, named, writer));
+  }
+
+  private stop(reason: string): void {
+    this.fallback = reason;
+    this.deps.onStreamFallback?.(reason);
+  }
+
+  /** Runs a step of the matcher and writes full chunks; a StreamFallback ends the streaming match. */
+  private async matching(step: (writer: RunWriter) => void): Promise<void> {
+    if (this.fallback !== null) return;
+    const writer = this.writer as RunWriter;
+    try {
+      step(writer);
+    } catch (e) {
+      if (!(e instanceof StreamFallback)) throw e;
+      this.stop(e.reason);
+      return;
+    }
+    await writer.flush(false);
+  }
+
+  /** After the import: our records no line took, and the run made current; null when the stored file must be matched instead. */
+  async conclude(file: ReconFile): Promise<MatchDayResult | null> {
+    const writer = this.writer;
+    if (this.fallback !== null || writer === undefined || this.runId === undefined) return null;
+    const { channel, businessDate, deps, startedMs } = this;
+    const elapsed = (): number => deps.clock() - startedMs;
+    const payments = await (this.window as DueWindow).untaken();
+    const taken = this.matcher.takenOthers();
+    const others = await this.store.dueCapturesAndRefunds(channel.channel, businessDate);
+    const untaken = [...payments.records, ...others.filter((r) => !taken.has(`${r.source}:${r.recordId}`))];
+    const due = payments.due + others.length;
+    deps.onProgress?.({ kind: 'loaded', lines: file.rows, records: due, pool: this.matcher.poolSize, elapsedMs: elapsed() });
+    let done: ReturnType<StreamMatcher['finish']>;
+    try {
+      done = this.matcher.finish(untaken, due, writer);
+    } catch (e) {
+      if (!(e instanceof StreamFallback)) throw e;
+      deps.onStreamFallback?.(e.reason);
+      return null;
+    }
+    await writer.flush(true);
+    deps.onProgress?.({ kind: 'matched', outcomes: writer.items, elapsedMs: elapsed() });
+    const result = await concludeRun(
+      this.store,
+      { runId: this.runId, file, previous: this.previous, previousExceptions: this.previousExceptions },
+      { lines: file.rows, records: done.records, counts: done.counts, items: writer.items },
+      deps,
+      startedMs,
+    );
+    return { ...result, streamed: true };
+  }
+}
+
+/** Some lines of a block, by index (the ids of those a window did not find). */
+function lineSubset(lines: LineColumns, at: readonly number[]): LineColumns {
+  const i = (k: number): number => at[k] as number;
+  return {
+    length: at.length,
+    kind: (k) => lines.kind(i(k)),
+    channelTxnId: (k) => lines.channelTxnId(i(k)),
+    merchantOrderNo: (k) => lines.merchantOrderNo(i(k)),
+    merchantRefundNo: (k) => lines.merchantRefundNo(i(k)),
+    amountMinor: (k) => lines.amountMinor(i(k)),
+    currency: (k) => lines.currency(i(k)),
+    status: (k) => lines.status(i(k)),
+    fee: (k) => lines.fee(i(k)),
+    line: (k) => lines.line(i(k)),
+  };
 }

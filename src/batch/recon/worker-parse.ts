@@ -8,15 +8,14 @@
 // their stable codes across the thread boundary.
 
 import { stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { ReconError, type ReconErrorCode } from './errors.js';
 import type { ParseOptions } from './formats/index.js';
 import { blocksOf, fileSha256, type BlockSource } from './import.js';
 import { decodeBlock, type EncodedLineBlock, type StoredBlock } from './line-block.js';
 import type { StatementSummary } from './line.js';
 import { parseStatementFile } from './formats/index.js';
+import { startWorker } from './workers.js';
 
 export const WORKER_PARSE = {
   /** Files from this size on are parsed on a worker thread ('auto'). */
@@ -61,19 +60,10 @@ export interface FileParse {
  * The worker: parse-worker.js next to this module; run from TypeScript (tests, benchmarks, tsx), the .ts
  * file behind a loader that registers tsx in the worker first (tsx's --import does not reach workers).
  */
-function startWorker(job: ParseJob): Worker {
+function startParseWorker(job: ParseJob): Worker {
   // A small young generation: the parser's garbage is short-lived (a line's cells, a block's texts), and
   // V8's default lets it take ~30 MiB more of the process's memory for no measurable speed.
-  const options = { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: WORKER_PARSE.youngGenerationMb } };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', import.meta.url), options);
-  const entry = new URL('./parse-worker.ts', import.meta.url).href;
-  // import.meta.resolve gives the ESM build; where it is missing (vitest), require's answer names the CJS one beside it.
-  const api =
-    typeof import.meta.resolve === 'function'
-      ? import.meta.resolve('tsx/esm/api')
-      : pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { ...options, eval: true });
+  return startWorker(import.meta.url, './parse-worker', { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: WORKER_PARSE.youngGenerationMb } });
 }
 
 function onThisThread(path: string, options: Omit<ParseOptions, 'onProgress'>, knownSha256: string | undefined): FileParse {
@@ -106,8 +96,8 @@ export async function startFileParse(
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
   const base = { path, options, inFlight, blocksInFlightMax: WORKER_PARSE.blocksInFlightMax };
-  const parser = startWorker({ ...base, task: 'parse' });
-  const hasher = opts.knownSha256 === undefined ? startWorker({ ...base, task: 'hash', hashGate: opts.hashGate }) : undefined;
+  const parser = startParseWorker({ ...base, task: 'parse' });
+  const hasher = opts.knownSha256 === undefined ? startParseWorker({ ...base, task: 'hash', hashGate: opts.hashGate }) : undefined;
   // Not unref'd: while this thread awaits only a worker's message (the hash, the next block), the workers
   // are what keep the process alive. Each ends by itself after its last message, or at close().
   const workers = hasher ? [parser, hasher] : [parser];
@@ -116,7 +106,7 @@ export async function startFileParse(
   let parseEnded = false;
   let early: unknown;
   let onSha: { resolve: (hex: string) => void; reject: (e: unknown) => void } | undefined;
-  let onParse: { block: (b: EncodedLineBlock) => void; resolve: (s: StatementSummary) => void; reject: (e: unknown) => void } | undefined;
+  let onParse: { block: (b: EncodedLineBlock) => void | Promise<void>; resolve: (s: StatementSummary) => void; reject: (e: unknown) => void } | undefined;
   // Blocks that came before anyone asked for them (the importing thread waits for the hash first).
   let waiting: Extract<WorkerMessage, { t: 'block' }>[] = [];
   let summary: StatementSummary | undefined;
@@ -136,14 +126,20 @@ export async function startFileParse(
   };
   const errorOf = (m: Extract<WorkerMessage, { t: 'error' }>): Error => (m.code !== null ? new ReconError(m.code, m.message) : new Error(`the parse worker failed: ${m.message}`));
   const take = (m: Extract<WorkerMessage, { t: 'block' }>): boolean => {
+    let done: void | Promise<void>;
     try {
-      onParse?.block({ rows: m.rows, encoded: m.encoded, columns: typeof m.encoded === 'string' ? undefined : decodeBlock(m.encoded) });
+      done = onParse?.block({ rows: m.rows, encoded: m.encoded, columns: typeof m.encoded === 'string' ? undefined : decodeBlock(m.encoded) });
     } catch (e) {
       failed(e);
       return false;
     }
-    Atomics.sub(counter, 0, 1);
-    Atomics.notify(counter, 0);
+    const release = (): void => {
+      Atomics.sub(counter, 0, 1);
+      Atomics.notify(counter, 0);
+    };
+    // A block the importer is still working on counts as in flight, so the parser never runs far ahead.
+    if (done instanceof Promise) done.then(release, release);
+    else release();
     return true;
   };
   // The parse ending does not stop the hasher: the import still waits for the hash (a small file is parsed

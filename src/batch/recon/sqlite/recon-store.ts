@@ -7,6 +7,7 @@
 // same file is never kept waiting for the write lock; readers only see a file once it is committed and
 // a run once it is finished.
 
+import { existsSync } from 'node:fs';
 import type { AccountSpec, LedgerCommand, LedgerFailure } from '../../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../../ledger/sqlite/database.js';
 import { migrateModule, statementCache } from '../../../ledger/sqlite/database.js';
@@ -30,6 +31,9 @@ import type {
   RunInfo,
   StoredItem,
 } from '../port.js';
+import type { NamedRecord } from '../stream-match.js';
+import { DAY_PAYMENTS_JOINED_PAGE, DAY_PAYMENTS_PAGE, integerToBigint, UNIT_SEPARATOR } from './due-pages.js';
+import { duePaymentsHere, duePaymentsOnWorker, type DuePayments } from './due-reader.js';
 import type { SuspenseItem } from '../suspense.js';
 import { RECON_MIGRATIONS } from './migrations.js';
 
@@ -55,7 +59,6 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
  * An INTEGER column's decimal text (from group_concat) as a bigint: through a number while it is exact
  * (15 digits), which is ~3× cheaper than BigInt's own parse of the text.
  */
-const integerToBigint = (text: string): bigint => (text.length <= 15 ? BigInt(Number(text)) : BigInt(text));
 /** recon_line_blocks.lines: a blob (binary block) or a text (JSON, before migration 3). */
 const storedBlock = (v: unknown): StoredBlock => (typeof v === 'string' ? v : (v as Uint8Array));
 
@@ -300,26 +303,10 @@ const RUN_SELECT = 'SELECT r.*, f.version FROM recon_runs r JOIN recon_files f O
 // Our records: a payment's business date is on its row (set when it succeeded, the day of its pay.<id>
 // entry); refunds and captures have none, so theirs is the day of their journal entry, by the online
 // core's entry ids refund.<refund_id> and cap.<capture_id>.
-/** Our payments due on a date, a page at a time: rowid (column 9) after the given one, in rowid order. */
-const DAY_PAYMENTS_PAGE = `
-  SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
-         p.cost_minor, p.business_date, p.rowid
-  FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
 /** DAY_PAYMENTS_PAGE less what every row of it has the same (no payment_id; the date asked): rowid is column 7. */
 const DAY_PAYMENTS_NARROW_PAGE = `
   SELECT p.payment_id, p.merchant_id, p.channel_txn_id, p.amount_minor, p.currency, p.status, p.cost_minor, p.rowid
   FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?`;
-/**
- * The same page as one row of columns joined by the unit separator (U+001F) in SQLite: a million rows
- * read as a million JS arrays of eight values cost more than the query; this is one row a page.
- */
-const DAY_PAYMENTS_JOINED_PAGE = `
-  SELECT count(*), max(rowid), group_concat(payment_id, char(31)), group_concat(merchant_id, char(31)),
-         group_concat(ifnull(channel_txn_id, ''), char(31)), group_concat(amount_minor, char(31)), group_concat(currency, char(31)),
-         group_concat(status, char(31)), group_concat(cost_minor, char(31))
-  FROM (SELECT p.rowid, p.payment_id, p.merchant_id, p.channel_txn_id, p.amount_minor, p.currency, p.status, p.cost_minor
-        FROM payments p WHERE p.business_date = ? AND p.channel_id = ? AND p.rowid > ? ORDER BY p.rowid LIMIT ?)`;
-const UNIT_SEPARATOR = '\u001f';
 /** Rows of our records read per page: a page of raw rows dies young (20,000 outlived the young generation). */
 const RECORDS_PAGE_ROWS = 5_000;
 const DAY_REFUNDS = `
@@ -347,6 +334,25 @@ const lookupRefunds = (n: number): string => `
          r.cost_returned_minor AS cost_minor, e.business_date
   FROM refunds r JOIN payments p ON p.payment_id = r.payment_id LEFT JOIN entries e ON e.entry_id = 'refund.' || r.refund_id
   WHERE p.channel_id = ? AND r.refund_id IN (${Array(n).fill('?').join(', ')})`;
+
+/**
+ * The payments a block of lines names, as one row of columns joined by U+001F (see DAY_PAYMENTS_JOINED_PAGE),
+ * with their row ids; NULLs as '' (no payment id, merchant, amount, currency, status or cost is ever '').
+ */
+const NAMED_PAYMENTS_JOINED = `
+  SELECT count(*), group_concat(p.payment_id, char(31)), group_concat(p.merchant_id, char(31)), group_concat(ifnull(p.channel_txn_id, ''), char(31)),
+         group_concat(p.amount_minor, char(31)), group_concat(p.currency, char(31)), group_concat(p.status, char(31)), group_concat(p.cost_minor, char(31)),
+         group_concat(ifnull(p.business_date, ''), char(31)), group_concat(p.rowid, char(31))
+  FROM json_each(?) j JOIN payments p ON p.payment_id = j.value WHERE p.channel_id = ?`;
+/** The same, a row each (a page whose values hold the separator). */
+const NAMED_PAYMENTS_ROWS = `
+  SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
+         p.cost_minor, p.business_date, p.rowid
+  FROM json_each(?) j JOIN payments p ON p.payment_id = j.value WHERE p.channel_id = ?`;
+const paymentsByRowid = (n: number): string => `
+  SELECT p.payment_id AS record_id, p.merchant_id, NULL AS payment_id, p.channel_txn_id, p.amount_minor, p.currency, p.status,
+         p.cost_minor, p.business_date
+  FROM payments p WHERE p.rowid IN (${Array(n).fill('?').join(', ')}) ORDER BY p.rowid`;
 
 class LedgerRefused extends Error {
   readonly failure: LedgerFailure;
@@ -457,6 +463,8 @@ export class SqliteReconStore implements ReconStore {
     }
     this.db.transaction(() => {
       this.stmt('DELETE FROM recon_line_blocks WHERE file_id = ?').run(fileId);
+      // A streaming match runs on the file while it is staged: its unfinished run goes with the file.
+      for (const run of this.stmt("SELECT run_id FROM recon_runs WHERE file_id = ? AND status = 'running'").all(fileId) as Row[]) this.deleteRun(num(run['run_id']));
       this.stmt("DELETE FROM recon_files WHERE file_id = ? AND status = 'staging'").run(fileId);
     })();
   }
@@ -562,15 +570,95 @@ export class SqliteReconStore implements ReconStore {
     if (!this.hasOnlineTables()) return [];
     const out: OurRecord[] = [];
     const intern = new Interner();
-    const inChunks = (keys: readonly string[], sql: (n: number) => string, source: RecordSource): void => {
-      for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
-        const part = keys.slice(i, i + KEYS_PER_LOOKUP);
-        for (const r of this.stmt(sql(part.length)).raw(true).all(channel, ...part) as unknown[][]) out.push(toRecord(r, source, intern));
+    this.lookupInChunks(channel, paymentKeys, 'payment', intern, out);
+    this.lookupInChunks(channel, paymentKeys, 'capture', intern, out);
+    this.lookupInChunks(channel, refundKeys, 'refund', intern, out);
+    return out;
+  }
+
+  private lookupInChunks(channel: string, keys: readonly string[], source: RecordSource, intern: Interner, out: OurRecord[]): void {
+    const sql = source === 'payment' ? lookupPayments : source === 'capture' ? lookupCaptures : lookupRefunds;
+    for (let i = 0; i < keys.length; i += KEYS_PER_LOOKUP) {
+      const part = keys.slice(i, i + KEYS_PER_LOOKUP);
+      for (const r of this.stmt(sql(part.length)).raw(true).all(channel, ...part) as unknown[][]) out.push(toRecord(r, source, intern));
+    }
+  }
+
+  /** lookupRecords for a streaming match: each payment with its row id (what untakenDueRecords is told back). */
+  async recordsNamed(channel: string, keys: { readonly payment: readonly string[]; readonly refund: readonly string[]; readonly captureOnly?: readonly string[] }): Promise<NamedRecord[]> {
+    if (!this.hasOnlineTables()) return [];
+    const out: NamedRecord[] = [];
+    if (keys.payment.length > 0) {
+      const json = JSON.stringify(keys.payment);
+      const j = this.stmt(NAMED_PAYMENTS_JOINED).raw(true).get(json, channel) as unknown[];
+      const n = num(j[0]);
+      const cols = n === 0 ? [] : j.slice(1).map((v) => str(v).split(UNIT_SEPARATOR));
+      if (cols.every((c) => c.length === n)) {
+        const [ids, merchants, txns, amounts, currencies, statuses, costs, dates, rowids] = cols as string[][] as [string[], string[], string[], string[], string[], string[], string[], string[], string[]];
+        for (let i = 0; i < n; i++) {
+          const record: OurRecord = {
+            source: 'payment',
+            recordId: ids[i] as string,
+            merchantId: merchants[i] as string,
+            paymentId: null,
+            channelTxnId: (txns[i] as string) || null,
+            amountMinor: integerToBigint(amounts[i] as string),
+            currency: currencies[i] as string,
+            status: statuses[i] as string,
+            costMinor: integerToBigint(costs[i] as string),
+            businessDate: (dates[i] as string) || null,
+          };
+          out.push({ record, paymentRowid: Number(rowids[i]) });
+        }
+      } else {
+        const intern = new Interner();
+        for (const r of this.stmt(NAMED_PAYMENTS_ROWS).raw(true).all(json, channel) as unknown[][]) out.push({ record: toRecord(r, 'payment', intern), paymentRowid: num(r[9]) });
       }
-    };
-    inChunks(paymentKeys, lookupPayments, 'payment');
-    inChunks(paymentKeys, lookupCaptures, 'capture');
-    inChunks(refundKeys, lookupRefunds, 'refund');
+    }
+    const others: OurRecord[] = [];
+    const intern = new Interner();
+    this.lookupInChunks(channel, keys.captureOnly === undefined ? keys.payment : [...keys.payment, ...keys.captureOnly], 'capture', intern, others);
+    this.lookupInChunks(channel, keys.refund, 'refund', intern, others);
+    for (const record of others) out.push({ record, paymentRowid: null });
+    return out;
+  }
+
+  /**
+   * Our payments due on the date in row id order, a page at a time (a streaming match reads the day
+   * ahead of the file): on a worker thread with its own read-only connection when the database is a
+   * file and `onWorker` is not false, else on this connection.
+   */
+  openDuePayments(channel: string, businessDate: string, onWorker = true): DuePayments {
+    if (!this.hasOnlineTables()) return { next: async () => [], close: () => undefined };
+    const path = this.ledger.path;
+    if (onWorker && path !== ':memory:' && path !== '' && existsSync(path)) return duePaymentsOnWorker(path, channel, businessDate);
+    return duePaymentsHere(this.db, channel, businessDate);
+  }
+
+  /** Whether the channel has any capture (of a pre-authorisation) at all: a line may name one only then. */
+  async hasCaptures(channel: string): Promise<boolean> {
+    if (!this.hasOnlineTables()) return false;
+    return this.stmt('SELECT 1 FROM captures c JOIN preauths a ON a.preauth_id = c.preauth_id WHERE a.channel_id = ? LIMIT 1').get(channel) !== undefined;
+  }
+
+  /** Payments by row id, in row id order. */
+  async paymentsByRowid(rowids: readonly number[]): Promise<OurRecord[]> {
+    const intern = new Interner();
+    const out: OurRecord[] = [];
+    for (let i = 0; i < rowids.length; i += KEYS_PER_LOOKUP) {
+      const part = rowids.slice(i, i + KEYS_PER_LOOKUP);
+      for (const r of this.stmt(paymentsByRowid(part.length)).raw(true).all(...part) as unknown[][]) out.push(toRecord(r, 'payment', intern));
+    }
+    return out;
+  }
+
+  /** Our captures and refunds due on the date, as recordsForDay lists them after the payments. */
+  async dueCapturesAndRefunds(channel: string, businessDate: string): Promise<OurRecord[]> {
+    if (!this.hasOnlineTables()) return [];
+    const intern = new Interner();
+    const out: OurRecord[] = [];
+    for (const r of this.stmt(DAY_CAPTURES).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'capture', intern));
+    for (const r of this.stmt(DAY_REFUNDS).raw(true).iterate(businessDate, channel) as Iterable<unknown[]>) out.push(toRecord(r, 'refund', intern));
     return out;
   }
 
@@ -656,9 +744,7 @@ export class SqliteReconStore implements ReconStore {
       .transaction(() => {
         // A run that died before it finished left items nobody reads: remove them.
         for (const dead of this.stmt("SELECT run_id FROM recon_runs WHERE channel = ? AND business_date = ? AND status = 'running'").all(run.channel, run.businessDate) as Row[]) {
-          this.stmt('DELETE FROM recon_items WHERE run_id = ?').run(dead['run_id']);
-          this.stmt('DELETE FROM recon_pair_blocks WHERE run_id = ?').run(dead['run_id']);
-          this.stmt('DELETE FROM recon_runs WHERE run_id = ?').run(dead['run_id']);
+          this.deleteRun(num(dead['run_id']));
         }
         const info = this.stmt("INSERT INTO recon_runs (channel, business_date, file_id, status, started_at_ms) VALUES (?, ?, ?, 'running', ?)").run(
           run.channel,
@@ -669,6 +755,13 @@ export class SqliteReconStore implements ReconStore {
         return Number(info.lastInsertRowid);
       })
       .immediate();
+  }
+
+  /** An unfinished run and what it wrote (inside the caller's transaction). */
+  private deleteRun(runId: number): void {
+    this.stmt('DELETE FROM recon_items WHERE run_id = ?').run(runId);
+    this.stmt('DELETE FROM recon_pair_blocks WHERE run_id = ?').run(runId);
+    this.stmt("DELETE FROM recon_runs WHERE run_id = ? AND status = 'running'").run(runId);
   }
 
   async appendItems(runId: number, items: readonly ItemRow[], matched?: { readonly fileId: number; readonly pairs: MatchedPairs }): Promise<void> {

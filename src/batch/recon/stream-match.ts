@@ -1,0 +1,490 @@
+// Matching a file while it is read (a streaming hash join on our records), for `recon run`: each block
+// of lines is matched as it arrives against our records looked up by the ids the lines name, so neither
+// the file's lines nor the day's records are ever all in memory. Memory grows by a few bytes a line (two
+// hash sets of 52-bit key hashes and the row ids of the records matched), not by the lines themselves.
+//
+// It gives the same outcomes, in the same order, as matchColumns (match.ts) — the rules are written
+// once there; this is a second way to run them, for the shape nearly every day has:
+//   - every line has a transaction id and our order (refund) number, and names each once;
+//   - the record a line names either has no transaction id or the line's own;
+//   - no record that stays unmatched carries a transaction id some line has.
+// Under those, a line's partner by transaction id is the record it names by order number, so one
+// indexed lookup a line finds it. A day of another shape (a void row, a repeated id, a record whose
+// transaction id is another line's…) is not guessed at: the matcher throws StreamFallback, and the run
+// matches the stored file with matchColumns instead. The property test checks that every run of this
+// matcher that does not fall back equals matchColumns, outcome by outcome.
+
+import { BIT, compareSides, differencesOf, DISCREPANCY_TYPES, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
+import type { DiscrepancyType, FeeValue, LineColumns, Outcome, OutcomeCounts, OurRecord, SideView } from './match.js';
+import type { LineKind, LineStatus, StatementLine } from './line.js';
+import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
+
+/** The day is not of the shape this matcher runs exactly: match it with matchColumns. */
+export class StreamFallback extends Error {
+  constructor(readonly reason: string) {
+    super(`streaming match not exact for this day: ${reason}`);
+  }
+}
+
+/** A record of ours found by the id a line names, with its row id when it is a payment (else null). */
+export interface NamedRecord {
+  readonly record: OurRecord;
+  readonly paymentRowid: number | null;
+}
+
+/** Where the matcher's outcomes go, in order: plain matched pairs (a line of the file, one of today's records, no note) and every other outcome. */
+export interface StreamSink {
+  pair(kind: LineKind, lineSeq: number, record: OurRecord): void;
+  outcome(o: Outcome): void;
+}
+
+// ---- 52-bit key hashes ----
+
+/** Two 32-bit multiplicative hashes of the tagged string, joined into one integer below 2^53 (never 0). */
+export function keyHash(tag: number, s: string): number {
+  let a = 0x811c9dc5 ^ tag;
+  let b = 0x9747b28c ^ Math.imul(tag, 0x27d4eb2d);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 13;
+  }
+  a ^= a >>> 16;
+  a = Math.imul(a, 0x85ebca6b);
+  a ^= a >>> 13;
+  b ^= b >>> 16;
+  b = Math.imul(b, 0xc2b2ae35);
+  b ^= b >>> 16;
+  const h = (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+  return h === 0 ? 1 : h;
+}
+
+/**
+ * A set of key hashes (open addressing in a Float64Array). Two keys with one hash are taken as the same
+ * key: a false "seen" makes the matcher fall back, never match wrongly.
+ */
+export class HashSet52 {
+  private slots = new Float64Array(1 << 12);
+  private size = 0;
+
+  /** Adds the hash; false when it was there already. */
+  add(h: number): boolean {
+    if ((this.size + 1) * 2 > this.slots.length) this.grow();
+    const mask = this.slots.length - 1;
+    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
+      const v = this.slots[i] as number;
+      if (v === h) return false;
+      if (v === 0) {
+        this.slots[i] = h;
+        this.size++;
+        return true;
+      }
+    }
+  }
+
+  has(h: number): boolean {
+    const mask = this.slots.length - 1;
+    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
+      const v = this.slots[i] as number;
+      if (v === h) return true;
+      if (v === 0) return false;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Float64Array(old.length * 2);
+    this.size = 0;
+    for (const v of old) if (v !== 0) this.add(v);
+  }
+}
+
+const TXN_TAG: Readonly<Record<LineKind, number>> = { payment: 1, refund: 2 };
+const ORDER_TAG: Readonly<Record<LineKind, number>> = { payment: 3, refund: 4 };
+
+// ---- one item of each side, as the core's views ----
+
+/** The channel item being judged, as a one-item SideView (index ignored). */
+class ChannelCursor implements SideView {
+  readonly length = 1;
+  kindValue: LineKind = 'payment';
+  txn = '';
+  order: string | null = null;
+  amount = 0n;
+  currencyValue = '';
+  statusValue: LineStatus = 'succeeded';
+  feeValue: FeeValue | null = null;
+  until: string | null = null;
+  kind(): LineKind {
+    return this.kindValue;
+  }
+  txnId(): string | null {
+    return this.txn || null;
+  }
+  orderKey(): string | null {
+    return this.order;
+  }
+  amountMinor(): bigint {
+    return this.amount;
+  }
+  currency(): string {
+    return this.currencyValue;
+  }
+  moved(): boolean {
+    return this.statusValue === 'succeeded';
+  }
+  fee(): FeeValue | null {
+    return this.feeValue;
+  }
+  untilDate(): string | null {
+    return this.until;
+  }
+}
+
+/** Our record being judged, as a one-item SideView. */
+class LedgerCursor implements SideView {
+  readonly length = 1;
+  record: OurRecord | null = null;
+  until: string | null = null;
+  private get r(): OurRecord {
+    return this.record as OurRecord;
+  }
+  kind(): LineKind {
+    return recordKind(this.r.source);
+  }
+  txnId(): string | null {
+    return this.r.channelTxnId || null;
+  }
+  orderKey(): string | null {
+    return this.r.recordId;
+  }
+  amountMinor(): bigint {
+    return this.r.amountMinor;
+  }
+  currency(): string {
+    return this.r.currency;
+  }
+  moved(): boolean {
+    return recordMoved(this.r);
+  }
+  fee(): FeeValue | null {
+    return feeValueOfMinor(this.r.costMinor, this.r.currency);
+  }
+  untilDate(): string | null {
+    return this.until;
+  }
+}
+
+const recordKey = (source: string, id: string): string => `${source}:${id}`;
+const typeOf = (mask: number): DiscrepancyType | null => (mask === 0 ? null : (DISCREPANCY_TYPES[31 - Math.clz32(mask & -mask)] as DiscrepancyType));
+
+type PoolLine = Extract<SuspenseItem, { side: 'channel' }>;
+type PoolRecord = Extract<SuspenseItem, { side: 'ledger' }>;
+
+export interface StreamMatchInput {
+  readonly date: string;
+  readonly suspenseDays: number;
+  readonly pool: readonly SuspenseItem[];
+  /** The pool's records as our tables hold them now (looked up by id); a pool record not among them keeps its stored values. */
+  readonly poolFresh: readonly OurRecord[];
+}
+
+/**
+ * The matcher's state through one run: call `poolLines` once (with the records the pool lines name),
+ * `lines` for each block in file order (with the records its lines name), then `finish` with our
+ * records due on the date that no line took.
+ */
+export class StreamMatcher {
+  private readonly date: string;
+  private readonly newUntil: string | null;
+  private readonly fee = feeParser();
+  private readonly lineKeys = new HashSet52();
+  private readonly poolLinesList: readonly PoolLine[];
+  private readonly poolRecords: PoolRecord[];
+  private readonly poolValues: OurRecord[];
+  private readonly poolIndex = new Map<string, number>();
+  private readonly poolTaken: Uint8Array;
+  private readonly othersTaken = new Set<string>();
+  private readonly channel = new ChannelCursor();
+  private readonly ledger = new LedgerCursor();
+  /** Records the run counts beyond those due: the pool's found again, and never-succeeded ones the lines name. */
+  private extraRecords = 0;
+  private matched = 0;
+  private suspense = 0;
+  private discrepancies = 0;
+  private readonly byType: Partial<Record<DiscrepancyType, number>> = {};
+  private poolLinesDone = false;
+
+  constructor(input: StreamMatchInput) {
+    this.date = input.date;
+    this.newUntil = input.suspenseDays > 0 ? suspenseUntil(input.date, input.suspenseDays) : null;
+    this.poolLinesList = input.pool.filter((p): p is PoolLine => p.side === 'channel');
+    this.poolRecords = input.pool.filter((p): p is PoolRecord => p.side === 'ledger');
+    this.poolValues = this.poolRecords.map((p) => p.record);
+    this.poolTaken = new Uint8Array(this.poolRecords.length);
+    this.poolRecords.forEach((p, k) => {
+      const key = recordKey(p.record.source, p.record.recordId);
+      if (this.poolIndex.has(key)) throw new StreamFallback('a record waits in the pool twice');
+      this.poolIndex.set(key, k);
+    });
+    for (const r of input.poolFresh) {
+      const k = this.poolIndex.get(recordKey(r.source, r.recordId));
+      if (k === undefined) continue;
+      this.poolValues[k] = r;
+      this.extraRecords++;
+    }
+  }
+
+  /** Items in the pool, both sides. */
+  get poolSize(): number {
+    return this.poolLinesList.length + this.poolRecords.length;
+  }
+
+  /** The ids the pool's lines name, by kind (look them up and pass them to poolLines). */
+  poolLineKeys(): { readonly payment: string[]; readonly refund: string[] } {
+    const keys = { payment: [] as string[], refund: [] as string[] };
+    for (const p of this.poolLinesList) {
+      const order = orderKeyOfLine(p.line);
+      if (order !== null) keys[p.line.kind].push(order);
+    }
+    return keys;
+  }
+
+  poolLines(found: readonly NamedRecord[], sink: StreamSink): void {
+    if (this.poolLinesDone) throw new Error('StreamMatcher.poolLines: called twice');
+    this.poolLinesDone = true;
+    const named = byName(found);
+    for (const p of this.poolLinesList) {
+      const l = p.line;
+      const order = orderKeyOfLine(l);
+      this.item(l.kind, l.channelTxnId, order, l.status, l.amountMinor, l.currency, l.fee, p, -1, nameOf(named, l.kind, order), sink, null, 0);
+    }
+  }
+
+  /** The ids a block's lines name, by kind. */
+  static lineKeys(lines: LineColumns): { readonly payment: string[]; readonly refund: string[] } {
+    const keys = { payment: [] as string[], refund: [] as string[] };
+    for (let i = 0; i < lines.length; i++) {
+      const kind = lines.kind(i);
+      const order = (kind === 'payment' ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i)) || null;
+      if (order !== null) keys[kind].push(order);
+    }
+    return keys;
+  }
+
+  /** The record each line of a block names, from the records found by the block's ids (lines with no id, or naming nothing: null). */
+  static align(lines: LineColumns, found: readonly NamedRecord[]): (NamedRecord | null)[] {
+    const named = byName(found);
+    const out: (NamedRecord | null)[] = new Array<NamedRecord | null>(lines.length);
+    for (let i = 0; i < lines.length; i++) {
+      const kind = lines.kind(i);
+      out[i] = nameOf(named, kind, (kind === 'payment' ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i)) || null);
+    }
+    return out;
+  }
+
+  /**
+   * A block of the file's lines; `first` is the 0-based index of its first line in the file, `named[i]`
+   * the record line i names (StreamMatcher.align, or found by the caller line by line).
+   */
+  lines(lines: LineColumns, first: number, named: readonly (NamedRecord | null)[], sink: StreamSink): void {
+    if (!this.poolLinesDone) throw new Error('StreamMatcher.lines: the pool lines come first');
+    for (let i = 0; i < lines.length; i++) {
+      if (isVoidRow(lines, i)) throw new StreamFallback('a void row');
+      const kind = lines.kind(i);
+      const order = (kind === 'payment' ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i)) || null;
+      this.item(kind, lines.channelTxnId(i), order, lines.status(i), lines.amountMinor(i), lines.currency(i), lines.fee(i), null, first + i, named[i] ?? null, sink, lines, i);
+    }
+  }
+
+  /** One line: its partner is the record it names, when that record takes part in the day (see the head of the file). */
+  private item(
+    kind: LineKind,
+    txn: string,
+    order: string | null,
+    status: LineStatus,
+    amount: bigint,
+    currency: string,
+    feeText: string | null,
+    pool: PoolLine | null,
+    index: number,
+    found: NamedRecord | null,
+    sink: StreamSink,
+    block: LineColumns | null,
+    local: number,
+  ): void {
+    if (txn === '' || order === null) throw new StreamFallback('a line without a transaction id or an order number');
+    if (!this.lineKeys.add(keyHash(TXN_TAG[kind], txn))) throw new StreamFallback('a transaction id twice');
+    if (!this.lineKeys.add(keyHash(ORDER_TAG[kind], order))) throw new StreamFallback('an order number twice');
+
+    let partner: OurRecord | null = null;
+    let poolAt = -1;
+    if (found !== null) {
+      const r = found.record;
+      if (this.poolRecords.length > 0) poolAt = this.poolIndex.get(recordKey(r.source, r.recordId)) ?? -1;
+      // A record that never succeeded takes part when a line of the file names it (not a pool line alone).
+      if (poolAt >= 0 || r.businessDate === this.date || (r.businessDate === null && pool === null)) {
+        if (r.channelTxnId && r.channelTxnId !== txn) throw new StreamFallback('a record whose transaction id is not its line’s');
+        if (poolAt >= 0) {
+          if (this.poolTaken[poolAt] === 1) throw new StreamFallback('a pool record named twice');
+          this.poolTaken[poolAt] = 1;
+          partner = this.poolValues[poolAt] as OurRecord;
+        } else {
+          partner = r;
+          // The day's payments a line takes, the caller's window knows; captures and refunds are kept here.
+          if (r.businessDate !== this.date) this.extraRecords++;
+          else if (found.paymentRowid === null) this.othersTaken.add(recordKey(r.source, r.recordId));
+        }
+      }
+    }
+
+    const ch = this.channel;
+    ch.kindValue = kind;
+    ch.txn = txn;
+    ch.order = order;
+    ch.amount = amount;
+    ch.currencyValue = currency;
+    ch.statusValue = status;
+    ch.feeValue = this.fee(feeText);
+    ch.until = pool?.untilDate ?? null;
+    let differences = 0;
+    let late = ch.until !== null;
+    if (partner !== null) {
+      const led = this.ledger;
+      led.record = partner;
+      led.until = poolAt >= 0 ? (this.poolRecords[poolAt] as PoolRecord).untilDate : null;
+      differences = compareSides(ch, 0, led, 0);
+      late ||= led.until !== null;
+      if (differences === 0 && !late && pool === null) {
+        this.matched++;
+        sink.pair(kind, index + 1, partner);
+        return;
+      }
+    }
+
+    const line = pool !== null ? pool.line : (block as LineColumns).line(local);
+    const lineAt = pool !== null ? { fileId: pool.fileId, seq: pool.lineSeq } : { fileId: null, seq: index + 1 };
+    const channelSuspenseId = pool?.suspenseId ?? null;
+    if (partner === null) {
+      this.single(ch, 0, BIT.channelOnly, sink, (o) => ({ ...o, kind, line, lineAt, record: null, channelSuspenseId, ledgerSuspenseId: null, identity: `line:${kind}:${txn}` }));
+      return;
+    }
+    this.count(differences === 0 ? 'matched' : 'discrepancy', differences);
+    sink.outcome({
+      outcome: differences === 0 ? 'matched' : 'discrepancy',
+      type: typeOf(differences),
+      differences: differencesOf(differences),
+      note: late ? 'late' : null,
+      untilDate: null,
+      kind,
+      line,
+      lineAt,
+      record: partner,
+      channelSuspenseId,
+      ledgerSuspenseId: poolAt >= 0 ? (this.poolRecords[poolAt] as PoolRecord).suspenseId : null,
+      identity: `${partner.source}:${partner.recordId}`,
+    });
+  }
+
+  /** An item with no partner: no money moved (matched), waiting (suspense), or a discrepancy of its side. */
+  private single(view: SideView, i: number, missing: number, sink: StreamSink, complete: (o: Pick<Outcome, 'outcome' | 'type' | 'differences' | 'note' | 'untilDate'>) => Outcome): void {
+    if (!view.moved(i)) {
+      this.count('matched', 0);
+      sink.outcome(complete({ outcome: 'matched', type: null, differences: [], note: 'no_movement', untilDate: null }));
+      return;
+    }
+    const until = view.untilDate(i) ?? this.newUntil;
+    if (until !== null && !suspenseExpired(until, this.date)) {
+      this.count('suspense', 0);
+      sink.outcome(complete({ outcome: 'suspense', type: null, differences: [], note: null, untilDate: until }));
+      return;
+    }
+    this.count('discrepancy', missing);
+    sink.outcome(complete({ outcome: 'discrepancy', type: typeOf(missing), differences: differencesOf(missing), note: null, untilDate: null }));
+  }
+
+  private count(outcome: Outcome['outcome'], differences: number): void {
+    if (outcome === 'matched') this.matched++;
+    else if (outcome === 'suspense') this.suspense++;
+    else {
+      this.discrepancies++;
+      const t = typeOf(differences) as DiscrepancyType;
+      this.byType[t] = (this.byType[t] ?? 0) + 1;
+    }
+  }
+
+  /** Today's captures and refunds the lines took, as `source:id`. */
+  takenOthers(): ReadonlySet<string> {
+    return this.othersTaken;
+  }
+
+  /**
+   * The records no line took: the pool's, then `untaken` — our records due on the date that no line
+   * took, in the order recordsForDay gives them — of the `due` records due on the date in all.
+   */
+  finish(untaken: readonly OurRecord[], due: number, sink: StreamSink): { readonly counts: OutcomeCounts; readonly records: number } {
+    const check = (r: OurRecord): void => {
+      if (r.channelTxnId && this.lineKeys.has(keyHash(TXN_TAG[recordKind(r.source)], r.channelTxnId))) {
+        throw new StreamFallback('an unmatched record has the transaction id of a line');
+      }
+    };
+    this.poolRecords.forEach((p, k) => {
+      if (this.poolTaken[k] === 1) return;
+      const r = this.poolValues[k] as OurRecord;
+      check(r);
+      this.ledgerSingle(r, p.untilDate, p.suspenseId, sink);
+    });
+    for (const r of untaken) {
+      if (this.poolIndex.has(recordKey(r.source, r.recordId))) continue;
+      check(r);
+      this.ledgerSingle(r, null, null, sink);
+    }
+    return {
+      counts: { matched: this.matched, suspense: this.suspense, discrepancies: this.discrepancies, byType: { ...this.byType } },
+      records: due + this.extraRecords,
+    };
+  }
+
+  private ledgerSingle(r: OurRecord, until: string | null, suspenseId: number | null, sink: StreamSink): void {
+    const led = this.ledger;
+    led.record = r;
+    led.until = until;
+    const kind = recordKind(r.source);
+    this.single(led, 0, BIT.ledgerOnly, sink, (o) => ({
+      ...o,
+      kind,
+      line: null,
+      lineAt: null,
+      record: r,
+      channelSuspenseId: null,
+      ledgerSuspenseId: suspenseId,
+      identity: `${r.source}:${r.recordId}`,
+    }));
+  }
+}
+
+function orderKeyOfLine(line: StatementLine): string | null {
+  return (line.kind === 'payment' ? line.merchantOrderNo : line.merchantRefundNo) || null;
+}
+
+/** The record a line of this kind and id names; StreamFallback when two records have the id (a payment and a capture). */
+function nameOf(named: ReadonlyMap<string, readonly NamedRecord[]>, kind: LineKind, order: string | null): NamedRecord | null {
+  if (order === null) return null;
+  const list = named.get(`${kind}:${order}`);
+  if (list === undefined) return null;
+  if (list.length > 1) throw new StreamFallback('two records with one id');
+  return list[0] as NamedRecord;
+}
+
+/** Found records by `kind:id` (a payment line names a payment or a capture). */
+function byName(found: readonly NamedRecord[]): Map<string, NamedRecord[]> {
+  const map = new Map<string, NamedRecord[]>();
+  for (const f of found) {
+    const key = `${recordKind(f.record.source)}:${f.record.recordId}`;
+    const list = map.get(key);
+    if (list) list.push(f);
+    else map.set(key, [f]);
+  }
+  return map;
+}
