@@ -660,6 +660,8 @@ class StreamRun implements ImportObserver {
     this.runId = await this.store.beginRun({ channel: this.channel.channel, businessDate: this.businessDate, fileId, nowMs: this.deps.clock() });
     this.writer = new RunWriter(this.store, this.runId, fileId);
     const found = await this.store.recordsNamed(this.channel.channel, this.matcher.poolLineKeys());
+    // A pool line takes its payment when it is due today: the window must not hand it out again.
+    for (const f of found) if (f.paymentRowid !== null && f.record.businessDate === this.businessDate) this.window.takenElsewhere(f.paymentRowid);
     await this.matching((writer) => this.matcher.poolLines(found, writer));
   }
 
