@@ -165,6 +165,19 @@ describe('Given voids (撤销)', () => {
     ]);
   });
 
+  it('When two void rows share the channel id (each voids its own payment), Then each outcome keeps an identity of its own', () => {
+    // Found by the totality property (seed 820620923): both void rows were named `void:refund:T0`.
+    const lines = [
+      refundLine('pay_10', 'void.pay_10', 1n, { channelTxnId: 'T0' }),
+      refundLine('pay_2', 'void.pay_2', 1n, { channelTxnId: 'T0' }),
+      payLine('pay_10', 1n, { channelTxnId: 'T0' }),
+      payLine('pay_2', 1n, { channelTxnId: 'T0' }),
+    ];
+    const out = match({ lines, records: [] });
+    expect(out).toHaveLength(4);
+    expect(new Set(out.map((o) => o.identity)).size).toBe(4);
+  });
+
   it('When the channel voided a payment we think succeeded, Then status_mismatch', () => {
     const lines = [payLine('pay_1', 1000n), refundLine('pay_1', 'void.pay_1', 1000n)];
     expect(match({ lines, records: [payment('pay_1', 1000n)] })[0]?.type).toBe('status_mismatch');

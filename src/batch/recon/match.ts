@@ -1031,7 +1031,8 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
       record: null,
       channelSuspenseId: null,
       ledgerSuspenseId: null,
-      identity: dup ? `dup:${line.kind}:${line.channelTxnId}:${occurrence}` : `void:${line.kind}:${line.channelTxnId}`,
+      // Two void rows may share a channel id (each folds into its own payment): the void reference tells them apart.
+      identity: dup ? `dup:${line.kind}:${line.channelTxnId}:${occurrence}` : `void:${line.kind}:${line.channelTxnId}:${line.merchantRefundNo ?? ''}`,
     };
   };
 
