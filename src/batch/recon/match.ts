@@ -876,11 +876,16 @@ export function feeParser(): (text: string | null) => FeeValue | null {
     let fee = seen.get(text);
     if (fee === undefined) {
       const parsed = parseFee(text);
+      // Bounded: a fee in proportion to each amount may take as many texts as there are amounts.
+      if (seen.size >= FEE_TEXTS_KEPT) seen.clear();
       seen.set(text, (fee = parsed === null ? null : feeValue(parsed)));
     }
     return fee;
   };
 }
+
+/** Distinct fee texts a match keeps parsed at once. */
+const FEE_TEXTS_KEPT = 4_096;
 
 /**
  * Matches one channel's file for one date. Every line, record and pool item ends in exactly one

@@ -459,10 +459,10 @@ export class DueWindow {
   private at = 0;
   private ahead = 0;
   private readonly passed = new Map<string, NamedRecord>();
-  private readonly left: number[] = [];
+  /** Row ids of payments that left the window untaken (a Set in row id order). */
+  private readonly left = new Set<number>();
   /** Row ids taken by a lookup by id: before the window reached them (dropped when it does), or after they left it. */
   private readonly takenAhead = new Set<number>();
-  private readonly takenLeft = new Set<number>();
   private lastReached = -1;
   private done = false;
   /** Payments read in all: the day's count once the read is done. */
@@ -510,10 +510,18 @@ export class DueWindow {
     return undefined;
   }
 
-  /** A payment due on the date that a lookup by id found (the window did not hold it): not to be handed out again. */
-  takenElsewhere(rowid: number): void {
-    if (rowid > this.lastReached) this.takenAhead.add(rowid);
-    else this.takenLeft.add(rowid);
+  /**
+   * A payment due on the date that a lookup by id found (the window did not hold it): not to be handed
+   * out again. False when it was handed out already (two lines name it).
+   */
+  takenElsewhere(rowid: number): boolean {
+    if (rowid > this.lastReached) {
+      if (this.takenAhead.has(rowid)) return false;
+      this.takenAhead.add(rowid);
+      return true;
+    }
+    // Reached already: it left the window untaken, or it was handed out.
+    return this.left.delete(rowid);
   }
 
   /** After the last line: the day's payments no line took, in row id order, and how many are due. */
@@ -523,7 +531,7 @@ export class DueWindow {
       if (this.ahead === 0) break;
       for (let p = this.next(); p !== undefined; p = this.next()) this.pass(p);
     }
-    const records = await this.byRowid(this.takenLeft.size === 0 ? this.left : this.left.filter((r) => !this.takenLeft.has(r)));
+    const records = await this.byRowid([...this.left]);
     for (const p of this.passed.values()) records.push(p.record);
     this.passed.clear();
     return { records, due: this.read };
@@ -534,7 +542,7 @@ export class DueWindow {
     if (this.passed.size > this.limits.windowMax) {
       const [id, oldest] = this.passed.entries().next().value as [string, NamedRecord];
       this.passed.delete(id);
-      this.left.push(oldest.paymentRowid as number);
+      this.left.add(oldest.paymentRowid as number);
     }
   }
 
@@ -661,7 +669,9 @@ class StreamRun implements ImportObserver {
     this.writer = new RunWriter(this.store, this.runId, fileId);
     const found = await this.store.recordsNamed(this.channel.channel, this.matcher.poolLineKeys());
     // A pool line takes its payment when it is due today: the window must not hand it out again.
-    for (const f of found) if (f.paymentRowid !== null && f.record.businessDate === this.businessDate) this.window.takenElsewhere(f.paymentRowid);
+    for (const f of found) {
+      if (f.paymentRowid !== null && f.record.businessDate === this.businessDate && !this.window.takenElsewhere(f.paymentRowid)) return this.stop('a payment named twice');
+    }
     await this.matching((writer) => this.matcher.poolLines(found, writer));
   }
 
@@ -691,7 +701,7 @@ class StreamRun implements ImportObserver {
       const found = await this.store.recordsNamed(this.channel.channel, { payment: rest.payment, refund: rest.refund, captureOnly });
       const captured = new Set(captureOnly);
       for (const f of found) {
-        if (f.paymentRowid !== null && f.record.businessDate === this.businessDate) window.takenElsewhere(f.paymentRowid);
+        if (f.paymentRowid !== null && f.record.businessDate === this.businessDate && !window.takenElsewhere(f.paymentRowid)) return this.stop('a payment named twice');
         if (f.record.source === 'capture' && captured.has(f.record.recordId)) return this.stop('two records with one id');
       }
       try {

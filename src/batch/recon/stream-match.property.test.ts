@@ -22,12 +22,16 @@ interface Universe {
 
 const SOURCE_RANK = { payment: 0, capture: 1, refund: 2 } as const;
 
+/** As the store's lookup by id (a join on the ids given): an id given twice finds its record twice. */
 function lookup(u: Universe, keys: { readonly payment: readonly string[]; readonly refund: readonly string[] }): NamedRecord[] {
-  const wanted = { payment: new Set(keys.payment), refund: new Set(keys.refund) };
   const out: NamedRecord[] = [];
-  u.records.forEach((r, i) => {
-    if (wanted[recordKind(r.source)].has(r.recordId)) out.push({ record: r, paymentRowid: r.source === 'payment' ? i + 1 : null });
-  });
+  for (const kind of ['payment', 'refund'] as const) {
+    for (const id of keys[kind]) {
+      u.records.forEach((r, i) => {
+        if (recordKind(r.source) === kind && r.recordId === id) out.push({ record: r, paymentRowid: r.source === 'payment' ? i + 1 : null });
+      });
+    }
+  }
   return out;
 }
 
@@ -97,17 +101,27 @@ function streamed(day: Day): { outcomes: Outcome[]; records: number; counts: Out
   const poolIds = { payment: [] as string[], refund: [] as string[] };
   for (const p of day.pool) if (p.side === 'ledger') poolIds[recordKind(p.record.source)].push(p.record.recordId);
   const m = new StreamMatcher({ date: D, suspenseDays: day.suspenseDays, pool: day.pool, poolFresh: lookup(day.universe, poolIds).map((n) => n.record) });
-  m.poolLines(lookup(day.universe, m.poolLineKeys()), sink);
+  // Today's payments a line names are handed out once, as a run's window does (a second time: the run falls back).
+  const handed = new Set<number>();
+  const hand = (found: NamedRecord[]): NamedRecord[] => {
+    for (const f of found) {
+      if (f.paymentRowid === null || f.record.businessDate !== D) continue;
+      if (handed.has(f.paymentRowid)) throw new StreamFallback('a payment named twice');
+      handed.add(f.paymentRowid);
+    }
+    return found;
+  };
+  m.poolLines(hand(lookup(day.universe, m.poolLineKeys())), sink);
   let first = 0;
   for (const size of day.blocks) {
     if (first >= day.lines.length) break;
     const block = lineArrayColumns(day.lines.slice(first, first + size));
-    m.lines(block, first, StreamMatcher.align(block, lookup(day.universe, StreamMatcher.lineKeys(block))), sink);
+    m.lines(block, first, StreamMatcher.align(block, hand(lookup(day.universe, StreamMatcher.lineKeys(block)))), sink);
     first += size;
   }
   if (first < day.lines.length) {
     const block = lineArrayColumns(day.lines.slice(first));
-    m.lines(block, first, StreamMatcher.align(block, lookup(day.universe, StreamMatcher.lineKeys(block))), sink);
+    m.lines(block, first, StreamMatcher.align(block, hand(lookup(day.universe, StreamMatcher.lineKeys(block)))), sink);
   }
   // What the lines took, as a run's window over the day's payments knows it (and the matcher, of the rest).
   const taken = new Set(outcomes.flatMap((o) => (o.line !== null && o.record !== null ? [`${o.record.source}:${o.record.recordId}`] : [])));

@@ -5,7 +5,8 @@
 //
 // It gives the same outcomes, in the same order, as matchColumns (match.ts) — the rules are written
 // once there; this is a second way to run them, for the shape nearly every day has:
-//   - every line has a transaction id and our order (refund) number, and names each once;
+//   - every line has a transaction id and our order (refund) number; no two name the same record or
+//     have the same transaction id;
 //   - the record a line names either has no transaction id or the line's own;
 //   - no record that stays unmatched carries a transaction id some line has.
 // Under those, a line's partner by transaction id is the record it names by order number, so one
@@ -40,15 +41,22 @@ export interface StreamSink {
 
 // ---- 52-bit key hashes ----
 
-/** Two 32-bit multiplicative hashes of the tagged string, joined into one integer below 2^53 (never 0). */
+/** Two 32-bit multiplicative hashes of the tagged string (two UTF-16 units a step), joined into one integer below 2^53 (never 0). */
 export function keyHash(tag: number, s: string): number {
   let a = 0x811c9dc5 ^ tag;
   let b = 0x9747b28c ^ Math.imul(tag, 0x27d4eb2d);
-  for (let i = 0; i < s.length; i++) {
+  const n = s.length;
+  let i = 0;
+  for (; i + 1 < n; i += 2) {
+    const c = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b + c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  if (i < n) {
     const c = s.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 13;
+    b = Math.imul(b + c, 0x5bd1e995);
   }
   a ^= a >>> 16;
   a = Math.imul(a, 0x85ebca6b);
@@ -56,8 +64,7 @@ export function keyHash(tag: number, s: string): number {
   b ^= b >>> 16;
   b = Math.imul(b, 0xc2b2ae35);
   b ^= b >>> 16;
-  const h = (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
-  return h === 0 ? 1 : h;
+  return (a >>> 0) * 0x200000 + ((b >>> 11) & 0x1fffff) + 1;
 }
 
 /**
@@ -101,7 +108,6 @@ export class HashSet52 {
 }
 
 const TXN_TAG: Readonly<Record<LineKind, number>> = { payment: 1, refund: 2 };
-const ORDER_TAG: Readonly<Record<LineKind, number>> = { payment: 3, refund: 4 };
 
 // ---- one item of each side, as the core's views ----
 
@@ -206,6 +212,8 @@ export class StreamMatcher {
   private readonly poolIndex = new Map<string, number>();
   private readonly poolTaken: Uint8Array;
   private readonly othersTaken = new Set<string>();
+  /** Records not due today that lines took (never-succeeded ones): few. */
+  private readonly namedElse = new Set<string>();
   private readonly channel = new ChannelCursor();
   private readonly ledger = new LedgerCursor();
   /** Records the run counts beyond those due: the pool's found again, and never-succeeded ones the lines name. */
@@ -316,7 +324,6 @@ export class StreamMatcher {
   ): void {
     if (txn === '' || order === null) throw new StreamFallback('a line without a transaction id or an order number');
     if (!this.lineKeys.add(keyHash(TXN_TAG[kind], txn))) throw new StreamFallback('a transaction id twice');
-    if (!this.lineKeys.add(keyHash(ORDER_TAG[kind], order))) throw new StreamFallback('an order number twice');
 
     let partner: OurRecord | null = null;
     let poolAt = -1;
@@ -332,9 +339,16 @@ export class StreamMatcher {
           partner = this.poolValues[poolAt] as OurRecord;
         } else {
           partner = r;
-          // The day's payments a line takes, the caller's window knows; captures and refunds are kept here.
-          if (r.businessDate !== this.date) this.extraRecords++;
-          else if (found.paymentRowid === null) this.othersTaken.add(recordKey(r.source, r.recordId));
+          // A record two lines name (the reference pairs it once): the caller's window tells of today's
+          // payments named twice; the rest are kept here.
+          if (r.businessDate !== this.date) {
+            if (this.namedElse.has(recordKey(r.source, r.recordId))) throw new StreamFallback('a record named twice');
+            this.namedElse.add(recordKey(r.source, r.recordId));
+            this.extraRecords++;
+          } else if (found.paymentRowid === null) {
+            if (this.othersTaken.has(recordKey(r.source, r.recordId))) throw new StreamFallback('a record named twice');
+            this.othersTaken.add(recordKey(r.source, r.recordId));
+          }
         }
       }
     }

@@ -30,24 +30,83 @@ export const UNIT_SEPARATOR = '\u001f';
 /** An integer column's text as a bigint: through a number while that is exact (BigInt of a text is ~3× slower). */
 export const integerToBigint = (text: string): bigint => (text.length <= 15 ? BigInt(Number(text)) : BigInt(text));
 
-/** A page as it comes from SQLite: the joined columns, or (a value holds the separator) the rows. */
-export type DuePage = { readonly n: number; readonly last: number; readonly joined: readonly string[] } | { readonly n: number; readonly last: number; readonly rows: readonly (readonly unknown[])[] };
+/**
+ * A page ready to post between threads: ids, merchants and transaction ids joined by U+001F (one string
+ * each to copy), the integers as Float64Arrays (exact: every value below 2^53, else `exact` is false and
+ * they come as the joined text), status and currency as indexes into a few shared strings; or, when a
+ * value holds the separator, the rows as SQLite gave them.
+ */
+export type DuePage =
+  | {
+      readonly n: number;
+      readonly last: number;
+      readonly ids: string;
+      readonly merchants: string;
+      readonly txns: string;
+      readonly amounts: Float64Array | string;
+      readonly costs: Float64Array | string;
+      readonly statuses: Uint8Array;
+      readonly currencies: Uint8Array;
+      readonly dict: readonly string[];
+      readonly rowids: Float64Array;
+    }
+  | { readonly n: number; readonly last: number; readonly rows: readonly (readonly unknown[])[] };
 
 /** Reads one page after `afterRowid` (n 0: none left). */
 export function readDuePage(db: SqliteConnection, channel: string, businessDate: string, afterRowid: number, limit: number): DuePage {
   const j = db.prepare(DAY_PAYMENTS_JOINED_PAGE).raw(true).get(businessDate, channel, afterRowid, limit) as unknown[];
   const n = Number(j[0]);
-  if (n === 0) return { n: 0, last: afterRowid, joined: [] };
+  if (n === 0) return { n: 0, last: afterRowid, rows: [] };
   const joined = j.slice(2).map((v) => String(v));
-  if (joined.every((c) => countParts(c) === n)) return { n, last: Number(j[1]), joined };
-  const rows = db.prepare(DAY_PAYMENTS_PAGE).raw(true).all(businessDate, channel, afterRowid, limit) as unknown[][];
-  return { n, last: Number(j[1]), rows };
+  const last = Number(j[1]);
+  if (!joined.every((c) => countParts(c) === n)) {
+    return { n, last, rows: db.prepare(DAY_PAYMENTS_PAGE).raw(true).all(businessDate, channel, afterRowid, limit) as unknown[][] };
+  }
+  const [ids, merchants, txns, amounts, currencies, statuses, costs, rowids] = joined as [string, string, string, string, string, string, string, string];
+  const dict: string[] = [];
+  const codes = (text: string): Uint8Array => {
+    const out = new Uint8Array(n);
+    const index = new Map<string, number>();
+    text.split(UNIT_SEPARATOR).forEach((v, i) => {
+      let k = index.get(v);
+      if (k === undefined) {
+        k = dict.indexOf(v);
+        if (k < 0) k = dict.push(v) - 1;
+        index.set(v, k);
+      }
+      out[i] = k;
+    });
+    return out;
+  };
+  const statusCodes = codes(statuses);
+  const currencyCodes = codes(currencies);
+  if (dict.length > 255) return { n, last, rows: db.prepare(DAY_PAYMENTS_PAGE).raw(true).all(businessDate, channel, afterRowid, limit) as unknown[][] };
+  return { n, last, ids, merchants, txns, amounts: numbers(amounts) ?? amounts, costs: numbers(costs) ?? costs, statuses: statusCodes, currencies: currencyCodes, dict, rowids: numbers(rowids) as Float64Array };
+}
+
+/** Integers of a joined column as numbers, or undefined when one is not exact as a number. */
+function numbers(text: string): Float64Array | undefined {
+  const parts = text.split(UNIT_SEPARATOR);
+  const out = new Float64Array(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const v = Number(parts[i]);
+    if (!Number.isSafeInteger(v)) return undefined;
+    out[i] = v;
+  }
+  return out;
 }
 
 function countParts(text: string): number {
   let n = 1;
   for (let i = text.indexOf(UNIT_SEPARATOR); i >= 0; i = text.indexOf(UNIT_SEPARATOR, i + 1)) n++;
   return n;
+}
+
+/** An integer column of a page: from its numbers, or its text when a value is beyond 2^53. */
+function integers(column: Float64Array | string): (i: number) => bigint {
+  if (typeof column !== 'string') return (i) => BigInt(column[i] as number);
+  const parts = column.split(UNIT_SEPARATOR);
+  return (i) => BigInt(parts[i] as string);
 }
 
 /** A page's payments as records with their row ids. */
@@ -72,7 +131,12 @@ export function namedOfPage(page: DuePage, businessDate: string): NamedRecord[] 
     }
     return out;
   }
-  const [ids, merchants, txns, amounts, currencies, statuses, costs, rowids] = page.joined.map((c) => c.split(UNIT_SEPARATOR)) as [string[], string[], string[], string[], string[], string[], string[], string[]];
+  const ids = page.ids.split(UNIT_SEPARATOR);
+  const merchants = page.merchants.split(UNIT_SEPARATOR);
+  const txns = page.txns.split(UNIT_SEPARATOR);
+  const amount = integers(page.amounts);
+  const cost = integers(page.costs);
+  const { dict, statuses, currencies, rowids } = page;
   for (let i = 0; i < page.n; i++) {
     const record: OurRecord = {
       source: 'payment',
@@ -80,13 +144,13 @@ export function namedOfPage(page: DuePage, businessDate: string): NamedRecord[] 
       merchantId: merchants[i] as string,
       paymentId: null,
       channelTxnId: (txns[i] as string) || null,
-      amountMinor: integerToBigint(amounts[i] as string),
-      currency: currencies[i] as string,
-      status: statuses[i] as string,
-      costMinor: integerToBigint(costs[i] as string),
+      amountMinor: amount(i),
+      currency: dict[currencies[i] as number] as string,
+      status: dict[statuses[i] as number] as string,
+      costMinor: cost(i),
       businessDate,
     };
-    out.push({ record, paymentRowid: Number(rowids[i]) });
+    out.push({ record, paymentRowid: rowids[i] as number });
   }
   return out;
 }
