@@ -122,6 +122,23 @@ describe('Given payments over several dates and channels, more than a page of th
   });
 });
 
+describe('Given a channel whose payments lie far apart in rowids, with many of another channel between', () => {
+  it('When the candidates are read in rowid windows, Then they are the row-per-payment read, and a limit still cuts exactly', () => {
+    ledger.db.transaction(() => {
+      for (let i = 0; i < 3; i++) pay(`pay_bank_a${i}`, { channel: 'bank' });
+      for (let i = 0; i < 30_000; i++) pay(`pay_wallet_${i}`, { channel: 'wallet', status: i % 7 === 0 ? 'failed' : 'succeeded' });
+      for (let i = 0; i < 3; i++) pay(`pay_bank_b${i}`, { channel: 'bank' });
+      for (let i = 0; i < 20; i++) pay(`pay_wallet_late_${i}`, { channel: 'wallet' });
+    })();
+    const got = store.candidates(FROM, TO, 1_000_000);
+    expect(byId(got)).toEqual(byId(reference()));
+    expect(got.filter((c) => c.channelId === 'bank').map((c) => c.itemId)).toEqual(['pay_bank_a0', 'pay_bank_a1', 'pay_bank_a2', 'pay_bank_b0', 'pay_bank_b1', 'pay_bank_b2']);
+    // Channels in index order (bank, then wallet), each in rowid order: the limit keeps the first ones.
+    const cut = store.candidates(FROM, TO, 10_007);
+    expect(cut.map((c) => c.itemId)).toEqual(got.slice(0, 10_007).map((c) => c.itemId));
+  });
+});
+
 describe('Given a current recon run with packed pairs, an exception row and a superseded run', () => {
   it('When the candidates are read, Then what is reconciled is what the view recon_outcomes says', () => {
     for (let i = 0; i < 30; i++) pay(`pay_${i}`, { channel: i % 2 === 0 ? 'bank' : null });

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseClearingConfig, parseCycle, parseRate, type RateCard } from './config.js';
-import { computeFees, dueDate, itemKeyOrder, paymentFee, planClearing, refundFeeReturned, type CandidateItem } from './core.js';
+import { CandidateColumns } from './columns.js';
+import { computeFees, dueDate, itemKeyOrder, paymentFee, planClearing, planColumns, refundFeeReturned, type CandidateItem } from './core.js';
 import { max35, pain001, xmlEscape, type PayoutInstruction } from './payout.js';
-import { batchEntries, itemWritesInKeyOrder, slices } from './service.js';
+import { batchEntries, itemRowsOf, itemWritesInKeyOrder, slices } from './service.js';
 
 const card = (over: Partial<RateCard> = {}): RateCard => ({
   merchant: '*',
@@ -224,6 +225,37 @@ describe('Given any day of payments and refunds (properties)', () => {
   });
 });
 
+describe('Given a plan of columns and a resumed run that writes only some of its batches (properties)', () => {
+  it('Then the rows are those batches\' items exactly, in key order, each with its batch\'s number and fee; and the batches are planClearing\'s', () => {
+    fc.assert(
+      fc.property(worldArb, fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), ({ rc, items }, written) => {
+        const config = { rateCards: [rc], refundFeePolicy: rc.refundFeePolicy, defaultCycle: { kind: 'T+0' as const }, merchants: new Map() };
+        const input = { runDate: RUN_DATE, includeUnreconciled: false, config, monthVolumeMinor: new Map(), carriedInMinor: new Map() };
+        const columns = CandidateColumns.of(items);
+        const plan = planColumns({ ...input, items: columns });
+        const objects = planClearing({ ...input, items });
+        expect(plan.batches.map(({ itemIndices, ...figures }) => ({ ...figures, ids: Array.from(itemIndices, (k) => columns.ids[k]) }))).toEqual(
+          objects.batches.map(({ items: cleared, ...figures }) => ({ ...figures, ids: cleared.map((i) => i.itemId) })),
+        );
+        // A killed run wrote some batches already: the others are written now, numbered from 7.
+        const todo = plan.batches.filter((_, k) => written[k % 3] !== true);
+        const writes = todo.map((b, k) => batchEntries(b, 7 + k));
+        const { rows, order } = itemRowsOf(columns, plan, writes);
+        const expected = writes.flatMap((w) => Array.from(w.batch.itemIndices, (k) => [k, w.batchNo] as const));
+        expect(new Map(Array.from(order, (k) => [k, rows.batchNos[k]] as const))).toEqual(new Map(expected));
+        expect(order).toHaveLength(expected.length);
+        for (let at = 1; at < order.length; at++) expect(itemKeyOrder(columns.item(order[at - 1] ?? 0), columns.item(order[at] ?? 0))).toBeLessThan(0);
+        const fees = new Map(objects.batches.flatMap((b) => b.items.map((i) => [`${i.kind}:${i.itemId}`, i.rateFeeMinor] as const)));
+        for (const k of order) expect(rows.rateFees[k]).toBe(fees.get(`${columns.item(k).kind}:${columns.ids[k] ?? ''}`));
+        const chunks = slices(order, 4);
+        for (const ch of chunks) expect(ch.length).toBeLessThanOrEqual(4);
+        expect(chunks.flatMap((ch) => [...ch])).toEqual([...order]);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 // ---- pain.001 ----
 
 /** A tiny well-formedness check: every start tag closed in order, entities known; returns the elements' texts by name. */
@@ -273,6 +305,24 @@ describe('Given payout instructions', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it('When any text is escaped, Then it is the text with what XML 1.0 cannot hold dropped and the five markup characters escaped (plain text as it is)', () => {
+    // The reference goes code point by code point: kept when XML 1.0 holds it, the five markup characters as entities.
+    const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+    const holds = (c: number): boolean => c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || c >= 0x10000;
+    const reference = (text: string): string => {
+      let out = '';
+      for (const ch of text) if (holds(ch.codePointAt(0) ?? 0)) out += ENTITIES[ch] ?? ch;
+      return out;
+    };
+    const unit = fc.oneof(fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), fc.constantFrom('&', '<', "'", '\u{1F600}', '\ufffe', '\ud800', 'a'));
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 8 }), (text) => {
+        expect(xmlEscape(text)).toBe(reference(text));
+      }),
+      { numRuns: 2000 },
     );
   });
 

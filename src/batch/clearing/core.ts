@@ -19,32 +19,12 @@
 //   payout      net + carried in when that is ≥ 0 (status paid_out); else 0, and it is carried out (status carried)
 
 import { divideRounded } from '../../ledger/index.js';
+import { CandidateColumns, KIND_PAYMENT, KIND_REFUND, sortByKey, type CandidateItem } from './columns.js';
 import type { ClearingConfig, Cycle, Rate, RateCard, RefundFeePolicy, Weekday } from './config.js';
+import { ExactSum, exactNumber, numberCard, paymentFeeExact, type NumberCard } from './exact.js';
 import { LOCAL_PRODUCTS } from './config.js';
 
-export type ItemKind = 'payment' | 'refund' | 'capture';
-
-export interface CandidateItem {
-  readonly kind: ItemKind;
-  readonly itemId: string;
-  readonly merchantId: string;
-  readonly currency: string;
-  /** The business date of the movement (the payment's day, the refund's or capture's journal entry day). */
-  readonly businessDate: string;
-  readonly amountMinor: bigint;
-  readonly product: string;
-  readonly channelId: string | null;
-  /** Fee booked at payment time; for a refund the fee it returned (refunds.fee_returned_minor). */
-  readonly bookedFeeMinor: bigint;
-  /** Reconciliation matched it (or resolved its discrepancy). */
-  readonly reconciled: boolean;
-  /** Refunds only: the payment refunded, its amount, its rate-card fee if already settled, and what was refunded before this one. */
-  readonly paymentId?: string;
-  readonly paymentAmountMinor?: bigint;
-  readonly paymentSettledFeeMinor?: bigint | null;
-  readonly paymentBookedFeeMinor?: bigint;
-  readonly refundedBeforeMinor?: bigint;
-}
+export type { CandidateItem, ItemKind } from './columns.js';
 
 export interface ClearedItem extends CandidateItem {
   /** The merchant fee by the rate card: positive for a payment or capture, minus the fee returned for a refund. */
@@ -53,7 +33,8 @@ export interface ClearedItem extends CandidateItem {
   readonly signedBookedFeeMinor: bigint;
 }
 
-export interface Batch {
+/** A batch's figures (what its row, its entries and the month volumes need). */
+export interface BatchFigures {
   readonly batchId: string;
   readonly merchantId: string;
   readonly currency: string;
@@ -68,7 +49,19 @@ export interface Batch {
   readonly carriedOutMinor: bigint;
   readonly payoutMinor: bigint;
   readonly status: 'paid_out' | 'carried';
+  readonly itemCount: number;
+  /** Payments and captures settled in it per month (yyyy-mm): what the merchant's month volumes grow by. */
+  readonly monthVolumesMinor: ReadonlyMap<string, bigint>;
+}
+
+export interface Batch extends BatchFigures {
   readonly items: readonly ClearedItem[];
+}
+
+/** A batch of a columnar plan: its items are indices into the candidates. */
+export interface ColumnBatch extends BatchFigures {
+  /** Payments and captures in date and id order, then refunds. */
+  readonly itemIndices: Int32Array;
 }
 
 export interface ClearingPlan {
@@ -77,6 +70,18 @@ export interface ClearingPlan {
   readonly held: readonly CandidateItem[];
   /** Not yet due under the merchant's cycle. */
   readonly notDue: readonly CandidateItem[];
+}
+
+export interface ColumnPlan {
+  /** In batch key order (merchant, currency). */
+  readonly batches: readonly ColumnBatch[];
+  /** Indices of the items due but not reconciled, and of those not yet due, in input order. */
+  readonly held: Int32Array;
+  readonly notDue: Int32Array;
+  /** The rate-card fee of each item in a batch, by index (refunds negative; 0 for the others). */
+  readonly rateFees: BigInt64Array;
+  /** The items in batches, in key order (kind, id): the order their rows are written in. */
+  readonly keyOrder: Int32Array;
 }
 
 // ---- dates and cycles ----
@@ -158,156 +163,251 @@ export const volumeKey = (merchantId: string, currency: string, month: string): 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 /** The order items are kept in once settled (kind, then id): the store writes them fastest in it. */
 export const itemKeyOrder = (a: CandidateItem, b: CandidateItem): number => (a.kind === b.kind ? cmp(a.itemId, b.itemId) : cmp(a.kind, b.kind));
-const byDateThenId = (a: CandidateItem, b: CandidateItem): number => cmp(a.businessDate, b.businessDate) || cmp(a.kind, b.kind) || cmp(a.itemId, b.itemId);
-const inDateThenIdOrder = (items: readonly CandidateItem[]): boolean => {
-  for (let i = 1; i < items.length; i++) if (byDateThenId(items[i - 1] as CandidateItem, items[i] as CandidateItem) > 0) return false;
-  return true;
-};
-
-/**
- * The item with its fees, built field by field: an object spread (`{ ...item, … }`) of a million items
- * took longer than pricing them, and left objects that were slow to read for the rest of the run.
- */
-function withFees(item: CandidateItem, rateFeeMinor: bigint, signedBookedFeeMinor: bigint): ClearedItem {
-  const { kind, itemId, merchantId, currency, businessDate, amountMinor, product, channelId, bookedFeeMinor, reconciled } = item;
-  if (kind !== 'refund') return { kind, itemId, merchantId, currency, businessDate, amountMinor, product, channelId, bookedFeeMinor, reconciled, rateFeeMinor, signedBookedFeeMinor };
-  const { paymentId, paymentAmountMinor, paymentSettledFeeMinor, paymentBookedFeeMinor, refundedBeforeMinor } = item;
-  return {
-    kind,
-    itemId,
-    merchantId,
-    currency,
-    businessDate,
-    amountMinor,
-    product,
-    channelId,
-    bookedFeeMinor,
-    reconciled,
-    paymentId,
-    paymentAmountMinor,
-    paymentSettledFeeMinor,
-    paymentBookedFeeMinor,
-    refundedBeforeMinor,
-    rateFeeMinor,
-    signedBookedFeeMinor,
-  };
-}
 
 /** The card of each (merchant, product, channel), found once: a day repeats them a million times. */
-function rateCardFinder(rateCards: readonly RateCard[]): (item: CandidateItem) => RateCard | undefined {
+function rateCardFinder(rateCards: readonly RateCard[]): (merchantId: string, product: string, channelId: string | null) => RateCard | undefined {
   const cards = new Map<string, Map<string, Map<string | null, RateCard | undefined>>>();
-  return (item) => {
-    let byProduct = cards.get(item.merchantId);
+  return (merchantId, product, channelId) => {
+    let byProduct = cards.get(merchantId);
     if (byProduct === undefined) {
       byProduct = new Map();
-      cards.set(item.merchantId, byProduct);
+      cards.set(merchantId, byProduct);
     }
-    let byChannel = byProduct.get(item.product);
+    let byChannel = byProduct.get(product);
     if (byChannel === undefined) {
       byChannel = new Map();
-      byProduct.set(item.product, byChannel);
+      byProduct.set(product, byChannel);
     }
-    if (byChannel.has(item.channelId)) return byChannel.get(item.channelId);
-    const card = findRateCard(rateCards, item.merchantId, item.product, item.channelId);
-    byChannel.set(item.channelId, card);
+    if (byChannel.has(channelId)) return byChannel.get(channelId);
+    const card = findRateCard(rateCards, merchantId, product, channelId);
+    byChannel.set(channelId, card);
     return card;
   };
 }
 
-/**
- * Items grouped by merchant and currency (batchKey), each group in first-seen order; the groups in
- * first-seen order too.
- */
-export function groupByBatch(items: readonly CandidateItem[]): Map<string, CandidateItem[]> {
-  const byMerchant = new Map<string, Map<string, CandidateItem[]>>();
-  const groups = new Map<string, CandidateItem[]>();
-  for (const item of items) {
-    let byCurrency = byMerchant.get(item.merchantId);
-    if (byCurrency === undefined) {
-      byCurrency = new Map();
-      byMerchant.set(item.merchantId, byCurrency);
-    }
-    const group = byCurrency.get(item.currency);
-    if (group !== undefined) group.push(item);
-    else {
-      const created = [item];
-      byCurrency.set(item.currency, created);
-      groups.set(batchKey(item.merchantId, item.currency), created);
-    }
-  }
-  return groups;
+/** One merchant's items in one currency (a batch once priced), and its running sums. */
+interface Group {
+  readonly index: number;
+  readonly merchantId: string;
+  readonly currency: string;
+  readonly cycle: Cycle;
+  /** The last date asked about and whether it was due (a group's items share few dates). */
+  lastDate: string;
+  lastDue: boolean;
+  /** Items taken, of them refunds, and whether they span more than one date. */
+  count: number;
+  refunds: number;
+  firstDate: string;
+  manyDates: boolean;
+  /** Where its items start in the grouped order. */
+  start: number;
+  grossMinor: bigint;
+  refundsMinor: bigint;
+  feesMinor: bigint;
+  rateFeesMinor: bigint;
+  readonly monthVolumesMinor: Map<string, bigint>;
+}
+
+type Pricing = Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>;
+
+interface Priced {
+  /** Groups in first-seen order (some may have taken no item). */
+  readonly groups: readonly Group[];
+  /** The items taken, group by group; in a group payments and captures in date and id order, then refunds. */
+  readonly grouped: Int32Array;
+  readonly keyOrder: Int32Array;
+  readonly rateFees: BigInt64Array;
 }
 
 /**
- * The rate-card fee of each item, group by group (a group is one merchant and currency: see
- * groupByBatch). Payments and captures first, in business date then id order within their group, so
- * the tier follows the merchant's volume of the month so far (`monthVolumeMinor`: what earlier batches
- * settled in that month, by volumeKey); then refunds, against the fee of their payment by the card.
- * Items without a card keep their booked fee. Each group comes back as its payments and captures, then
- * its refunds, each part in date and id order.
+ * Groups the items `take` accepts by merchant and currency (batchKey), groups in first-seen order. `take`
+ * is asked once per item with the item's group, whose cycle and due-date cache it may use.
  */
-export function priceGroups(
-  groups: ReadonlyMap<string, readonly CandidateItem[]>,
-  config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>,
-  monthVolumeMinor: ReadonlyMap<string, bigint>,
-): Map<string, ClearedItem[]> {
+function groupItems(c: CandidateColumns, cycleOf: (merchantId: string) => Cycle, take: (k: number, g: Group) => boolean): { groups: Group[]; groupOf: Int32Array; taken: number } {
+  const groups: Group[] = [];
+  const groupOf = new Int32Array(c.length).fill(-1);
+  // Each merchant's groups (one per currency), by merchant number.
+  const byMerchant: (Group[] | undefined)[] = [];
+  let taken = 0;
+  for (let k = 0; k < c.length; k++) {
+    const merchantNo = c.merchantNos[k] ?? 0;
+    const currency = c.currencies[k] ?? '';
+    let list = byMerchant[merchantNo];
+    let g: Group | undefined;
+    if (list === undefined) {
+      list = [];
+      byMerchant[merchantNo] = list;
+    } else for (const x of list) if (x.currency === currency) g = x;
+    if (g === undefined) {
+      const merchantId = c.merchantOf(k);
+      g = { index: groups.length, merchantId, currency, cycle: cycleOf(merchantId), lastDate: '', lastDue: false, count: 0, refunds: 0, firstDate: '', manyDates: false, start: 0, grossMinor: 0n, refundsMinor: 0n, feesMinor: 0n, rateFeesMinor: 0n, monthVolumesMinor: new Map() };
+      list.push(g);
+      groups.push(g);
+    }
+    if (!take(k, g)) continue;
+    groupOf[k] = g.index;
+    taken++;
+    const date = c.dates[k] ?? '';
+    if (g.count++ === 0) g.firstDate = date;
+    else if (date !== g.firstDate) g.manyDates = true;
+    if (c.kinds[k] === KIND_REFUND) g.refunds++;
+  }
+  return { groups, groupOf, taken };
+}
+
+/**
+ * The taken items in key order, and group by group: each group's payments and captures in (date, kind,
+ * id) order (the order the tiers follow), then its refunds in the same order. One sort of the whole day
+ * into key order serves both: a stable pass hands each group its items already in key order.
+ */
+function orderGroups(c: CandidateColumns, groups: readonly Group[], groupOf: Int32Array, taken: number): { grouped: Int32Array; keyOrder: Int32Array } {
+  const keyOrder = new Int32Array(taken);
+  for (let k = 0, at = 0; k < c.length; k++) if ((groupOf[k] ?? -1) >= 0) keyOrder[at++] = k;
+  sortByKey(c, keyOrder);
+  const fill = new Int32Array(groups.length);
+  let at = 0;
+  for (const g of groups) {
+    g.start = at;
+    fill[g.index] = at;
+    at += g.count;
+  }
+  const grouped = new Int32Array(taken);
+  for (const k of keyOrder) {
+    const gi = groupOf[k] ?? 0;
+    const at = fill[gi] ?? 0;
+    grouped[at] = k;
+    fill[gi] = at + 1;
+  }
+  const byDateThenKey = (a: number, b: number): number => cmp(c.dates[a] ?? '', c.dates[b] ?? '') || (c.kinds[a] ?? 0) - (c.kinds[b] ?? 0) || cmp(c.ids[a] ?? '', c.ids[b] ?? '');
+  for (const g of groups) {
+    const items = grouped.subarray(g.start, g.start + g.count);
+    if (g.manyDates) items.sort(byDateThenKey);
+    // Refunds last (already last when the group has one date: 'refund' is the last kind).
+    if (g.refunds > 0 && g.manyDates) items.set([...items.filter((k) => c.kinds[k] !== KIND_REFUND), ...items.filter((k) => c.kinds[k] === KIND_REFUND)]);
+  }
+  return { grouped, keyOrder };
+}
+
+/**
+ * The rate-card fee of each taken item, group by group (a group is one merchant and currency), summed
+ * into the group as it goes. Payments and captures first, in business date then id order within their
+ * group, so the tier follows the merchant's volume of the month so far (`monthVolumeMinor`: what earlier
+ * batches settled in that month, by volumeKey); then refunds, against the fee of their payment by the card.
+ * Items without a card keep their booked fee.
+ */
+function priceColumns(c: CandidateColumns, config: Pricing, monthVolumeMinor: ReadonlyMap<string, bigint>, cycleOf: (merchantId: string) => Cycle, take: (k: number, g: Group) => boolean): Priced {
+  const { groups, groupOf, taken } = groupItems(c, cycleOf, take);
+  const { grouped, keyOrder } = orderGroups(c, groups, groupOf, taken);
+  const rateFees = new BigInt64Array(c.length);
   // The card fee of the payments this run also refunds (the only ones a refund here asks for).
   const refunded = new Set<string>();
-  for (const items of groups.values()) for (const item of items) if (item.kind === 'refund' && item.paymentId !== undefined) refunded.add(item.paymentId);
+  for (const [k, r] of c.refunds) if ((groupOf[k] ?? -1) >= 0) refunded.add(r.paymentId);
   const paymentFees = new Map<string, bigint>();
   const cardOf = rateCardFinder(config.rateCards);
-  const sortedGroups: (readonly CandidateItem[])[] = [];
-  const out = new Map<string, ClearedItem[]>();
-  for (const [key, items] of groups) {
-    // Sorting a merchant's items, not the whole day's: the tiers follow one merchant's volume only.
-    const sorted = inDateThenIdOrder(items) ? items : [...items].sort(byDateThenId);
-    sortedGroups.push(sorted);
-    const priced: ClearedItem[] = [];
-    out.set(key, priced);
-    // The month's volume so far, held in a local while the (date-ordered) items stay in one month.
+  const exactCards = new Map<RateCard, NumberCard | undefined>();
+  for (const g of groups) {
     let month = '';
-    let monthKey = '';
-    let volume = 0n;
-    for (const item of sorted) {
-      if (item.kind === 'refund') continue;
-      if (month === '' || !item.businessDate.startsWith(month)) {
-        month = item.businessDate.slice(0, 7);
-        monthKey = volumeKey(item.merchantId, item.currency, month);
-        volume = monthVolumeMinor.get(monthKey) ?? 0n;
+    // The month's volume before the item (settled before this run, then this run's so far) and this run's part.
+    let volume = new ExactSum();
+    let added = new ExactSum();
+    const gross = new ExactSum();
+    const booked = new ExactSum();
+    const rated = new ExactSum();
+    let product: string | undefined;
+    let channelId: string | null | undefined;
+    let card: RateCard | undefined;
+    let exactCard: NumberCard | undefined;
+    const end = g.start + g.count - g.refunds;
+    for (let at = g.start; at < end; at++) {
+      const k = grouped[at] ?? 0;
+      const date = c.dates[k] ?? '';
+      // The month's volume so far, held in a local while the (date-ordered) items stay in one month.
+      if (month === '' || !date.startsWith(month)) {
+        if (month !== '') g.monthVolumesMinor.set(month, added.total);
+        month = date.slice(0, 7);
+        volume = new ExactSum(monthVolumeMinor.get(volumeKey(g.merchantId, g.currency, month)) ?? 0n);
+        added = new ExactSum();
       }
-      const card = cardOf(item);
-      const fee = card ? paymentFee(card, item.amountMinor, volume) : item.bookedFeeMinor;
-      volume += item.amountMinor;
-      if (item.kind === 'payment' && refunded.has(item.itemId)) paymentFees.set(item.itemId, fee);
-      priced.push(withFees(item, fee, item.bookedFeeMinor));
+      if (c.products[k] !== product || c.channels[k] !== channelId) {
+        product = c.products[k] ?? '';
+        channelId = c.channels[k] ?? null;
+        card = cardOf(g.merchantId, product, channelId);
+        if (card !== undefined && !exactCards.has(card)) exactCards.set(card, numberCard(card));
+        exactCard = card === undefined ? undefined : exactCards.get(card);
+      }
+      const amountMinor = c.amounts[k] ?? 0n;
+      const bookedMinor = c.bookedFees[k] ?? 0n;
+      const amount = exactNumber(amountMinor);
+      const bookedFee = exactNumber(bookedMinor);
+      // In numbers while exact (exact.ts); the bigint paymentFee otherwise.
+      let fee = bookedMinor;
+      let exactFee = bookedFee;
+      if (card !== undefined) {
+        const volumeBefore = exactCard !== undefined && amount !== undefined ? volume.exact : undefined;
+        exactFee = exactCard !== undefined && amount !== undefined && volumeBefore !== undefined ? paymentFeeExact(exactCard, amount, volumeBefore) : undefined;
+        fee = exactFee !== undefined ? BigInt(exactFee) : paymentFee(card, amountMinor, volume.total);
+      }
+      if (amount !== undefined) {
+        volume.add(amount);
+        added.add(amount);
+        gross.add(amount);
+      } else {
+        volume.addBig(amountMinor);
+        added.addBig(amountMinor);
+        gross.addBig(amountMinor);
+      }
+      if (bookedFee !== undefined) booked.add(bookedFee);
+      else booked.addBig(bookedMinor);
+      if (exactFee !== undefined) rated.add(exactFee);
+      else rated.addBig(fee);
+      rateFees[k] = fee;
+      if (refunded.size > 0 && c.kinds[k] === KIND_PAYMENT && refunded.has(c.ids[k] ?? '')) paymentFees.set(c.ids[k] ?? '', fee);
     }
+    if (month !== '') g.monthVolumesMinor.set(month, added.total);
+    g.grossMinor = gross.total;
+    g.feesMinor = booked.total;
+    g.rateFeesMinor = rated.total;
   }
-  let at = 0;
-  for (const priced of out.values()) {
-    for (const item of sortedGroups[at++] ?? []) {
-      if (item.kind !== 'refund') continue;
-      const card = cardOf(item);
-      let returned = item.bookedFeeMinor;
+  for (const g of groups) {
+    for (let at = g.start + g.count - g.refunds; at < g.start + g.count; at++) {
+      const k = grouped[at] ?? 0;
+      const r = c.refunds.get(k);
+      const amountMinor = c.amounts[k] ?? 0n;
+      const bookedMinor = c.bookedFees[k] ?? 0n;
+      const card = cardOf(g.merchantId, c.products[k] ?? '', c.channels[k] ?? null);
+      let returned = bookedMinor;
       if (card) {
-        const paymentFeeMinor = paymentFees.get(item.paymentId ?? '') ?? item.paymentSettledFeeMinor ?? item.paymentBookedFeeMinor ?? 0n;
-        returned = refundFeeReturned(card.refundFeePolicy, paymentFeeMinor, item.paymentAmountMinor ?? item.amountMinor, item.refundedBeforeMinor ?? 0n, item.amountMinor);
+        const paymentFeeMinor = paymentFees.get(r?.paymentId ?? '') ?? r?.paymentSettledFeeMinor ?? r?.paymentBookedFeeMinor ?? 0n;
+        returned = refundFeeReturned(card.refundFeePolicy, paymentFeeMinor, r?.paymentAmountMinor ?? amountMinor, r?.refundedBeforeMinor ?? 0n, amountMinor);
       }
-      priced.push(withFees(item, -returned, -item.bookedFeeMinor));
+      rateFees[k] = -returned;
+      g.refundsMinor += amountMinor;
+      g.feesMinor -= bookedMinor;
+      g.rateFeesMinor -= returned;
     }
   }
-  return out;
+  return { groups, grouped, keyOrder, rateFees };
 }
 
-/** The rate-card fee of each item (priceGroups over the items grouped by merchant and currency). */
-export function computeFees(items: readonly CandidateItem[], config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy'>, monthVolumeMinor: ReadonlyMap<string, bigint>): ClearedItem[] {
-  return [...priceGroups(groupByBatch(items), config, monthVolumeMinor).values()].flat();
+/** Item k with its fees, as an object. */
+function clearedItem(c: CandidateColumns, k: number, rateFeeMinor: bigint): ClearedItem {
+  const bookedMinor = c.bookedFees[k] ?? 0n;
+  return { ...c.item(k), rateFeeMinor, signedBookedFeeMinor: c.kinds[k] === KIND_REFUND ? -bookedMinor : bookedMinor };
+}
+
+const anyCycle = (): Cycle => ({ kind: 'T+0' });
+
+/** The rate-card fee of each item (all of them, grouped by merchant and currency; each group's payments and captures, then its refunds). */
+export function computeFees(items: readonly CandidateItem[], config: Pricing, monthVolumeMinor: ReadonlyMap<string, bigint>): ClearedItem[] {
+  const c = CandidateColumns.of(items);
+  const { groups, grouped, rateFees } = priceColumns(c, config, monthVolumeMinor, anyCycle, () => true);
+  return groups.flatMap((g) => Array.from(grouped.subarray(g.start, g.start + g.count), (k) => clearedItem(c, k, rateFees[k] ?? 0n)));
 }
 
 // ---- the plan of a run ----
 
-export interface PlanInput {
+interface PlanParameters {
   readonly runDate: string;
-  readonly items: readonly CandidateItem[];
   readonly includeUnreconciled: boolean;
   readonly config: Pick<ClearingConfig, 'rateCards' | 'refundFeePolicy' | 'defaultCycle' | 'merchants'>;
   /** Volume settled before this run per volumeKey (merchant, currency, month). */
@@ -316,17 +416,21 @@ export interface PlanInput {
   readonly carriedInMinor: ReadonlyMap<string, bigint>;
 }
 
-export const batchIdOf = (runDate: string, merchantId: string, currency: string): string => `clr.${runDate}.${merchantId}.${currency}`;
-
-export function isReconciled(item: CandidateItem): boolean {
-  return item.reconciled || LOCAL_PRODUCTS.has(item.product);
+export interface PlanInput extends PlanParameters {
+  readonly items: readonly CandidateItem[];
 }
 
-/** Chooses the items a run settles, prices them and nets them into one batch per merchant and currency. */
-export function planClearing(input: PlanInput): ClearingPlan {
-  const held: CandidateItem[] = [];
-  const notDue: CandidateItem[] = [];
-  const chosen: CandidateItem[] = [];
+export interface ColumnPlanInput extends PlanParameters {
+  readonly items: CandidateColumns;
+}
+
+export const batchIdOf = (runDate: string, merchantId: string, currency: string): string => `clr.${runDate}.${merchantId}.${currency}`;
+
+/** Chooses the items a run settles, prices them and nets them into one batch per merchant and currency (items as columns). */
+export function planColumns(input: ColumnPlanInput): ColumnPlan {
+  const c = input.items;
+  const held: number[] = [];
+  const notDue: number[] = [];
   // Whether an item's date is due by the run date, once per cycle and date (a day has few dates, many items).
   const dueByCycle = new Map<Cycle, Map<string, boolean>>();
   const isDue = (date: string, cycle: Cycle): boolean => {
@@ -342,44 +446,50 @@ export function planClearing(input: PlanInput): ClearingPlan {
     }
     return due;
   };
-  for (const item of input.items) {
-    if (item.businessDate > input.runDate) {
-      notDue.push(item);
-      continue;
+  const take = (k: number, g: Group): boolean => {
+    const date = c.dates[k] ?? '';
+    if (date !== g.lastDate) {
+      g.lastDate = date;
+      g.lastDue = date <= input.runDate && isDue(date, g.cycle);
     }
-    const cycle = input.config.merchants.get(item.merchantId)?.cycle ?? input.config.defaultCycle;
-    if (!isDue(item.businessDate, cycle)) notDue.push(item);
-    else if (!input.includeUnreconciled && !isReconciled(item)) held.push(item);
-    else chosen.push(item);
-  }
-  const batches = [...priceGroups(groupByBatch(chosen), input.config, input.monthVolumeMinor)]
-    .sort(([a], [b]) => cmp(a, b))
-    .map(([key, items]) => netBatch(input.runDate, items, input.carriedInMinor.get(key) ?? 0n));
-  return { batches, held, notDue };
+    if (!g.lastDue) notDue.push(k);
+    else if (!input.includeUnreconciled && c.reconciled[k] !== 1 && !LOCAL_PRODUCTS.has(c.products[k] ?? '')) held.push(k);
+    else return true;
+    return false;
+  };
+  const cycleOf = (merchantId: string): Cycle => input.config.merchants.get(merchantId)?.cycle ?? input.config.defaultCycle;
+  const { groups, grouped, keyOrder, rateFees } = priceColumns(c, input.config, input.monthVolumeMinor, cycleOf, take);
+  const batches = groups
+    .filter((g) => g.count > 0)
+    .map((g) => ({ key: batchKey(g.merchantId, g.currency), g }))
+    .sort((a, b) => cmp(a.key, b.key))
+    .map(({ key, g }): ColumnBatch => ({ ...netGroup(input.runDate, g, input.carriedInMinor.get(key) ?? 0n), itemIndices: grouped.subarray(g.start, g.start + g.count) }));
+  return { batches, held: Int32Array.from(held), notDue: Int32Array.from(notDue), rateFees, keyOrder };
 }
 
-/** Nets one merchant's items in one currency into its batch. */
-export function netBatch(runDate: string, items: readonly ClearedItem[], carriedInMinor: bigint): Batch {
-  const first = items[0];
-  if (first === undefined) throw new Error('netBatch: a batch has at least one item');
-  let grossMinor = 0n;
-  let refundsMinor = 0n;
-  let feesMinor = 0n;
-  let rateFeesMinor = 0n;
-  for (const i of items) {
-    if (i.kind === 'refund') refundsMinor += i.amountMinor;
-    else grossMinor += i.amountMinor;
-    feesMinor += i.signedBookedFeeMinor;
-    rateFeesMinor += i.rateFeeMinor;
-  }
+/** Chooses the items a run settles, prices them and nets them into one batch per merchant and currency. */
+export function planClearing(input: PlanInput): ClearingPlan {
+  const c = CandidateColumns.of(input.items);
+  const plan = planColumns({ ...input, items: c });
+  const original = (k: number): CandidateItem => input.items[k] as CandidateItem;
+  return {
+    batches: plan.batches.map(({ itemIndices, ...figures }) => ({ ...figures, items: Array.from(itemIndices, (k) => clearedItem(c, k, plan.rateFees[k] ?? 0n)) })),
+    held: Array.from(plan.held, original),
+    notDue: Array.from(plan.notDue, original),
+  };
+}
+
+/** Nets one merchant's priced items in one currency into its batch's figures. */
+function netGroup(runDate: string, g: Group, carriedInMinor: bigint): BatchFigures {
+  const { grossMinor, refundsMinor, feesMinor, rateFeesMinor } = g;
   const adjustmentsMinor = feesMinor - rateFeesMinor;
   const netMinor = grossMinor - refundsMinor - feesMinor + adjustmentsMinor;
   const payable = netMinor + carriedInMinor;
   const carried = payable < 0n;
   return {
-    batchId: batchIdOf(runDate, first.merchantId, first.currency),
-    merchantId: first.merchantId,
-    currency: first.currency,
+    batchId: batchIdOf(runDate, g.merchantId, g.currency),
+    merchantId: g.merchantId,
+    currency: g.currency,
     businessDate: runDate,
     grossMinor,
     refundsMinor,
@@ -391,6 +501,7 @@ export function netBatch(runDate: string, items: readonly ClearedItem[], carried
     carriedOutMinor: carried ? payable : 0n,
     payoutMinor: carried ? 0n : payable,
     status: carried ? 'carried' : 'paid_out',
-    items,
+    itemCount: g.count,
+    monthVolumesMinor: g.monthVolumesMinor,
   };
 }

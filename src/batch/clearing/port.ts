@@ -8,16 +8,27 @@
 // together, and that commit settles the batch's items.
 
 import type { AccountSpec, LedgerCommand } from '../../ledger/index.js';
-import type { Batch, CandidateItem, ClearedItem } from './core.js';
+import type { CandidateColumns } from './columns.js';
+import type { BatchFigures, ClearedItem } from './core.js';
 
+/** One item row as an object (tests, and callers with a few items). */
 export interface ItemWrite {
   /** The number reserveBatchNumbers gave the item's batch. */
   readonly batchNo: number;
   readonly item: ClearedItem;
 }
 
-export interface BatchWrite {
-  readonly batch: Batch;
+/** Item rows as columns: row k is item k of `items` with its rate-card fee and its batch's number. */
+export interface ItemRows {
+  readonly items: CandidateColumns;
+  /** The rate-card fee of each item by index (refunds negative). */
+  readonly rateFees: BigInt64Array;
+  /** The number reserveBatchNumbers gave each item's batch, by index. */
+  readonly batchNos: Float64Array;
+}
+
+export interface BatchWrite<B extends BatchFigures = BatchFigures> {
+  readonly batch: B;
   /** The number its items were written with. */
   readonly batchNo: number;
   /** Accounts the entries use, opened when missing. */
@@ -55,7 +66,7 @@ export interface ClearingStore {
   beginRun(date: string, nowMs: number): ClearingRunState;
   finishRun(date: string, nowMs: number): void;
   /** Unsettled payments, captures and refunds of business dates fromDate..toDate, with their reconciliation state; at most `limit` (more is a refusal). */
-  candidates(fromDate: string, toDate: string, limit: number): CandidateItem[];
+  candidateColumns(fromDate: string, toDate: string, limit: number): CandidateColumns;
   /** Volume of payments and captures already settled per (merchant, currency, month) for these months. */
   monthVolumes(months: readonly string[]): Map<string, bigint>;
   /** Carried-out balance (< 0) of each merchant's last batch before the date, keyed merchant\0currency. */
@@ -65,10 +76,10 @@ export interface ClearingStore {
   /** Hands out `count` batch numbers never handed out before (committed at once); returns the first. */
   reserveBatchNumbers(count: number): number;
   /**
-   * Writes item rows in one transaction, fastest in key order (kind, then item id: itemKeyOrder). An item
-   * settled already (its row's batch is written) is a broken invariant: throws, nothing is written.
+   * Writes the rows of the items `order` names, in one transaction, fastest in key order (kind, then item
+   * id). An item settled already (its row's batch is written) is a broken invariant: throws, nothing is written.
    */
-  writeItems(items: readonly ItemWrite[]): void;
+  writeItemRows(rows: ItemRows, order: Int32Array): void;
   /** Writes batches (rows and numbers, which settle their items written before) and their ledger entries in one transaction. */
   writeBatches(writes: readonly BatchWrite[], nowMs: number): void;
   batchesOf(date: string, limit: number): StoredBatch[];

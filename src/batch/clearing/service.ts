@@ -10,12 +10,13 @@ import type { AccountSpec, LedgerCommand } from '../../ledger/index.js';
 import { findCurrency, toDecimalString } from '../../ledger/index.js';
 import { csvLine } from '../csv.js';
 import { ClearingError, type ClearingConfig } from './config.js';
-import { addDays, batchKey, itemKeyOrder, planClearing, type Batch } from './core.js';
+import { CandidateColumns, sortByKey } from './columns.js';
+import { addDays, batchKey, planColumns, type Batch, type BatchFigures, type ColumnBatch, type ColumnPlan } from './core.js';
 import { pain001, payoutCsv, type PayoutInstruction } from './payout.js';
-import type { BatchWrite, ClearingStore, ItemWrite, StoredBatch } from './port.js';
+import type { BatchWrite, ClearingStore, ItemRows, ItemWrite, StoredBatch } from './port.js';
 
 export const CLEARING_RUN_LIMITS = {
-  /** Items one run may take into memory (about 0.5 KiB each). */
+  /** Items one run may take into memory (as columns, about 0.2 KiB each). */
   itemsPerRunMax: 5_000_000,
   /** Item rows written per transaction (the first phase), so the daemon on the same file never waits long
    *  for the write lock (50,000 items, in key order, take a few hundred ms; fewer commits a run). */
@@ -87,7 +88,7 @@ export const clearingAccounts = {
 };
 
 /** The entries of a batch: the fee adjustment (rate card vs booked) and the settlement of what is paid out. */
-export function batchEntries(b: Batch, batchNo: number): BatchWrite {
+export function batchEntries<B extends BatchFigures>(b: B, batchNo: number): BatchWrite<B> {
   const payable = clearingAccounts.merchantPayable(b.merchantId, b.currency);
   const fee = clearingAccounts.feeIncome(b.currency);
   const transit = clearingAccounts.settlementInTransit(b.currency);
@@ -125,18 +126,55 @@ export function batchEntries(b: Batch, batchNo: number): BatchWrite {
   return { batch: b, batchNo, accounts: [payable, fee, transit], commands };
 }
 
-/** Consecutive slices of at most `max` elements (transactions of a phase). */
-export function slices<T>(list: readonly T[], max: number): T[][] {
-  const out: T[][] = [];
+/** Consecutive slices of at most `max` elements (transactions of a phase): of a list, or of a typed array of item indices. */
+export function slices<L extends { readonly length: number; slice(start: number, end: number): L }>(list: L, max: number): L[] {
+  const out: L[] = [];
   for (let at = 0; at < list.length; at += max) out.push(list.slice(at, at + max));
   return out;
 }
 
-/** Every item of the batches with its batch's number, in key order (itemKeyOrder). */
-export function itemWritesInKeyOrder(writes: readonly BatchWrite[]): ItemWrite[] {
-  const rows: ItemWrite[] = [];
-  for (const w of writes) for (const item of w.batch.items) rows.push({ batchNo: w.batchNo, item });
-  return rows.sort((a, b) => itemKeyOrder(a.item, b.item));
+/**
+ * The item rows of the batches to write: each item's batch number, and the items of those batches in key
+ * order (the plan's key order, less the items of batches a killed run already wrote).
+ */
+export function itemRowsOf(items: CandidateColumns, plan: ColumnPlan, writes: readonly BatchWrite<ColumnBatch>[]): { rows: ItemRows; order: Int32Array } {
+  const batchNos = new Float64Array(items.length);
+  let count = 0;
+  for (const w of writes) {
+    for (const k of w.batch.itemIndices) batchNos[k] = w.batchNo;
+    count += w.batch.itemIndices.length;
+  }
+  const order = new Int32Array(count);
+  let at = 0;
+  // Batch numbers start at 1: 0 is an item of a batch not written by this run.
+  for (const k of plan.keyOrder) if ((batchNos[k] ?? 0) > 0) order[at++] = k;
+  return { rows: { items, rateFees: plan.rateFees, batchNos }, order };
+}
+
+/** Every item of the batches with its batch's number, in key order (the order itemRowsOf writes them in). */
+export function itemWritesInKeyOrder(writes: readonly BatchWrite<Batch>[]): ItemWrite[] {
+  const listed: ItemWrite[] = [];
+  const columns = new CandidateColumns();
+  for (const w of writes) {
+    for (const item of w.batch.items) {
+      listed.push({ batchNo: w.batchNo, item });
+      columns.pushItem(item);
+    }
+  }
+  const order = sortByKey(columns, Int32Array.from(listed, (_, k) => k));
+  return Array.from(order, (k) => listed[k] as ItemWrite);
+}
+
+/** The distinct months (yyyy-mm) of the items' dates, sorted. */
+function monthsOf(items: CandidateColumns): string[] {
+  const months = new Set<string>();
+  let last = '';
+  for (const date of items.dates) {
+    if (date === last) continue;
+    last = date;
+    months.add(date.slice(0, 7));
+  }
+  return [...months].sort();
 }
 
 export async function clearDay(store: ClearingStore, config: ClearingConfig, o: ClearOptions): Promise<ClearResult> {
@@ -154,18 +192,17 @@ export async function clearDay(store: ClearingStore, config: ClearingConfig, o: 
   if (state?.status !== 'done') {
     run = store.beginRun(o.runDate, o.nowMs);
     const itemsMax = o.itemsPerRunMax ?? CLEARING_RUN_LIMITS.itemsPerRunMax;
-    const items = store.candidates(addDays(o.runDate, -config.lookbackDays), o.runDate, itemsMax + 1);
+    const items = store.candidateColumns(addDays(o.runDate, -config.lookbackDays), o.runDate, itemsMax + 1);
     if (items.length > itemsMax) {
       throw new ClearingError('clearing_too_large', `More than ${itemsMax} unsettled items reach back from ${o.runDate}.`, 'Clear earlier dates first, or lower clearing.lookback_days.');
     }
     o.onProgress?.({ kind: 'loaded', candidates: items.length, elapsedMs: Date.now() - startedMs });
-    const months = [...new Set(items.map((i) => i.businessDate.slice(0, 7)))].sort();
-    const plan = planClearing({
+    const plan = planColumns({
       runDate: o.runDate,
       items,
       includeUnreconciled: o.includeUnreconciled,
       config,
-      monthVolumeMinor: store.monthVolumes(months),
+      monthVolumeMinor: store.monthVolumes(monthsOf(items)),
       carriedInMinor: store.carriedIn(o.runDate),
     });
     held = plan.held.length;
@@ -184,8 +221,9 @@ export async function clearDay(store: ClearingStore, config: ClearingConfig, o: 
     // Phase 1: the item rows, in key order (not settled until their batch is written).
     let commits = 0;
     let itemsWritten = 0;
-    for (const chunk of slices(itemWritesInKeyOrder(writes), o.itemsPerTransactionMax ?? CLEARING_RUN_LIMITS.itemsPerTransactionMax)) {
-      store.writeItems(chunk);
+    const { rows, order } = itemRowsOf(items, plan, writes);
+    for (const chunk of slices(order, o.itemsPerTransactionMax ?? CLEARING_RUN_LIMITS.itemsPerTransactionMax)) {
+      store.writeItemRows(rows, chunk);
       itemsWritten += chunk.length;
       o.afterCommit?.({ phase: 'items', commits: ++commits, itemsWritten, batchesWritten: 0 });
     }
