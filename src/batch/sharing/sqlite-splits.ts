@@ -15,22 +15,26 @@ import { cachedUpTo } from './memo.js';
 
 /** Payments per page: one text of ~50 bytes each, and the lines of the page's refunds. */
 export const SPLIT_PAGE_PAYMENTS = 5_000;
-/** Share arrays parsed, by their JSON text (many payments have the same); the cache is dropped whole when full. */
+/** Share arrays parsed, by their JSON text, and splits, by id (many payments have the same); each cache is dropped whole when full. */
 const PARSED_ARRAYS_MAX = 100_000;
 
 const RS = '\u001e';
 const US = '\u001f';
-const PAYMENT_FIELDS = 8;
+const PAYMENT_FIELDS = 5;
 const CLAWBACK_FIELDS = 12;
 /** Slots per record in SplitReader.fieldStarts: the start of each field and of the next record. */
 const FIELD_SLOTS = CLAWBACK_FIELDS + 1;
-/** A clawback record starts with "R" (a payment's with its table id's digits). */
+/** A clawback record starts with "R" (a payment's with its table id's digits). A payment's record holds its
+ *  split's id: the split's amounts are read once per split (share_splits) and kept. */
 const CLAWBACK_MARK = 'R'.charCodeAt(0);
 
 /** concat_ws builds each record in one call (a chain of || copies the growing text at each step); its
  *  arguments are all NOT NULL (a NULL would be skipped, and the record then fails the field count). */
-const PAYMENT_RECORD = `concat_ws(char(31), table_id, base_minor, coalesce(platform_share_minor, ''), shares, coalesce(clipped, ''), currency, merchant_id, payment_id)`;
+const PAYMENT_RECORD = `concat_ws(char(31), table_id, split_id, currency, merchant_id, payment_id)`;
 const CLAWBACK_RECORD = `concat_ws(char(31), 'R', payment_id, source_id, party_id, party_kind, merchant_id, currency, rule_id, base_minor, rate, share_minor, clipped_minor)`;
+
+/** A split's amounts as kept in share_splits. */
+type SplitAmounts = Pick<StoredSplit, 'baseMinor' | 'sharesMinor' | 'clippedMinor' | 'platformShareMinor'>;
 
 /** The bounds of a page: payment ids in (after, last]; null = open on that side. */
 type Bounds = readonly [after: string | null, last: string | null];
@@ -52,7 +56,7 @@ const packedPageSql = (b: Bounds): string =>
 
 /** The page row by row (the way every page was read before; and when its text does not parse back). */
 const rowsPageSql = (b: Bounds): string =>
-  `SELECT 0 AS k, payment_id AS pid, payment_id AS sid, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor,
+  `SELECT 0 AS k, payment_id AS pid, payment_id AS sid, merchant_id, currency, table_id, split_id, NULL, NULL, NULL,
           NULL AS party_id, NULL AS party_kind, NULL AS rule_id, NULL AS rate
      FROM share_payments WHERE business_date = @date${range('payment_id', b)}
    UNION ALL
@@ -86,6 +90,7 @@ export function compareRanges(text: string, a: number, aEnd: number, b: number, 
 export class SplitReader {
   private readonly tables = new Map<number, StoredTable>();
   private readonly integers = new Map<string, readonly bigint[]>();
+  private readonly splits = new Map<number, SplitAmounts>();
   /** Where the fields of a packed page's records start (see index). */
   private fieldStarts = new Int32Array(0);
   /** Pages read as one text, and pages read row by row (their text did not parse back). */
@@ -152,9 +157,7 @@ export class SplitReader {
         });
         continue;
       }
-      const clipped = field(r, 4);
-      const platform = field(r, 2);
-      this.visitSplit(visit, Number(field(r, 0)), field(r, 7), field(r, 6), field(r, 5), BigInt(field(r, 1)), field(r, 3), clipped === '' ? null : clipped, platform === '' ? null : BigInt(platform));
+      this.visitSplit(visit, Number(field(r, 0)), Number(field(r, 1)), field(r, 4), field(r, 3), field(r, 2));
     }
     return true;
   }
@@ -195,8 +198,8 @@ export class SplitReader {
       if (extra !== -1 && extra < end) return false;
       at[f + fields] = end + 1;
       // (payment, kind, source) never goes down; a payment's own record is the only one with its key.
-      const p = at[f + (clawback ? 1 : 7)] as number;
-      const pEnd = (at[f + (clawback ? 2 : 8)] as number) - 1;
+      const p = at[f + (clawback ? 1 : 4)] as number;
+      const pEnd = (at[f + (clawback ? 2 : 5)] as number) - 1;
       const s = clawback ? (at[f + 2] as number) : p;
       const sEnd = clawback ? (at[f + 3] as number) - 1 : pEnd;
       const k = clawback ? 1 : 0;
@@ -215,7 +218,7 @@ export class SplitReader {
   private visitRows(businessDate: string, bounds: Bounds, visit: SplitVisitor): void {
     const rows = this.stmt(rowsPageSql(bounds)).raw(true).iterate(params(businessDate, bounds)) as Iterable<unknown[]>;
     for (const r of rows) {
-      if (r[0] === 0n || r[0] === 0) this.visitSplit(visit, Number(r[5] as bigint), r[1] as string, r[3] as string, r[4] as string, r[6] as bigint, r[7] as string, r[8] as string | null, r[9] as bigint | null);
+      if (r[0] === 0n || r[0] === 0) this.visitSplit(visit, Number(r[5] as bigint), Number(r[6] as bigint), r[1] as string, r[3] as string, r[4] as string);
       else {
         visit.clawback({
           paymentId: r[1] as string,
@@ -235,28 +238,28 @@ export class SplitReader {
     }
   }
 
-  private visitSplit(
-    visit: SplitVisitor,
-    tableId: number,
-    paymentId: string,
-    merchantId: string,
-    currency: string,
-    baseMinor: bigint,
-    shares: string,
-    clipped: string | null,
-    platformShareMinor: bigint | null,
-  ): void {
+  private visitSplit(visit: SplitVisitor, tableId: number, splitId: number, paymentId: string, merchantId: string, currency: string): void {
     const s = this.split;
+    const amounts = this.amountsOf(splitId);
     s.table = this.tableOf(tableId);
     s.paymentId = paymentId;
     s.merchantId = merchantId;
     s.currency = currency;
-    s.baseMinor = baseMinor;
-    s.sharesMinor = this.integersOf(shares);
-    s.clippedMinor = clipped === null ? null : this.integersOf(clipped);
-    s.platformShareMinor = platformShareMinor;
+    s.baseMinor = amounts.baseMinor;
+    s.sharesMinor = amounts.sharesMinor;
+    s.clippedMinor = amounts.clippedMinor;
+    s.platformShareMinor = amounts.platformShareMinor;
     if (s.sharesMinor.length !== s.table.seats.length) throw new Error(`share_payments ${paymentId}: ${s.sharesMinor.length} shares for ${s.table.seats.length} seats`);
     visit.split(s);
+  }
+
+  /** A row of share_splits, parsed (each once per reader while the cache holds it). */
+  private amountsOf(splitId: number): SplitAmounts {
+    return cachedUpTo(this.splits, PARSED_ARRAYS_MAX, splitId, () => {
+      const r = this.stmt('SELECT base_minor, shares, clipped, platform_share_minor FROM share_splits WHERE split_id = ?').raw(true).get(splitId) as [bigint, string, string | null, bigint | null] | undefined;
+      if (r === undefined) throw new Error(`share_splits has no split ${splitId}`);
+      return { baseMinor: r[0], sharesMinor: this.integersOf(r[1]), clippedMinor: r[2] === null ? null : this.integersOf(r[2]), platformShareMinor: r[3] };
+    });
   }
 
   private integersOf(text: string): readonly bigint[] {

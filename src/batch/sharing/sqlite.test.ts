@@ -1,6 +1,7 @@
 // The SQLite adapter of sharing: migration 2 keeps every line of a database written by migration 1 (one row
-// per line) and serves them through the share_lines view unchanged; what is written as compact splits reads
-// back as the lines sharePayment gives.
+// per line) and serves them through the share_lines view unchanged; migration 3 keeps the amounts of
+// migration 2's rows (each distinct split once); what is written as compact splits reads back as the lines
+// sharePayment gives.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
@@ -145,5 +146,60 @@ describe('compact splits read back as lines', () => {
     const net = new Map<string, bigint>();
     for (const x of expected) if (x.partyKind !== 'platform') net.set(x.partyId, (net.get(x.partyId) ?? 0n) + x.shareMinor);
     expect(new Map(store.partyTotals(D).map((t) => [t.partyId, t.netMinor]))).toEqual(net);
+  });
+});
+
+describe('migration 3 (split amounts kept once) on a database of migration 2', () => {
+  it('Given payments stored with their amounts, When the store opens, Then share_lines and the splits read the same, and equal splits share one row', () => {
+    const l = ledger();
+    migrateModule(l.db, 'sharing', SHARING_MIGRATIONS.slice(0, 2));
+    const table = l.db.prepare('INSERT INTO share_tables (rule_id, platform_rate, seats, table_key) VALUES (?, ?, ?, ?)');
+    table.run('R1', '0.55', '[["A2","agent","0.3"],["A1","agent","0.1"],["I1","isv","0.05"]]', 't1');
+    table.run('-', null, '[]', 't2');
+    const payment = l.db.prepare('INSERT INTO share_payments (business_date, payment_id, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // P1 and P2 split alike (one split row after), P3 clipped, P4 without a platform line (as migration 1 could leave it), P5 on another date.
+    payment.run(D, 'P1', 'M1', 'CNY', 1, 220n, '[66,22,11]', null, 121n);
+    payment.run(D, 'P2', 'M2', 'USD', 1, 220n, '[66,22,11]', null, 121n);
+    payment.run(D, 'P3', 'M1', 'CNY', 1, 4400n, '[300,440,220]', '[1020,0,0]', 4460n);
+    payment.run(D, 'P4', 'M1', 'CNY', 1, 10n, '[3,1,0]', null, null);
+    payment.run('2026-11-21', 'P5', 'M1', 'USD', 2, 6n, '[]', null, 6n);
+    const before = l.db.prepare(`SELECT * FROM share_lines ${ORDER}`).all();
+    const amounts = l.db.prepare('SELECT payment_id, table_id, base_minor, shares, clipped, platform_share_minor FROM share_payments ORDER BY payment_id').raw(true).all();
+
+    const store = new SqliteShareStore(l);
+    expect(l.db.prepare(`SELECT * FROM share_lines ${ORDER}`).all()).toEqual(before);
+    expect(
+      l.db
+        .prepare('SELECT p.payment_id, p.table_id, x.base_minor, x.shares, x.clipped, x.platform_share_minor FROM share_payments p JOIN share_splits x USING (split_id) ORDER BY payment_id')
+        .raw(true)
+        .all(),
+    ).toEqual(amounts);
+    expect(l.db.prepare('SELECT COUNT(*) FROM share_splits').pluck(true).get()).toBe(4n);
+    const visited: unknown[] = [];
+    store.eachSplitByPayment(D, {
+      split: (s) => visited.push([s.paymentId, s.merchantId, s.currency, s.table.ruleId, s.baseMinor, s.sharesMinor, s.clippedMinor, s.platformShareMinor]),
+      clawback: () => undefined,
+    });
+    expect(visited).toEqual([
+      ['P1', 'M1', 'CNY', 'R1', 220n, [66n, 22n, 11n], null, 121n],
+      ['P2', 'M2', 'USD', 'R1', 220n, [66n, 22n, 11n], null, 121n],
+      ['P3', 'M1', 'CNY', 'R1', 4400n, [300n, 440n, 220n], [1020n, 0n, 0n], 4460n],
+      ['P4', 'M1', 'CNY', 'R1', 10n, [3n, 1n, 0n], null, null],
+    ]);
+
+    // A split written after the migration with the amounts of a migrated one (P1's) takes its row; a new one adds a row.
+    const rules = compileSharing(HAND_SECTION, { isMerchant: () => true, products: new Set(['wallet']) });
+    const caps: DayCapState = new Map();
+    const splits = [pay('P6', 'M1', 100000n, 600n, 380n), pay('P7', 'M1', 300000n, 1800n, 1140n)].map((p) => splitPayment(rules, p, 151000n, caps));
+    expect(store.writeSplits(D, splits)).toBe(8);
+    const splitOf = (paymentId: string): unknown => l.db.prepare('SELECT split_id FROM share_payments WHERE payment_id = ?').pluck(true).get(paymentId);
+    expect(splitOf('P6')).toBe(splitOf('P1'));
+    expect(l.db.prepare('SELECT COUNT(*) FROM share_splits').pluck(true).get()).toBe(5n);
+    expect(store.paymentLines('P6', D).map((x) => [x.partyId, x.shareMinor])).toEqual([
+      ['A1', 22n],
+      ['A2', 66n],
+      ['I1', 11n],
+      ['platform', 121n],
+    ]);
   });
 });

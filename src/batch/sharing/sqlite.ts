@@ -6,9 +6,10 @@
 // share_tables      the parties of a split (rule, seats [[party, kind, rate], …] in allocation order, the
 //                   platform's rate), once per distinct table: all payments of a merchant under one rule and
 //                   tier share one.
-// share_payments    one row per payment shared, keyed by (business date, payment): its table, base, one
-//                   share per seat (JSON array), what caps clipped per seat (NULL when nothing), and the
-//                   platform's share. Inserted in key order: appended to the B-tree.
+// share_splits      the amounts of a split (base, one share per seat as a JSON array, what caps clipped per
+//                   seat or NULL, the platform's share), once per distinct split (migration 3).
+// share_payments    one row per payment shared, keyed by (business date, payment): its merchant, currency,
+//                   table and split ids. Inserted in key order: appended to the B-tree.
 // share_refund_lines one row per clawback line (refunds are few), keyed like the old share_lines.
 // share_party_days  per date, party, currency and kind: lines and shares so far (net of clawbacks), updated in
 //                   the transaction that writes them, so the day's entries read a few rows.
@@ -20,8 +21,14 @@ import { hasTable, migrateModule, statementCache, type SqliteConnection, type Sq
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { BaseSplit, PartyKind, PaymentSplit, Route, ShareLine, SharePayment, ShareRefund, SplitTable } from './core.js';
 import type { PartyDayTotal, RoutedPage, RoutedPair, ShareAccount, ShareStore, SplitVisitor } from './port.js';
+import { getOrMake } from './memo.js';
 import { SplitReader } from './sqlite-splits.js';
-import { foldTally, PageSums, PageTally, partyAdd, type PartyAdd, type TallyTotals } from './totals.js';
+import { foldTally, PageSums, PageTally, PartAmounts, partyAdd, type PartyAdd, type TallyTotals } from './totals.js';
+
+/** The key of a split in share_splits: its amounts (base, shares, clipped, platform's share) as one text, NULLs
+ *  included (a UNIQUE constraint over the columns would take two NULLs as distinct). */
+const splitKeySql = (prefix: string): string => `json_array(${['base_minor', 'shares', 'clipped', 'platform_share_minor'].map((c) => prefix + c).join(', ')})`;
+const SPLIT_KEY_PARAMS = 'json_array(?, ?, ?, ?)';
 
 const LINE_COLUMNS = 'payment_id, source_kind, source_id, party_id, party_kind, business_date, merchant_id, currency, rule_id, base_minor, rate, share_minor, clipped_minor';
 
@@ -96,6 +103,42 @@ export const SHARING_MIGRATIONS: readonly string[] = [
     UNION ALL
     SELECT ${LINE_COLUMNS} FROM share_refund_lines;
   `,
+  // A payment's row holds its split's id, not its amounts: a day's payments have a few thousand distinct splits
+  // (base, shares, clipped, platform's share), each kept once in share_splits. The rows of migration 2 keep
+  // their amounts through it (one split per distinct set), and share_lines reads as it did.
+  `
+  CREATE TABLE share_splits (
+    split_id INTEGER PRIMARY KEY, base_minor INTEGER NOT NULL, shares TEXT NOT NULL, clipped TEXT, platform_share_minor INTEGER,
+    split_key TEXT NOT NULL UNIQUE
+  ) STRICT;
+  INSERT INTO share_splits (base_minor, shares, clipped, platform_share_minor, split_key)
+    SELECT DISTINCT base_minor, shares, clipped, platform_share_minor, ${splitKeySql('')} FROM share_payments;
+  CREATE TABLE share_payments_3 (
+    business_date TEXT NOT NULL, payment_id TEXT NOT NULL, merchant_id TEXT NOT NULL, currency TEXT NOT NULL,
+    table_id INTEGER NOT NULL, split_id INTEGER NOT NULL,
+    PRIMARY KEY (business_date, payment_id)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO share_payments_3 (business_date, payment_id, merchant_id, currency, table_id, split_id)
+    SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, p.table_id, x.split_id
+      FROM share_payments p JOIN share_splits x ON x.split_key = ${splitKeySql('p.')}
+     ORDER BY p.business_date, p.payment_id;
+  DROP VIEW share_lines;
+  DROP TABLE share_payments;
+  ALTER TABLE share_payments_3 RENAME TO share_payments;
+
+  CREATE VIEW share_lines (${LINE_COLUMNS}) AS
+    SELECT p.payment_id, 'payment', p.payment_id, s.value ->> 0, s.value ->> 1, p.business_date, p.merchant_id, p.currency, t.rule_id,
+           x.base_minor, s.value ->> 2, (x.shares ->> s.key), COALESCE((x.clipped ->> s.key), 0)
+      FROM share_payments p JOIN share_splits x ON x.split_id = p.split_id JOIN share_tables t ON t.table_id = p.table_id JOIN json_each(t.seats) s
+     WHERE (x.shares ->> s.key) != 0 OR COALESCE((x.clipped ->> s.key), 0) != 0
+    UNION ALL
+    SELECT p.payment_id, 'payment', p.payment_id, 'platform', 'platform', p.business_date, p.merchant_id, p.currency, t.rule_id,
+           x.base_minor, t.platform_rate, x.platform_share_minor, 0
+      FROM share_payments p JOIN share_splits x ON x.split_id = p.split_id JOIN share_tables t ON t.table_id = p.table_id
+     WHERE x.platform_share_minor IS NOT NULL
+    UNION ALL
+    SELECT ${LINE_COLUMNS} FROM share_refund_lines;
+  `,
 ];
 
 const SUCCEEDED = "('succeeded', 'partially_refunded', 'refunded')";
@@ -104,54 +147,67 @@ type Row = Record<string, unknown>;
 /** The page cache of the connection while it shares (KiB). */
 const PAGE_CACHE_KIB = 256 * 1024;
 
-/** Rows per INSERT statement: one call binds many rows (9 parameters each, far below SQLite's 32,766). */
+/** Rows per INSERT statement: one call binds many rows (6 parameters each, far below SQLite's 32,766). */
 const PAYMENT_ROWS_PER_INSERT = 100;
-const PAYMENT_INSERT_COLUMNS = 'business_date, payment_id, merchant_id, currency, table_id, base_minor, shares, clipped, platform_share_minor';
+const PAYMENT_INSERT_COLUMNS = 'business_date, payment_id, merchant_id, currency, table_id, split_id';
+const PAYMENT_INSERT_ROW = '(?, ?, ?, ?, ?, ?)';
 
 const BASE_KINDS = { fee_net: 0, fee: 1, amount: 2 } as const;
 /** The base of a payment on its route (temp.share_route r), in SQL, as core.baseOf computes it. */
 const ROUTE_BASE = 'CASE r.base_kind WHEN 0 THEN p.fee_minor - p.cost_minor WHEN 1 THEN p.fee_minor ELSE p.amount_minor END';
 /** Payments driven in id order, then their route (CROSS JOIN keeps that order). */
 const ROUTED_FROM = `payments p CROSS JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product`;
-/** A page of a route split: payments driven in id order, then their route and the part of their base (LEFT
- *  JOINs keep that order, and keep a payment whose route or part is missing: its tally key is then NULL). */
-const ROUTED_PARTS = `payments p LEFT JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product
-  LEFT JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}`;
+/** A page of a route split: payments driven in id order, then their route (a LEFT JOIN keeps that order, and
+ *  keeps a payment without a route: share_tally then counts it missing). */
+const ROUTED_PAYMENTS = `payments p LEFT JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product`;
 /** The payments of a routed page: of the date, succeeded, ids in (@after, @last], or all after @after on the last page. */
 const routedPage = (toEnd: boolean): string => `p.payment_id > @after${toEnd ? '' : ' AND p.payment_id <= @last'} AND +p.business_date = @date AND p.status IN ${SUCCEEDED}`;
 const NOT_SHARED = 'NOT EXISTS (SELECT 1 FROM share_payments s WHERE s.business_date = p.business_date AND s.payment_id = p.payment_id)';
-/** The SQL function that counts a payment's (table, part, currency) as the statement reads it (see PageTally). */
+/** The table id of a routed payment: its route's, or for a negative base the platform's alone. */
+const ROUTED_TABLE = `CASE WHEN ${ROUTE_BASE} < 0 THEN r.neg_table_id ELSE r.table_id END`;
+/** The SQL function that finds a routed payment's split and counts it (see tallySinkOf). */
 const TALLY_FUNCTION = 'share_tally';
-/** A routed payment's table id (the platform's table alone for a negative base), counted by the tally: its key
- *  is part id × `tables` + the table's index in the run. */
-const talliedTable = (tables: number): string =>
-  `CAST(${TALLY_FUNCTION}(sp.part_id * ${tables} + CASE WHEN sp.base_minor < 0 THEN r.neg_table_idx ELSE r.table_idx END, p.currency) AS INTEGER)`;
+/** A text as an SQL literal. */
+const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+/** A base goes to share_tally as a number while exact as one, else as its digits. */
+const BASE_ARGUMENT = `CASE WHEN ${ROUTE_BASE} BETWEEN ${-Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER} THEN ${ROUTE_BASE} ELSE CAST(${ROUTE_BASE} AS TEXT) END`;
+/** A routed payment's split id, found and counted by share_tally from its split class, base, table indexes
+ *  and currency; the currency comes as its index in `currencies` (a number costs the call less than a text),
+ *  or as itself when the run has not met it yet. */
+const talliedSplit = (currencies: readonly string[]): string => {
+  const currency = currencies.length === 0 ? 'p.currency' : `CASE p.currency ${currencies.map((c, i) => `WHEN ${sqlText(c)} THEN ${i}`).join(' ')} ELSE p.currency END`;
+  return `CAST(${TALLY_FUNCTION}(r.class_id, ${BASE_ARGUMENT}, r.table_idx, r.neg_table_idx, ${currency}) AS INTEGER)`;
+};
+/** Currencies a routed run names in its statements (others come as text). */
+const TALLY_CURRENCIES_MAX = 64;
 /** Distinct (split class, base) pairs a routed run allocates and keeps (one per payment at worst). */
 const ROUTED_PARTS_MAX = 1 << 23;
-/** Connection-local scratch of a routed run: the routes of the day and the parts of each distinct (split, base). */
+/** Connection-local scratch of a routed run: the routes of the day. */
 const ROUTING_SCRATCH = `
   CREATE TEMP TABLE IF NOT EXISTS share_route (
     merchant_id TEXT NOT NULL, product TEXT NOT NULL, class_id INTEGER NOT NULL, base_kind INTEGER NOT NULL,
     table_id INTEGER NOT NULL, neg_table_id INTEGER NOT NULL, table_idx INTEGER NOT NULL, neg_table_idx INTEGER NOT NULL,
     PRIMARY KEY (merchant_id, product)
   ) WITHOUT ROWID;
-  CREATE TEMP TABLE IF NOT EXISTS share_parts (
-    class_id INTEGER NOT NULL, base_minor INTEGER NOT NULL, part_id INTEGER NOT NULL,
-    shares TEXT NOT NULL, clipped TEXT, platform_share_minor INTEGER NOT NULL,
-    PRIMARY KEY (class_id, base_minor)
-  ) WITHOUT ROWID;
   DELETE FROM temp.share_route;
-  DELETE FROM temp.share_parts;
 `;
 
-/** A routed run: its routes by split class id, its tables by id and their ids by index, the parts of
- *  temp.share_parts by part id, the tally's SQL. */
+/** A base as share_tally gets it: a number while exact, else its digits. */
+type BaseArgument = number | string;
+
+/** A routed run: its routes by split class id, its tables by id and their ids by index, the parts allocated
+ *  (by part id, with their split ids; found by split class and base), the currencies met. */
 interface Routing {
   readonly classes: ReadonlyMap<number, Route>;
   readonly tables: ReadonlyMap<number, SplitTable>;
   readonly tableIds: readonly number[];
   readonly parts: BaseSplit[];
-  readonly talliedTable: string;
+  readonly splitIds: number[];
+  readonly partIds: Map<number, Map<BaseArgument, number>>;
+  /** The parts as numbers, for the tally to sum as it counts. */
+  readonly amounts: PartAmounts;
+  /** The currencies met, by their index in the tally's SQL. */
+  readonly currencies: string[];
 }
 
 /** A routed page: the payments of the date with ids in (after, last]; last null: all after `after`. */
@@ -163,26 +219,60 @@ interface RoutedPageKey {
 const pageParams = (k: RoutedPageKey): Record<string, string> => (k.last === null ? { date: k.date, after: k.after } : { date: k.date, after: k.after, last: k.last });
 const pageSql = (k: RoutedPageKey): string => routedPage(k.last === null);
 
-/** The tally share_tally counts into while a routed statement runs (null between statements). */
-interface TallySink {
-  current: PageTally | null;
+/** What share_tally counts into while a routed statement runs: the tally, the run, and the (split class,
+ *  base) pairs met without a part yet (null class: no route). */
+interface RoutedCount {
+  readonly tally: PageTally;
+  readonly routing: Routing;
+  readonly missing: [classId: number | null, base: BaseArgument][];
 }
+
+/** The count share_tally adds to (null between statements). */
+interface TallySink {
+  current: RoutedCount | null;
+}
+
+function currencyAt(currencies: readonly string[], index: number): string {
+  const currency = currencies[index];
+  if (currency === undefined) throw new Error(`${TALLY_FUNCTION}: no currency ${index}`);
+  return currency;
+}
+
+/** A currency the statement passed as text: kept for the run's next statements (up to TALLY_CURRENCIES_MAX). */
+function met(currencies: string[], currency: string): string {
+  if (currencies.length < TALLY_CURRENCIES_MAX && !currencies.includes(currency)) currencies.push(currency);
+  return currency;
+}
+
+const isNegative = (base: BaseArgument): boolean => (typeof base === 'number' ? base < 0 : base.startsWith('-'));
 
 /** One sink per connection: SQL functions belong to the connection, and a store may be opened on it again. */
 const tallySinks = new WeakMap<SqliteConnection, TallySink>();
 
 /**
- * share_tally(key, currency) counts the call into the sink's tally and returns the key's table id. It is
- * called once per row a routed statement produces (as a result column: SQLite computes each column of each
- * output row once), so the page's totals need no second pass over its payments.
+ * share_tally(class, base, table index, negative table index, currency) finds the part of the payment's base
+ * in its split class, counts it into the sink's tally (key: part id × tables + the index of its table) and
+ * returns its split id; a payment whose part is not allocated yet (or without a route) is counted missing and
+ * gets NULL (its row is skipped). It is called once per row a routed statement produces (as a result column:
+ * SQLite computes each column of each output row once), so the page's totals need no second pass over its
+ * payments, and no lookup of the part in SQL.
  */
 function tallySinkOf(db: SqliteConnection): TallySink {
   let sink = tallySinks.get(db);
   if (sink === undefined) {
     const s: TallySink = { current: null };
-    db.function(TALLY_FUNCTION, { deterministic: false, safeIntegers: false }, (key: unknown, currency: unknown) => {
-      if (s.current === null) throw new Error(`${TALLY_FUNCTION} outside a routed page`);
-      return s.current.add(key as number | null, currency as string);
+    db.function(TALLY_FUNCTION, { deterministic: false, safeIntegers: false }, (classId: unknown, base: unknown, tableIdx: unknown, negTableIdx: unknown, currency: unknown) => {
+      const c = s.current;
+      if (c === null) throw new Error(`${TALLY_FUNCTION} outside a routed page`);
+      const partId = classId === null ? undefined : c.routing.partIds.get(classId as number)?.get(base as BaseArgument);
+      if (partId === undefined) {
+        c.missing.push([classId as number | null, base as BaseArgument]);
+        return c.tally.add(null, '');
+      }
+      const r = c.routing;
+      const index = (isNegative(base as BaseArgument) ? negTableIdx : tableIdx) as number;
+      c.tally.add(partId * r.tableIds.length + index, typeof currency === 'number' ? currencyAt(r.currencies, currency) : met(r.currencies, currency as string));
+      return r.splitIds[partId];
     });
     tallySinks.set(db, s);
     sink = s;
@@ -190,8 +280,21 @@ function tallySinkOf(db: SqliteConnection): TallySink {
   return sink;
 }
 
-/** Table ids known to be committed, by table key (a few per rule and merchant). */
-const TABLE_IDS_MAX = 100_000;
+/** Table ids and split ids known to be committed, by key (a few tables per rule and merchant; a few thousand
+ *  splits a day). */
+const KNOWN_IDS_MAX = 100_000;
+
+/** Ids a write transaction inserted (or found), kept once it commits. */
+interface PendingIds {
+  readonly tables: Map<string, number>;
+  readonly splits: Map<string, number>;
+}
+
+/** Keeps the ids of a committed transaction in a bounded cache (dropped whole when full). */
+function keepIds(known: Map<string, number>, committed: ReadonlyMap<string, number>): void {
+  if (known.size + committed.size > KNOWN_IDS_MAX) known.clear();
+  for (const [key, id] of committed) known.set(key, id);
+}
 
 function toLine(r: Row): ShareLine {
   return {
@@ -217,11 +320,13 @@ export class SqliteShareStore implements ShareStore {
   private readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
   private readonly stmt: (sql: string) => SqliteStatement;
-  private readonly writeSplitsTx: { immediate(date: string, splits: readonly PaymentSplit[]): { lines: number; tables: Map<string, number> } };
+  private readonly writeSplitsTx: { immediate(date: string, splits: readonly PaymentSplit[]): { lines: number; pending: PendingIds } };
   private readonly writeLinesTx: { immediate(date: string, lines: readonly ShareLine[]): number };
   /** Table ids by key, only of committed rows (a rolled-back transaction must not leave an id here). */
   private readonly tableIds = new Map<string, number>();
-  /** The routed run: a route per split class id, the tables by id, the parts in temp.share_parts by part id. */
+  /** Split ids by key (splitKey), only of committed rows. */
+  private readonly splitIds = new Map<string, number>();
+  /** The routed run: a route per split class id, the tables by id, the parts allocated so far. */
   private routing: Routing | null = null;
   /** Where this connection's share_tally counts. */
   private readonly tallySink: TallySink;
@@ -240,10 +345,10 @@ export class SqliteShareStore implements ShareStore {
     migrateModule(this.db, 'sharing', SHARING_MIGRATIONS);
     // A run inserts a million rows: with SQLite's default 2 MiB page cache every insert rereads inner pages.
     this.db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
-    const sqlFor = (n: number): string => `INSERT INTO share_payments (${PAYMENT_INSERT_COLUMNS}) VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+    const sqlFor = (n: number): string => `INSERT INTO share_payments (${PAYMENT_INSERT_COLUMNS}) VALUES ${Array(n).fill(PAYMENT_INSERT_ROW).join(', ')}`;
     const insertFull = this.db.prepare(sqlFor(PAYMENT_ROWS_PER_INSERT));
     this.writeSplitsTx = this.db.transaction((date: string, splits: readonly PaymentSplit[]) => {
-      const tables = new Map<string, number>();
+      const pending: PendingIds = { tables: new Map(), splits: new Map() };
       const first = splits[0]?.payment.paymentId ?? '';
       const last = splits[splits.length - 1]?.payment.paymentId ?? first;
       const existing = this.stmt('SELECT payment_id FROM share_payments WHERE business_date = ? AND payment_id BETWEEN ? AND ?').pluck(true).all(date, first, last) as string[];
@@ -261,14 +366,14 @@ export class SqliteShareStore implements ShareStore {
       for (const s of splits) {
         const p = s.payment;
         if (shared.size > 0 && shared.has(p.paymentId)) continue;
-        const tableId = this.tableIds.get(s.table.key) ?? tables.get(s.table.key) ?? this.tableId(s.table, tables);
-        values.push(date, p.paymentId, p.merchantId, p.currency, tableId, s.baseMinor, this.sharesText(s), s.clippedMinor === null ? null : jsonIntegers(s.clippedMinor), s.platformShareMinor);
+        const tableId = this.tableIds.get(s.table.key) ?? pending.tables.get(s.table.key) ?? this.tableId(s.table, pending.tables);
+        values.push(date, p.paymentId, p.merchantId, p.currency, tableId, this.splitId(s, pending.splits));
         if (++rows === PAYMENT_ROWS_PER_INSERT) flush();
         lines += sums.add(s.table, p.currency, s, 1);
       }
       flush();
       this.addTotals(date, sums.fold());
-      return { lines, tables };
+      return { lines, pending };
     });
     this.writeLinesTx = this.db.transaction((date: string, lines: readonly ShareLine[]) => {
       const insert = this.stmt(`INSERT INTO share_refund_lines (${LINE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`);
@@ -296,11 +401,30 @@ export class SqliteShareStore implements ShareStore {
     return id;
   }
 
-  private sharesText(s: PaymentSplit): string {
-    let text = this.sharesTexts.get(s.sharesMinor);
+  /** The id of a split's row in share_splits, inserted when new (inside the caller's transaction, which keeps
+   *  the ids it used in `pending` once it commits). */
+  private splitId(s: Pick<BaseSplit, 'baseMinor' | 'sharesMinor' | 'clippedMinor'> & { readonly platformShareMinor: bigint | null }, pending: Map<string, number>): number {
+    const shares = this.sharesText(s.sharesMinor);
+    const clipped = s.clippedMinor === null ? null : jsonIntegers(s.clippedMinor);
+    const key = `${s.baseMinor}/${shares}/${clipped ?? ''}/${s.platformShareMinor ?? ''}`;
+    const known = this.splitIds.get(key) ?? pending.get(key);
+    if (known !== undefined) return known;
+    const params = [s.baseMinor, shares, clipped, s.platformShareMinor];
+    const added = this.stmt(
+      `INSERT INTO share_splits (base_minor, shares, clipped, platform_share_minor, split_key) VALUES (?, ?, ?, ?, ${SPLIT_KEY_PARAMS}) ON CONFLICT (split_key) DO NOTHING RETURNING split_id`,
+    )
+      .pluck(true)
+      .get(...params, ...params) as bigint | undefined;
+    const id = Number(added ?? (this.stmt(`SELECT split_id FROM share_splits WHERE split_key = ${SPLIT_KEY_PARAMS}`).pluck(true).get(...params) as bigint));
+    pending.set(key, id);
+    return id;
+  }
+
+  private sharesText(shares: readonly bigint[]): string {
+    let text = this.sharesTexts.get(shares);
     if (text === undefined) {
-      text = jsonIntegers(s.sharesMinor);
-      this.sharesTexts.set(s.sharesMinor, text);
+      text = jsonIntegers(shares);
+      this.sharesTexts.set(shares, text);
     }
     return text;
   }
@@ -361,7 +485,8 @@ export class SqliteShareStore implements ShareStore {
       })
       .immediate();
     for (const [key, id] of pending) this.tableIds.set(key, id);
-    this.routing = { classes, tables, tableIds, parts: [], talliedTable: talliedTable(Math.max(1, tableIds.length)) };
+    const amounts = new PartAmounts(tableIds.map((id) => tables.get(id)?.seats.length ?? 0));
+    this.routing = { classes, tables, tableIds, parts: [], splitIds: [], partIds: new Map(), amounts, currencies: [] };
   }
 
   routePageEnd(afterId: string, limit: number): { lastId: string | null } | null {
@@ -376,41 +501,51 @@ export class SqliteShareStore implements ShareStore {
     const routing = this.routing;
     if (routing === null) throw new Error('shareRoutedPage before setRoutes');
     const page: RoutedPageKey = { date: businessDate, after: afterId, last: lastId };
-    const written = this.db
-      .transaction(() => {
-        const shared = Number(
-          this.stmt(`SELECT COUNT(*) FROM share_payments WHERE business_date = @date AND payment_id > @after${lastId === null ? '' : ' AND payment_id <= @last'}`).pluck(true).get(pageParams(page)) as bigint,
-        );
-        // One pass writes the page and counts it (table_id goes through share_tally); a payment whose
-        // (split, base) has no part yet is counted apart and not written (OR IGNORE skips its NULL table_id):
-        // the page's new parts are then allocated (once per distinct base) and the rest written by a second pass.
-        if (shared === 0) {
-          const fresh = this.newTally(routing);
-          let inserted = this.insertRouted(routing, fresh, page, false);
-          if (fresh.missing > 0) {
-            this.addMissingParts(routing, page);
-            fresh.missing = 0;
-            inserted += this.insertRouted(routing, fresh, page, true);
-            // Every payment of the page has a route (the month's pairs include the day's).
-            if (fresh.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.missing} payments have no route`);
-          }
-          if (inserted !== fresh.payments) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${inserted} payments written, ${fresh.payments} counted`);
-          const all = this.totalsOf(routing, fresh);
-          this.addTotals(businessDate, all.sums.fold());
-          return { lines: all.lines, all };
+    const splitIds = new Map<string, number>();
+    /** Parts allocated by this page: forgotten if it rolls back (their split rows go with it). */
+    const added: [number, BaseArgument][] = [];
+    const write = this.db.transaction(() => {
+      const shared = Number(
+        this.stmt(`SELECT COUNT(*) FROM share_payments WHERE business_date = @date AND payment_id > @after${lastId === null ? '' : ' AND payment_id <= @last'}`).pluck(true).get(pageParams(page)) as bigint,
+      );
+      // One pass writes the page and counts it (split_id goes through share_tally); a payment whose (split,
+      // base) has no part yet is counted apart and not written (OR IGNORE skips its NULL split_id): the parts
+      // met are then allocated (once per distinct base) and the rest written by a second pass.
+      if (shared === 0) {
+        const fresh = this.newCount(routing);
+        let inserted = this.insertRouted(fresh, page, false);
+        if (fresh.tally.missing > 0) {
+          this.addMissingParts(routing, fresh.missing, splitIds, added);
+          fresh.tally.missing = 0;
+          fresh.missing.length = 0;
+          inserted += this.insertRouted(fresh, page, true);
+          // Every payment of the page has a route (the month's pairs include the day's).
+          if (fresh.tally.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.tally.missing} payments have no route`);
         }
-        // A page an earlier run wrote, in whole or in part: all of it is counted (its clips and negative
-        // bases), what is missing is written.
-        const all = this.tallyPage(routing, page);
-        if (shared >= all.payments) return { lines: 0, all };
-        const fresh = this.newTally(routing);
-        this.insertRouted(routing, fresh, page, true);
-        if (fresh.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.missing} payments have no part`);
-        const totals = this.totalsOf(routing, fresh);
-        this.addTotals(businessDate, totals.sums.fold());
-        return { lines: totals.lines, all };
-      })
-      .immediate();
+        if (inserted !== fresh.tally.payments) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${inserted} payments written, ${fresh.tally.payments} counted`);
+        const all = this.totalsOf(routing, fresh.tally);
+        this.addTotals(businessDate, all.sums.fold());
+        return { lines: all.lines, all };
+      }
+      // A page an earlier run wrote, in whole or in part: all of it is counted (its clips and negative
+      // bases), what is missing is written.
+      const all = this.tallyPage(routing, page, splitIds, added);
+      if (shared >= all.payments) return { lines: 0, all };
+      const fresh = this.newCount(routing);
+      this.insertRouted(fresh, page, true);
+      if (fresh.tally.missing > 0) throw new Error(`routed page (${afterId}, ${lastId ?? ''}]: ${fresh.tally.missing} payments have no part`);
+      const totals = this.totalsOf(routing, fresh.tally);
+      this.addTotals(businessDate, totals.sums.fold());
+      return { lines: totals.lines, all };
+    });
+    let written: ReturnType<typeof write>;
+    try {
+      written = write.immediate();
+    } catch (e) {
+      for (const [classId, base] of added) routing.partIds.get(classId)?.delete(base);
+      throw e;
+    }
+    keepIds(this.splitIds, splitIds);
 
     const negatives = written.all.negative
       ? (this.stmt(`SELECT p.payment_id, ${ROUTE_BASE} AS base FROM ${ROUTED_FROM} WHERE ${pageSql(page)} AND ${ROUTE_BASE} < 0 ORDER BY p.payment_id`).raw(true).all(pageParams(page)) as [string, bigint][]).map(
@@ -420,37 +555,37 @@ export class SqliteShareStore implements ShareStore {
     return { payments: written.all.payments, linesWritten: written.lines, clippedMinor: written.all.clippedMinor, clippedPayments: written.all.clippedPayments, negatives };
   }
 
-  /** A tally for a page: the (table, part) pairs known so far counted in a typed array. */
-  private newTally(routing: Routing): PageTally {
-    return new PageTally(routing.tableIds, routing.parts.length * routing.tableIds.length);
+  /** A count for a page: a tally with the (table, part) pairs known so far counted in a typed array. */
+  private newCount(routing: Routing): RoutedCount {
+    return { tally: new PageTally(routing.tableIds, routing.parts.length * routing.tableIds.length, routing.amounts), routing, missing: [] };
   }
 
   /** Writes the payments of the page (those not shared yet when `onlyNew`) whose part is known, counting every
-   *  payment of the page into `tally` (those without a part as missing); returns how many were written. */
-  private insertRouted(routing: Routing, tally: PageTally, page: RoutedPageKey, onlyNew: boolean): number {
-    return this.counting(tally, () =>
+   *  payment of the page (those without a part as missing); returns how many were written. */
+  private insertRouted(count: RoutedCount, page: RoutedPageKey, onlyNew: boolean): number {
+    return this.counting(count, () =>
       this.stmt(
         `INSERT OR IGNORE INTO share_payments (${PAYMENT_INSERT_COLUMNS})
-         SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, ${routing.talliedTable}, sp.base_minor, sp.shares, sp.clipped, sp.platform_share_minor
-           FROM ${ROUTED_PARTS} WHERE ${pageSql(page)}${onlyNew ? ` AND ${NOT_SHARED}` : ''} ORDER BY p.payment_id`,
+         SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, ${ROUTED_TABLE}, ${talliedSplit(count.routing.currencies)}
+           FROM ${ROUTED_PAYMENTS} WHERE ${pageSql(page)}${onlyNew ? ` AND ${NOT_SHARED}` : ''} ORDER BY p.payment_id`,
       ).run(pageParams(page)).changes,
     );
   }
 
   /** Counts every payment of the page (shared or not), allocating the parts it lacks; checks each has a route. */
-  private tallyPage(routing: Routing, page: RoutedPageKey): TallyTotals {
-    const count = (): PageTally => {
-      const tally = this.newTally(routing);
-      this.counting(tally, () => this.stmt(`SELECT COUNT(${routing.talliedTable}) FROM ${ROUTED_PARTS} WHERE ${pageSql(page)}`).pluck(true).get(pageParams(page)));
-      return tally;
+  private tallyPage(routing: Routing, page: RoutedPageKey, splitIds: Map<string, number>, added: [number, BaseArgument][]): TallyTotals {
+    const count = (): RoutedCount => {
+      const c = this.newCount(routing);
+      this.counting(c, () => this.stmt(`SELECT COUNT(${talliedSplit(routing.currencies)}) FROM ${ROUTED_PAYMENTS} WHERE ${pageSql(page)}`).pluck(true).get(pageParams(page)));
+      return c;
     };
-    let tally = count();
-    if (tally.missing > 0) {
-      this.addMissingParts(routing, page);
-      tally = count();
-      if (tally.missing > 0) throw new Error(`routed page (${page.after}, ${page.last ?? ''}]: ${tally.missing} payments have no route`);
+    let c = count();
+    if (c.tally.missing > 0) {
+      this.addMissingParts(routing, c.missing, splitIds, added);
+      c = count();
+      if (c.tally.missing > 0) throw new Error(`routed page (${page.after}, ${page.last ?? ''}]: ${c.tally.missing} payments have no route`);
     }
-    return this.totalsOf(routing, tally);
+    return this.totalsOf(routing, c.tally);
   }
 
   private totalsOf(routing: Routing, tally: PageTally): TallyTotals {
@@ -469,10 +604,10 @@ export class SqliteShareStore implements ShareStore {
     );
   }
 
-  /** Runs `f` with share_tally counting into `tally` (one statement at a time runs on a connection). */
-  private counting<T>(tally: PageTally, f: () => T): T {
+  /** Runs `f` with share_tally counting into `count` (one statement at a time runs on a connection). */
+  private counting<T>(count: RoutedCount, f: () => T): T {
     if (this.tallySink.current !== null) throw new Error('share_tally is already counting');
-    this.tallySink.current = tally;
+    this.tallySink.current = count;
     try {
       return f();
     } finally {
@@ -480,25 +615,24 @@ export class SqliteShareStore implements ShareStore {
     }
   }
 
-  /** Allocates the (split class, base) pairs of a page that temp.share_parts lacks, and keeps them there (and their part ids). */
-  private addMissingParts(routing: Routing, page: RoutedPageKey): void {
-    const pairs = this.stmt(
-      `SELECT DISTINCT r.class_id, ${ROUTE_BASE} FROM ${ROUTED_FROM} LEFT JOIN temp.share_parts sp ON sp.class_id = r.class_id AND sp.base_minor = ${ROUTE_BASE}
-        WHERE ${pageSql(page)} AND sp.class_id IS NULL`,
-    )
-      .raw(true)
-      .all(pageParams(page)) as [bigint, bigint][];
-    const insert = this.stmt('INSERT INTO temp.share_parts (class_id, base_minor, part_id, shares, clipped, platform_share_minor) VALUES (?, ?, ?, ?, ?, ?)');
-    for (const [classBig, baseMinor] of pairs) {
-      const classId = Number(classBig);
+  /** Allocates the parts of the (split class, base) pairs met without one (a pair without a route is left for
+   *  the caller's check), each with its split's row; lists them in `added`. */
+  private addMissingParts(routing: Routing, missing: readonly [number | null, BaseArgument][], splitIds: Map<string, number>, added: [number, BaseArgument][]): void {
+    for (const [classId, base] of missing) {
+      if (classId === null) continue;
+      const known = getOrMake(routing.partIds, classId, () => new Map<BaseArgument, number>());
+      if (known.has(base)) continue;
       const route = routing.classes.get(classId);
       if (route === undefined) throw new Error(`split class ${classId} has no route`);
-      const b = route.split(baseMinor);
+      const b = route.split(BigInt(base));
       const partId = routing.parts.length;
       if (partId >= ROUTED_PARTS_MAX || (partId + 1) * routing.tableIds.length > Number.MAX_SAFE_INTEGER) throw new Error(`a routed run of more than ${partId} distinct bases`);
-      // Ids are never reused: a part whose row a rolled-back page took away is allocated again under a new id.
+      // Ids are never reused: a part a rolled-back page allocated is allocated again under a new id.
       routing.parts.push(b);
-      insert.run(classId, b.baseMinor, partId, jsonIntegers(b.sharesMinor), b.clippedMinor === null ? null : jsonIntegers(b.clippedMinor), b.platformShareMinor);
+      routing.amounts.push(b);
+      routing.splitIds.push(this.splitId(b, splitIds));
+      known.set(base, partId);
+      added.push([classId, base]);
     }
   }
 
@@ -581,9 +715,9 @@ export class SqliteShareStore implements ShareStore {
 
   writeSplits(businessDate: string, splits: readonly PaymentSplit[]): number {
     if (splits.length === 0) return 0;
-    const { lines, tables } = this.writeSplitsTx.immediate(businessDate, splits);
-    if (this.tableIds.size + tables.size > TABLE_IDS_MAX) this.tableIds.clear();
-    for (const [key, id] of tables) this.tableIds.set(key, id);
+    const { lines, pending } = this.writeSplitsTx.immediate(businessDate, splits);
+    keepIds(this.tableIds, pending.tables);
+    keepIds(this.splitIds, pending.splits);
     return lines;
   }
 
