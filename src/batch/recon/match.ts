@@ -533,7 +533,7 @@ export function recordArrayColumns(records: readonly OurRecord[]): RecordColumns
  * A string of its own: a parser's cell is a slice of a decoded block of the file, and V8 keeps such a
  * slice as a view holding the whole block alive; a kept line would so keep every block of the file.
  */
-function detached(s: string): string {
+export function detached(s: string): string {
   return s.length < 13 ? s : (' ' + s).slice(1);
 }
 

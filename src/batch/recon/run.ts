@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { importStatement, parseOptionsOf, type ImportObserver, type ImportProgress, type ImportResult } from './import.js';
-import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import { detached, emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
 import { readStoredBlock, type ReadBlock } from './line-block.js';
 import type { LineKind } from './line.js';
@@ -538,7 +538,11 @@ export class DueWindow {
   }
 
   private pass(p: NamedRecord): void {
-    this.passed.set(p.record.recordId, p);
+    // A payment passed over may wait to the end (no line takes it): its strings are copied out of the
+    // page's joined texts, which it would otherwise keep alive (a page's worth each).
+    const r = p.record;
+    const record: OurRecord = { ...r, recordId: detached(r.recordId), merchantId: detached(r.merchantId), channelTxnId: r.channelTxnId === null ? null : detached(r.channelTxnId) };
+    this.passed.set(record.recordId, { record, paymentRowid: p.paymentRowid });
     if (this.passed.size > this.limits.windowMax) {
       const [id, oldest] = this.passed.entries().next().value as [string, NamedRecord];
       this.passed.delete(id);

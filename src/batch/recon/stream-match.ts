@@ -15,7 +15,7 @@
 // matches the stored file with matchColumns instead. The property test checks that every run of this
 // matcher that does not fall back equals matchColumns, outcome by outcome.
 
-import { BIT, compareSides, differencesOf, DISCREPANCY_TYPES, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
+import { BIT, compareSides, detached, differencesOf, DISCREPANCY_TYPES, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
 import type { DiscrepancyType, FeeValue, LineColumns, Outcome, OutcomeCounts, OurRecord, SideView } from './match.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
@@ -183,6 +183,8 @@ class LedgerCursor implements SideView {
 }
 
 const recordKey = (source: string, id: string): string => `${source}:${id}`;
+/** A key kept to the end of the run: its own copy, not a view into a page of records read at once. */
+const keptKey = (source: string, id: string): string => detached(recordKey(source, id));
 const typeOf = (mask: number): DiscrepancyType | null => (mask === 0 ? null : (DISCREPANCY_TYPES[31 - Math.clz32(mask & -mask)] as DiscrepancyType));
 
 type PoolLine = Extract<SuspenseItem, { side: 'channel' }>;
@@ -343,11 +345,11 @@ export class StreamMatcher {
           // payments named twice; the rest are kept here.
           if (r.businessDate !== this.date) {
             if (this.namedElse.has(recordKey(r.source, r.recordId))) throw new StreamFallback('a record named twice');
-            this.namedElse.add(recordKey(r.source, r.recordId));
+            this.namedElse.add(keptKey(r.source, r.recordId));
             this.extraRecords++;
           } else if (found.paymentRowid === null) {
             if (this.othersTaken.has(recordKey(r.source, r.recordId))) throw new StreamFallback('a record named twice');
-            this.othersTaken.add(recordKey(r.source, r.recordId));
+            this.othersTaken.add(keptKey(r.source, r.recordId));
           }
         }
       }

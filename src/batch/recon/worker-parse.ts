@@ -21,10 +21,11 @@ export const WORKER_PARSE = {
   /** Files from this size on are parsed on a worker thread ('auto'). */
   minBytes: 8 * 1024 * 1024,
   /**
-   * Blocks the parser may be ahead of the importing thread before it waits: enough to keep parsing while
-   * the file is still being hashed (a block is 2,000 lines, ~0.3 MB).
+   * Blocks the parser may be ahead of the importing thread before it waits (a block is 2,000 lines, ~0.2
+   * MB, and counts until it is stored and matched): enough to even out the two threads' pace, few enough
+   * that a million-line import holds no more memory than a small one.
    */
-  blocksInFlightMax: 96,
+  blocksInFlightMax: 24,
   /** Each worker's young generation (V8 semi-spaces), MiB. */
   youngGenerationMb: 12,
 } as const;
