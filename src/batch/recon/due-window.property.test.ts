@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OurRecord } from './match.js';
-import { DueWindow } from './run.js';
+import { DueWindow } from './due-window.js';
 import type { NamedRecord } from './stream-match.js';
 import { payment } from './test-support.js';
 
