@@ -207,7 +207,8 @@ export class StreamMatcher {
   private readonly date: string;
   private readonly newUntil: string | null;
   private readonly fee = feeParser();
-  private readonly lineKeys = new HashSet52();
+  /** Hashes of the transaction ids of every line seen (pool lines too), by kind. */
+  private readonly txnSeen = new HashSet52();
   private readonly poolLinesList: readonly PoolLine[];
   private readonly poolRecords: PoolRecord[];
   private readonly poolValues: OurRecord[];
@@ -325,7 +326,7 @@ export class StreamMatcher {
     local: number,
   ): void {
     if (txn === '' || order === null) throw new StreamFallback('a line without a transaction id or an order number');
-    if (!this.lineKeys.add(keyHash(TXN_TAG[kind], txn))) throw new StreamFallback('a transaction id twice');
+    if (!this.txnSeen.add(keyHash(TXN_TAG[kind], txn))) throw new StreamFallback('a transaction id twice');
 
     let partner: OurRecord | null = null;
     let poolAt = -1;
@@ -441,7 +442,7 @@ export class StreamMatcher {
    */
   finish(untaken: readonly OurRecord[], due: number, sink: StreamSink): { readonly counts: OutcomeCounts; readonly records: number } {
     const check = (r: OurRecord): void => {
-      if (r.channelTxnId && this.lineKeys.has(keyHash(TXN_TAG[recordKind(r.source)], r.channelTxnId))) {
+      if (r.channelTxnId && this.txnSeen.has(keyHash(TXN_TAG[recordKind(r.source)], r.channelTxnId))) {
         throw new StreamFallback('an unmatched record has the transaction id of a line');
       }
     };
