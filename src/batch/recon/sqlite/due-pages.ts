@@ -109,24 +109,27 @@ function integers(column: Float64Array | string): (i: number) => bigint {
   return (i) => BigInt(parts[i] as string);
 }
 
+/** One of our payments as a record, from its columns (as the payment queries select them). */
+export function paymentRecord(
+  recordId: string,
+  merchantId: string,
+  channelTxnId: string | null,
+  amountMinor: bigint,
+  currency: string,
+  status: string,
+  costMinor: bigint,
+  businessDate: string | null,
+): OurRecord {
+  return { source: 'payment', recordId, merchantId, paymentId: null, channelTxnId, amountMinor, currency, status, costMinor, businessDate };
+}
+
 /** A page's payments as records with their row ids. */
 export function namedOfPage(page: DuePage, businessDate: string): NamedRecord[] {
   const out: NamedRecord[] = [];
   if (page.n === 0) return out;
   if ('rows' in page) {
     for (const r of page.rows) {
-      const record: OurRecord = {
-        source: 'payment',
-        recordId: String(r[0]),
-        merchantId: String(r[1]),
-        paymentId: null,
-        channelTxnId: r[3] === null ? null : String(r[3]),
-        amountMinor: BigInt(r[4] as bigint),
-        currency: String(r[5]),
-        status: String(r[6]),
-        costMinor: BigInt(r[7] as bigint),
-        businessDate,
-      };
+      const record = paymentRecord(String(r[0]), String(r[1]), r[3] === null ? null : String(r[3]), BigInt(r[4] as bigint), String(r[5]), String(r[6]), BigInt(r[7] as bigint), businessDate);
       out.push({ record, paymentRowid: Number(r[9]) });
     }
     return out;
@@ -138,18 +141,7 @@ export function namedOfPage(page: DuePage, businessDate: string): NamedRecord[] 
   const cost = integers(page.costs);
   const { dict, statuses, currencies, rowids } = page;
   for (let i = 0; i < page.n; i++) {
-    const record: OurRecord = {
-      source: 'payment',
-      recordId: ids[i] as string,
-      merchantId: merchants[i] as string,
-      paymentId: null,
-      channelTxnId: (txns[i] as string) || null,
-      amountMinor: amount(i),
-      currency: dict[currencies[i] as number] as string,
-      status: dict[statuses[i] as number] as string,
-      costMinor: cost(i),
-      businessDate,
-    };
+    const record = paymentRecord(ids[i] as string, merchants[i] as string, (txns[i] as string) || null, amount(i), dict[currencies[i] as number] as string, dict[statuses[i] as number] as string, cost(i), businessDate);
     out.push({ record, paymentRowid: rowids[i] as number });
   }
   return out;

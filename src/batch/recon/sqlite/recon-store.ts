@@ -32,7 +32,7 @@ import type {
   StoredItem,
 } from '../port.js';
 import type { NamedRecord } from '../stream-match.js';
-import { DAY_PAYMENTS_JOINED_PAGE, DAY_PAYMENTS_PAGE, integerToBigint, UNIT_SEPARATOR } from './due-pages.js';
+import { DAY_PAYMENTS_JOINED_PAGE, DAY_PAYMENTS_PAGE, integerToBigint, paymentRecord, UNIT_SEPARATOR } from './due-pages.js';
 import { duePaymentsHere, duePaymentsOnWorker, type DuePayments } from './due-reader.js';
 import type { SuspenseItem } from '../suspense.js';
 import { RECON_MIGRATIONS } from './migrations.js';
@@ -584,7 +584,7 @@ export class SqliteReconStore implements ReconStore {
     }
   }
 
-  /** lookupRecords for a streaming match: each payment with its row id (what untakenDueRecords is told back). */
+  /** lookupRecords for a streaming match: each payment with its row id (so the window over the day's payments knows it was taken). */
   async recordsNamed(channel: string, keys: { readonly payment: readonly string[]; readonly refund: readonly string[]; readonly captureOnly?: readonly string[] }): Promise<NamedRecord[]> {
     if (!this.hasOnlineTables()) return [];
     const out: NamedRecord[] = [];
@@ -596,18 +596,16 @@ export class SqliteReconStore implements ReconStore {
       if (cols.every((c) => c.length === n)) {
         const [ids, merchants, txns, amounts, currencies, statuses, costs, dates, rowids] = cols as string[][] as [string[], string[], string[], string[], string[], string[], string[], string[], string[]];
         for (let i = 0; i < n; i++) {
-          const record: OurRecord = {
-            source: 'payment',
-            recordId: ids[i] as string,
-            merchantId: merchants[i] as string,
-            paymentId: null,
-            channelTxnId: (txns[i] as string) || null,
-            amountMinor: integerToBigint(amounts[i] as string),
-            currency: currencies[i] as string,
-            status: statuses[i] as string,
-            costMinor: integerToBigint(costs[i] as string),
-            businessDate: (dates[i] as string) || null,
-          };
+          const record = paymentRecord(
+            ids[i] as string,
+            merchants[i] as string,
+            (txns[i] as string) || null,
+            integerToBigint(amounts[i] as string),
+            currencies[i] as string,
+            statuses[i] as string,
+            integerToBigint(costs[i] as string),
+            (dates[i] as string) || null,
+          );
           out.push({ record, paymentRowid: Number(rowids[i]) });
         }
       } else {
