@@ -215,7 +215,7 @@ export class StreamMatcher {
   private readonly poolIndex = new Map<string, number>();
   private readonly poolTaken: Uint8Array;
   private readonly othersTaken = new Set<string>();
-  /** Records not due today that lines took (never-succeeded ones): few. */
+  /** Records not due today that lines took, or pool lines named (never-succeeded ones): few. */
   private readonly namedElse = new Set<string>();
   private readonly channel = new ChannelCursor();
   private readonly ledger = new LedgerCursor();
@@ -333,6 +333,9 @@ export class StreamMatcher {
     if (found !== null) {
       const r = found.record;
       if (this.poolRecords.length > 0) poolAt = this.poolIndex.get(recordKey(r.source, r.recordId)) ?? -1;
+      // A never-succeeded record a pool line names takes part only if a line of the file names it too, and
+      // then the reference pairs it with the pool line, which has passed: that later line falls back.
+      if (pool !== null && poolAt < 0 && r.businessDate === null) this.namedElse.add(keptKey(r.source, r.recordId));
       // A record that never succeeded takes part when a line of the file names it (not a pool line alone).
       if (poolAt >= 0 || r.businessDate === this.date || (r.businessDate === null && pool === null)) {
         if (r.channelTxnId && r.channelTxnId !== txn) throw new StreamFallback('a record whose transaction id is not its line’s');
