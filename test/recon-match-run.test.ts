@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDiscrepancy } from '../src/batch/recon/resolve.js';
 import { RecordTable } from '../src/batch/recon/match.js';
+import type { NamedRecord } from '../src/batch/recon/stream-match.js';
 import { payLine, refundLine } from '../src/batch/recon/test-support.js';
 import { D, D1, ReconWorld } from './recon-match-support.js';
 
@@ -138,5 +139,51 @@ describe('Given a day of our payments read for a match', () => {
     expect(plain.map((r) => r.recordId)).toEqual(['pay_a', 'pay_b', 'pay_d']);
     expect(Array.from({ length: table.length }, (_v, i) => table.record(i))).toEqual(plain);
     expect(table.record(1)).toMatchObject({ channelTxnId: 'odd\u001ftxn', amountMinor: 2n ** 53n - 1n });
+  });
+
+  /** Every payment the window's pages hold, built both ways (for use at once, and kept), with its row id. */
+  async function readBatches(onWorker: boolean): Promise<{ used: NamedRecord[]; kept: NamedRecord[] }> {
+    const source = w.store.openDuePayments('wallet', D, onWorker);
+    const used: NamedRecord[] = [];
+    const kept: NamedRecord[] = [];
+    try {
+      for (let page = await source.next(); page.length > 0; page = await source.next()) {
+        for (let k = 0; k < page.length; k++) {
+          const id = page.named(k).record.recordId;
+          expect(page.idIs(k, id)).toBe(true);
+          expect(page.idIs(k, `${id}x`)).toBe(false);
+          expect(page.idIs(k, id.slice(0, -1))).toBe(false);
+          used.push(page.named(k, id));
+          kept.push(page.named(k));
+          expect(page.rowid(k)).toBe(kept[kept.length - 1]?.paymentRowid);
+        }
+      }
+    } finally {
+      source.close();
+    }
+    return { used, kept };
+  }
+
+  it('When the streaming window reads them (ids compared in place, amounts of 16 digits as text), Then every payment is the plain read’s record, in row id order, on this thread and on a worker', async () => {
+    await w.payment('pay_a', 100n, { costMinor: 1n });
+    await w.payment('pay_b', 2n ** 53n - 1n, { costMinor: 1_000_000_000_000_000n, merchant: 'M2' });
+    await w.payment('pay_c', 300n, { txn: null, status: 'failed' });
+    await w.payment('pay_de', 400n);
+    await w.payment('pay_d', 9_999_999_999_999n);
+    const plain = await w.store.recordsForDay('wallet', D);
+    for (const onWorker of [false, true]) {
+      const { used, kept } = await readBatches(onWorker);
+      expect(kept.map((p) => p.record)).toEqual(plain);
+      expect(used.map((p) => p.record)).toEqual(plain);
+      const rowids = kept.map((p) => p.paymentRowid as number);
+      expect(rowids).toEqual([...rowids].sort((a, b) => a - b));
+    }
+  });
+
+  it('When a channel id holds the separator, Then the window’s page is read row by row and gives the same records', async () => {
+    await w.payment('pay_a', 100n);
+    await w.payment('pay_b', 200n, { txn: 'odd\u001ftxn' });
+    const plain = await w.store.recordsForDay('wallet', D);
+    for (const onWorker of [false, true]) expect((await readBatches(onWorker)).kept.map((p) => p.record)).toEqual(plain);
   });
 });

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { OurRecord } from './match.js';
-import { DueWindow } from './due-window.js';
+import { batchOf, DueWindow, type DueBatch } from './due-window.js';
 import type { NamedRecord } from './stream-match.js';
 import { payment } from './test-support.js';
 
@@ -25,10 +25,10 @@ describe('Given the day’s payments in row id order and lines asking for them i
           const day: NamedRecord[] = Array.from({ length: count }, (_v, i) => ({ record: payment(`pay_${i}`, 1n), paymentRowid: 3 * i + 1 }));
           let at = 0;
           const source = {
-            next: async (): Promise<NamedRecord[]> => {
+            next: async (): Promise<DueBatch> => {
               const page = day.slice(at, at + pageRows);
               at += page.length;
-              return page;
+              return batchOf(page);
             },
             close: () => undefined,
           };

@@ -1,7 +1,7 @@
 // The window a streaming match (run.ts, StreamRun) reads our payments due on the date through: in row id
 // order, a page at a time, ahead of the file's lines.
 
-import { detached, type LineColumns, type OurRecord } from './match.js';
+import type { LineColumns, OurRecord } from './match.js';
 import type { NamedRecord } from './stream-match.js';
 
 export const STREAM_LIMITS = {
@@ -19,9 +19,36 @@ export const STREAM_LIMITS = {
  * a lookup by id. After the last line, those passed over and left, and those never reached, are the day's
  * payments no line took, in row id order.
  */
+/**
+ * A page of our payments as the window reads it: an id is compared where it lies and a record built only
+ * when the payment is handed out or passed over (a page held as a million records would be a million
+ * objects living long enough to be promoted, for most of them a few lines only).
+ */
+export interface DueBatch {
+  readonly length: number;
+  /** Whether payment k's id is `id`. */
+  idIs(k: number, id: string): boolean;
+  rowid(k: number): number;
+  /**
+   * Payment k as a record: with `id` (the id it was found by) for a record used at once, its other
+   * strings views into the page; without, every string its own copy, to be kept.
+   */
+  named(k: number, id?: string): NamedRecord;
+}
+
+/** Records already built, as a batch (a page read row by row, tests). */
+export function batchOf(records: readonly NamedRecord[]): DueBatch {
+  return {
+    length: records.length,
+    idIs: (k, id) => (records[k] as NamedRecord).record.recordId === id,
+    rowid: (k) => (records[k] as NamedRecord).paymentRowid as number,
+    named: (k) => records[k] as NamedRecord,
+  };
+}
+
 export class DueWindow {
   /** Read and not reached yet, in row id order: pages, and the position in the first. */
-  private readonly pages: NamedRecord[][] = [];
+  private readonly pages: DueBatch[] = [];
   private at = 0;
   private ahead = 0;
   private readonly passed = new Map<string, NamedRecord>();
@@ -35,7 +62,7 @@ export class DueWindow {
   read = 0;
 
   constructor(
-    private readonly source: { next(): Promise<NamedRecord[]>; close(): void },
+    private readonly source: { next(): Promise<DueBatch>; close(): void },
     private readonly byRowid: (rowids: readonly number[]) => Promise<OurRecord[]>,
     private readonly limits: { readonly lookAhead: number; readonly windowMax: number } = STREAM_LIMITS,
   ) {}
@@ -68,10 +95,11 @@ export class DueWindow {
       }
     }
     for (let looked = 0; looked < this.limits.lookAhead; looked++) {
-      const next = this.next();
-      if (next === undefined) return undefined;
-      if (next.record.recordId === id) return next;
-      this.pass(next);
+      const page = this.next();
+      if (page === undefined) return undefined;
+      const k = this.at - 1;
+      if (page.idIs(k, id)) return page.named(k, id);
+      this.pass(page.named(k));
     }
     return undefined;
   }
@@ -95,7 +123,7 @@ export class DueWindow {
     for (;;) {
       await this.fill(1);
       if (this.ahead === 0) break;
-      for (let p = this.next(); p !== undefined; p = this.next()) this.pass(p);
+      for (let page = this.next(); page !== undefined; page = this.next()) this.pass(page.named(this.at - 1));
     }
     const records = await this.byRowid([...this.left]);
     for (const p of this.passed.values()) records.push(p.record);
@@ -103,12 +131,9 @@ export class DueWindow {
     return { records, due: this.read };
   }
 
+  /** A payment passed over (its strings its own: it may wait to the end). */
   private pass(p: NamedRecord): void {
-    // A payment passed over may wait to the end (no line takes it): its strings are copied out of the
-    // page's joined texts, which it would otherwise keep alive (a page's worth each).
-    const r = p.record;
-    const record: OurRecord = { ...r, recordId: detached(r.recordId), merchantId: detached(r.merchantId), channelTxnId: r.channelTxnId === null ? null : detached(r.channelTxnId) };
-    this.passed.set(record.recordId, { record, paymentRowid: p.paymentRowid });
+    this.passed.set(p.record.recordId, p);
     if (this.passed.size > this.limits.windowMax) {
       const [id, oldest] = this.passed.entries().next().value as [string, NamedRecord];
       this.passed.delete(id);
@@ -116,8 +141,8 @@ export class DueWindow {
     }
   }
 
-  /** The next payment read and not taken, or undefined when none is read ahead. */
-  private next(): NamedRecord | undefined {
+  /** The page holding the next payment read and not taken (at `this.at - 1`), or undefined when none is read ahead. */
+  private next(): DueBatch | undefined {
     for (;;) {
       const page = this.pages[0];
       if (page === undefined) return undefined;
@@ -126,11 +151,11 @@ export class DueWindow {
         this.at = 0;
         continue;
       }
-      const p = page[this.at++] as NamedRecord;
+      const rowid = page.rowid(this.at++);
       this.ahead--;
-      this.lastReached = p.paymentRowid as number;
-      if (this.takenAhead.size > 0 && this.takenAhead.delete(this.lastReached)) continue;
-      return p;
+      this.lastReached = rowid;
+      if (this.takenAhead.size > 0 && this.takenAhead.delete(rowid)) continue;
+      return page;
     }
   }
 }

@@ -11,7 +11,7 @@ import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type StoredBlock } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
-import { LineTable } from './match.js';
+import { LineTable, PackedLines } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
 import { SqliteReconStore } from './sqlite/recon-store.js';
 import { payLine, refundLine } from './test-support.js';
@@ -54,6 +54,24 @@ describe('Given lines packed into a block', () => {
         const table = new LineTable();
         table.appendRead(read);
         expect(Array.from({ length: table.length }, (_v, i) => table.line(i))).toEqual(lines);
+        if ('packed' in read) {
+          // Read where they lie (a streaming match): every line, and every column, the same.
+          const view = new PackedLines(read.packed);
+          expect(view.length).toBe(lines.length);
+          expect(Array.from({ length: view.length }, (_v, i) => view.line(i))).toEqual(lines);
+          lines.forEach((l, i) => {
+            expect([view.kind(i), view.channelTxnId(i), view.merchantOrderNo(i), view.merchantRefundNo(i), view.amountMinor(i), view.currency(i), view.status(i), view.fee(i)]).toEqual([
+              l.kind,
+              l.channelTxnId,
+              l.merchantOrderNo,
+              l.merchantRefundNo,
+              l.amountMinor,
+              l.currency,
+              l.status,
+              l.fee,
+            ]);
+          });
+        }
         expect(linesOnDate('packed' in read ? read.packed : read.json, '2026-11-26')).toBe(lines.filter((l) => l.occurredAt.startsWith('2026-11-26')).length);
         if (typeof block.encoded !== 'string') {
           // As a worker thread sends it: the one buffer moved, the columns read off it on the other side.

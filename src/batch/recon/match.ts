@@ -670,8 +670,13 @@ export class LineTable implements LineColumns {
 
   /** A stored block's lines (binary or JSON), as a table of their own. */
   static ofStored(stored: StoredBlock): LineTable {
+    return LineTable.ofRead(readStoredBlock(stored));
+  }
+
+  /** A block's lines, read, as a table of their own. */
+  static ofRead(read: ReadBlock): LineTable {
     const table = new LineTable();
-    table.appendRead(readStoredBlock(stored));
+    table.appendRead(read);
     return table;
   }
 
@@ -745,6 +750,75 @@ export class LineTable implements LineColumns {
       occurredAt: this.strings.at(this.occurredAt.get(i)),
       fee: this.fee(i),
       line: this.lineNo.get(i),
+    };
+  }
+}
+
+/**
+ * A packed block's lines read where they lie, for a streaming match (run.ts), which reads each block once:
+ * only the transaction ids and order numbers are split up front, the rest is read by index.
+ */
+export class PackedLines implements LineColumns {
+  readonly length: number;
+  private readonly txn: string[];
+  private readonly order: string[];
+  private orig: string[] | undefined;
+  private refund: string[] | undefined;
+  private readonly wide: ReadonlyMap<number, string> | undefined;
+
+  constructor(private readonly c: PackedColumns) {
+    this.length = c.rows;
+    this.txn = c.txn.split('\n');
+    this.order = c.order.split('\n');
+    this.wide = c.wideAmounts.length > 0 ? new Map(c.wideAmounts) : undefined;
+  }
+
+  kind(i: number): LineKind {
+    return LINE_KINDS[(this.c.kindStatus[i] as number) >> 4] as LineKind;
+  }
+  channelTxnId(i: number): string {
+    return this.txn[i] as string;
+  }
+  merchantOrderNo(i: number): string | null {
+    return ((this.c.nulls[i] as number) & 2) !== 0 ? null : (this.order[i] as string);
+  }
+  merchantRefundNo(i: number): string | null {
+    if (((this.c.nulls[i] as number) & 4) !== 0) return null;
+    this.refund ??= this.c.refund.split('\n');
+    return this.refund[i] as string;
+  }
+  private originalChannelTxnId(i: number): string | null {
+    if (((this.c.nulls[i] as number) & 1) !== 0) return null;
+    this.orig ??= this.c.orig.split('\n');
+    return this.orig[i] as string;
+  }
+  amountMinor(i: number): bigint {
+    const w = this.wide?.get(i);
+    return w === undefined ? (this.c.amount[i] as bigint) : BigInt(w);
+  }
+  currency(i: number): string {
+    return this.c.dict[this.c.cur[i] as number] as string;
+  }
+  status(i: number): LineStatus {
+    return LINE_STATUS_ORDER[(this.c.kindStatus[i] as number) & 15] as LineStatus;
+  }
+  fee(i: number): string | null {
+    const f = this.c.fee[i] as number;
+    return f < 0 ? null : (this.c.dict[f] as string);
+  }
+  line(i: number): StatementLine {
+    return {
+      kind: this.kind(i),
+      channelTxnId: this.channelTxnId(i),
+      originalChannelTxnId: this.originalChannelTxnId(i),
+      merchantOrderNo: this.merchantOrderNo(i),
+      merchantRefundNo: this.merchantRefundNo(i),
+      amountMinor: this.amountMinor(i),
+      currency: this.currency(i),
+      status: this.status(i),
+      occurredAt: this.c.dict[this.c.at[i] as number] as string,
+      fee: this.fee(i),
+      line: this.c.line[i] as number,
     };
   }
 }

@@ -23,11 +23,11 @@ import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { importStatement, parseOptionsOf, type ImportObserver, type ImportProgress, type ImportResult } from './import.js';
-import { emptyPairs, LineTable, matchColumns, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import { emptyPairs, LineTable, matchColumns, PackedLines, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
 import { readStoredBlock, type ReadBlock } from './line-block.js';
 import type { LineKind } from './line.js';
-import { DueWindow, lineSubset, STREAM_LIMITS } from './due-window.js';
+import { DueWindow, lineSubset, STREAM_LIMITS, type DueBatch } from './due-window.js';
 import { StreamFallback, StreamMatcher, type NamedRecord, type StreamSink } from './stream-match.js';
 import { startFileParse } from './worker-parse.js';
 
@@ -433,7 +433,7 @@ interface StreamingStore extends ReconStore {
   /** Whether the channel has any capture at all. */
   hasCaptures(channel: string): Promise<boolean>;
   /** Our payments due on the date, a page at a time in row id order (an empty page: the end). */
-  openDuePayments(channel: string, businessDate: string): { next(): Promise<NamedRecord[]>; close(): void };
+  openDuePayments(channel: string, businessDate: string): { next(): Promise<DueBatch>; close(): void };
   paymentsByRowid(rowids: readonly number[]): Promise<OurRecord[]>;
   /** Our captures and refunds due on the date, in recordsForDay's order. */
   dueCapturesAndRefunds(channel: string, businessDate: string): Promise<OurRecord[]>;
@@ -556,8 +556,7 @@ class StreamRun implements ImportObserver {
 
   async block(read: ReadBlock, first: number): Promise<void> {
     if (this.fallback !== null) return;
-    const lines = new LineTable();
-    lines.appendRead(read);
+    const lines = 'packed' in read ? new PackedLines(read.packed) : LineTable.ofRead(read);
     const window = this.window as DueWindow;
     const named: (NamedRecord | null)[] = new Array<NamedRecord | null>(lines.length).fill(null);
     // Payments from the window; what it does not hold (and refunds, and captures) by a lookup by id.

@@ -4,9 +4,9 @@
 
 import type { Worker } from 'node:worker_threads';
 import type { SqliteConnection } from '../../../ledger/sqlite/database.js';
-import type { NamedRecord } from '../stream-match.js';
+import { batchOf, type DueBatch } from '../due-window.js';
 import { startWorker } from '../workers.js';
-import { namedOfPage, readDuePage, type DuePage } from './due-pages.js';
+import { batchOfPage, readDuePage, type DuePage } from './due-pages.js';
 
 export const DUE_READER = {
   /** Payments a page. */
@@ -17,7 +17,7 @@ export const DUE_READER = {
 
 /** The day's payments a page at a time; an empty page is the end. */
 export interface DuePayments {
-  next(): Promise<NamedRecord[]>;
+  next(): Promise<DueBatch>;
   close(): void;
 }
 
@@ -38,11 +38,11 @@ export function duePaymentsHere(db: SqliteConnection, channel: string, businessD
   let done = false;
   return {
     next: async () => {
-      if (done) return [];
+      if (done) return batchOf([]);
       const page = readDuePage(db, channel, businessDate, after, pageRows);
       if (page.n < pageRows) done = true;
       after = page.last;
-      return namedOfPage(page, businessDate);
+      return batchOfPage(page, businessDate);
     },
     close: () => undefined,
   };
@@ -90,10 +90,10 @@ export function duePaymentsOnWorker(path: string, channel: string, businessDate:
           Atomics.sub(counter, 0, 1);
           Atomics.notify(counter, 0);
           if (page.n === 0) finished = true;
-          return namedOfPage(page, businessDate);
+          return batchOfPage(page, businessDate);
         }
         if (failure !== undefined) throw failure;
-        if (ended || finished) return [];
+        if (ended || finished) return batchOf([]);
         await new Promise<void>((resolve) => (wake = resolve));
       }
     },

@@ -32,6 +32,7 @@ import type {
   StoredItem,
 } from '../port.js';
 import type { NamedRecord } from '../stream-match.js';
+import { batchOf } from '../due-window.js';
 import { DAY_PAYMENTS_JOINED_PAGE, DAY_PAYMENTS_PAGE, integerToBigint, paymentRecord, UNIT_SEPARATOR } from './due-pages.js';
 import { duePaymentsHere, duePaymentsOnWorker, type DuePayments } from './due-reader.js';
 import type { SuspenseItem } from '../suspense.js';
@@ -125,13 +126,21 @@ function internLine(l: StatementLine, intern: Interner): StatementLine {
 const PAIR_KIND: Readonly<Record<LineKind, string>> = { payment: 'p', refund: 'r' };
 const PAIR_SOURCE: Readonly<Record<RecordSource, string>> = { payment: 'p', refund: 'r', capture: 'c' };
 
-/** Pairs `from` to `to` as a stored block: [kind p|r, line_seq, record_source p|r|c, record_id] each (the view recon_matched reads it). */
-function encodePairs(pairs: MatchedPairs, from: number, to: number): string {
-  const parts: string[] = new Array(to - from);
+/** A character JSON must escape in a string (quote, backslash, a control, a surrogate): rare in an id. */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * Pairs `from` to `to` as a stored block: [kind p|r, line_seq, record_source p|r|c, record_id] each (the view
+ * recon_matched reads it). Built by concatenation, an id quoted as it is unless JSON must escape it.
+ */
+export function encodePairs(pairs: MatchedPairs, from: number, to: number): string {
+  let s = '[';
   for (let j = from; j < to; j++) {
-    parts[j - from] = `["${PAIR_KIND[pairs.kind[j] as LineKind]}",${pairs.lineSeq[j] as number},"${PAIR_SOURCE[pairs.recordSource[j] as RecordSource]}",${JSON.stringify(pairs.recordId[j])}]`;
+    const id = pairs.recordId[j] as string;
+    s += `${j === from ? '' : ','}["${PAIR_KIND[pairs.kind[j] as LineKind]}",${pairs.lineSeq[j] as number},"${PAIR_SOURCE[pairs.recordSource[j] as RecordSource]}",${JSON_ESCAPED.test(id) ? JSON.stringify(id) : `"${id}"`}]`;
   }
-  return `[${parts.join(',')}]`;
+  return `${s}]`;
 }
 
 function toFile(r: Row): ReconFile {
@@ -627,7 +636,7 @@ export class SqliteReconStore implements ReconStore {
    * file and `onWorker` is not false, else on this connection.
    */
   openDuePayments(channel: string, businessDate: string, onWorker = true): DuePayments {
-    if (!this.hasOnlineTables()) return { next: async () => [], close: () => undefined };
+    if (!this.hasOnlineTables()) return { next: async () => batchOf([]), close: () => undefined };
     const path = this.ledger.path;
     if (onWorker && path !== ':memory:' && path !== '' && existsSync(path)) return duePaymentsOnWorker(path, channel, businessDate);
     return duePaymentsHere(this.db, channel, businessDate);
