@@ -1,7 +1,7 @@
 // Matching a file while it is read (a streaming hash join on our records), for `recon run`: each block
 // of lines is matched as it arrives against our records looked up by the ids the lines name, so neither
-// the file's lines nor the day's records are ever all in memory. Memory grows by a few bytes a line (two
-// hash sets of 52-bit key hashes and the row ids of the records matched), not by the lines themselves.
+// the file's lines nor the day's records are ever all in memory. Memory grows by 8 bytes a line (a log of
+// the lines' transaction id hashes, checked for a repeat at the end), not by the lines themselves.
 //
 // It gives the same outcomes, in the same order, as matchColumns (match.ts) — the rules are written
 // once there; this is a second way to run them, for the shape nearly every day has:
@@ -68,42 +68,53 @@ export function keyHash(tag: number, s: string): number {
 }
 
 /**
- * A set of key hashes (open addressing in a Float64Array). Two keys with one hash are taken as the same
- * key: a false "seen" makes the matcher fall back, never match wrongly.
+ * Key hashes logged as they are seen (8 bytes each, appended in chunks: no table to probe or grow), sorted
+ * once at the end to tell whether one repeats and to look some up. Two keys with one hash count as a
+ * repeat: a false repeat makes the matcher fall back, never match wrongly.
  */
-export class HashSet52 {
-  private slots = new Float64Array(1 << 12);
-  private size = 0;
+export class HashLog {
+  private static readonly CHUNK = 1 << 16;
+  private readonly full: Float64Array[] = [];
+  private last = new Float64Array(HashLog.CHUNK);
+  private at = 0;
+  private sorted: Float64Array | undefined;
 
-  /** Adds the hash; false when it was there already. */
-  add(h: number): boolean {
-    if ((this.size + 1) * 2 > this.slots.length) this.grow();
-    const mask = this.slots.length - 1;
-    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
-      const v = this.slots[i] as number;
-      if (v === h) return false;
-      if (v === 0) {
-        this.slots[i] = h;
-        this.size++;
-        return true;
-      }
+  add(h: number): void {
+    if (this.sorted !== undefined) throw new Error('HashLog.add: sealed');
+    if (this.at === HashLog.CHUNK) {
+      this.full.push(this.last);
+      this.last = new Float64Array(HashLog.CHUNK);
+      this.at = 0;
     }
+    this.last[this.at++] = h;
   }
 
+  /** Ends the log and sorts it: whether a hash was added twice. */
+  seal(): boolean {
+    if (this.sorted !== undefined) throw new Error('HashLog.seal: sealed twice');
+    const all = new Float64Array(this.full.length * HashLog.CHUNK + this.at);
+    this.full.forEach((c, k) => all.set(c, k * HashLog.CHUNK));
+    all.set(this.last.subarray(0, this.at), this.full.length * HashLog.CHUNK);
+    this.full.length = 0;
+    this.last = new Float64Array(0);
+    all.sort();
+    this.sorted = all;
+    for (let i = 1; i < all.length; i++) if (all[i] === all[i - 1]) return true;
+    return false;
+  }
+
+  /** Whether the hash was added (after seal). */
   has(h: number): boolean {
-    const mask = this.slots.length - 1;
-    for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
-      const v = this.slots[i] as number;
-      if (v === h) return true;
-      if (v === 0) return false;
+    const all = this.sorted;
+    if (all === undefined) throw new Error('HashLog.has: not sealed');
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((all[mid] as number) < h) lo = mid + 1;
+      else hi = mid;
     }
-  }
-
-  private grow(): void {
-    const old = this.slots;
-    this.slots = new Float64Array(old.length * 2);
-    this.size = 0;
-    for (const v of old) if (v !== 0) this.add(v);
+    return lo < all.length && all[lo] === h;
   }
 }
 
@@ -207,8 +218,8 @@ export class StreamMatcher {
   private readonly date: string;
   private readonly newUntil: string | null;
   private readonly fee = feeParser();
-  /** Hashes of the transaction ids of every line seen (pool lines too), by kind. */
-  private readonly txnSeen = new HashSet52();
+  /** Hashes of the transaction ids of every line seen (pool lines too), by kind: a repeat is found at the end. */
+  private readonly txnSeen = new HashLog();
   private readonly poolLinesList: readonly PoolLine[];
   private readonly poolRecords: PoolRecord[];
   private readonly poolValues: OurRecord[];
@@ -326,7 +337,7 @@ export class StreamMatcher {
     local: number,
   ): void {
     if (txn === '' || order === null) throw new StreamFallback('a line without a transaction id or an order number');
-    if (!this.txnSeen.add(keyHash(TXN_TAG[kind], txn))) throw new StreamFallback('a transaction id twice');
+    this.txnSeen.add(keyHash(TXN_TAG[kind], txn));
 
     let partner: OurRecord | null = null;
     let poolAt = -1;
@@ -444,6 +455,8 @@ export class StreamMatcher {
    * took, in the order recordsForDay gives them — of the `due` records due on the date in all.
    */
   finish(untaken: readonly OurRecord[], due: number, sink: StreamSink): { readonly counts: OutcomeCounts; readonly records: number } {
+    // Two lines with one transaction id: the outcomes written so far are not the reference's (the run is dropped).
+    if (this.txnSeen.seal()) throw new StreamFallback('a transaction id twice');
     const check = (r: OurRecord): void => {
       if (r.channelTxnId && this.txnSeen.has(keyHash(TXN_TAG[recordKind(r.source)], r.channelTxnId))) {
         throw new StreamFallback('an unmatched record has the transaction id of a line');
