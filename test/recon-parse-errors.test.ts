@@ -246,6 +246,22 @@ describe('Given Alipay files cut short or damaged', () => {
   it('When a row has a cell too many, Then row_malformed', async () => {
     expect((await alipay(ALIPAY_TEXT.replace(',下单测试\r\n', ',下单测试,extra\r\n'))).code).toBe('row_malformed');
   });
+
+  it('When 完成时间 is empty or not a time, on the first row or after a good one, Then row_malformed naming the cell', async () => {
+    const TIME = /(?<=,)\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?=,)/g;
+    const finished = [...new Set(ALIPAY_TEXT.match(TIME))];
+    expect(finished.length).toBeGreaterThan(0);
+    for (const bad of ['', '2019-09-16 25:00:00', 'yesterday']) {
+      // Every 完成时间 (and 创建时间) bad: the first row fails.
+      const first = await alipay(ALIPAY_TEXT.replace(TIME, bad));
+      expect([first.code, first.message]).toEqual(['row_malformed', expect.stringContaining('完成时间')]);
+    }
+    // Only the last row's 完成时间 bad, after good ones.
+    const last = finished[finished.length - 1] as string;
+    const at = ALIPAY_TEXT.lastIndexOf(`,${last},`);
+    const tail = await alipay(`${ALIPAY_TEXT.slice(0, at)},2019-09-16 24:61:00,${ALIPAY_TEXT.slice(at + last.length + 2)}`);
+    expect([tail.code, tail.message]).toEqual(['row_malformed', expect.stringContaining('完成时间')]);
+  });
 });
 
 describe('Given UnionPay ZM lines that are not 607 bytes of fields', () => {

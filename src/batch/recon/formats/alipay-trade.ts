@@ -79,6 +79,8 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
     const iDiscount = header.find('商家优惠(元)');
     const iBatch = header.find('退款批次号/请求号');
     const iFee = header.find('服务费(元)');
+    let lastFinished: string | undefined;
+    let lastOccurredAt = '';
     // Per row: no closure and no message text unless the row is bad.
     const amount = (row: AlipayRow, at: number, column: string, refund: boolean, lineNo: number): bigint => {
       const text = row.cell(at);
@@ -108,8 +110,14 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
         feeScale = parsed.scale;
       }
       const finished = row.cell(iFinished);
-      const occurredAt = localDateTimeToIso(finished, CHINA_OFFSET);
-      if (occurredAt === undefined) throw new ReconError('row_malformed', `${detailName}:${lineNo}: 完成时间 ${JSON.stringify(finished.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
+      // Rows come in time order, several a second: the last time converted is reused when it repeats.
+      if (finished !== lastFinished) {
+        const iso = localDateTimeToIso(finished, CHINA_OFFSET);
+        if (iso === undefined) throw new ReconError('row_malformed', `${detailName}:${lineNo}: 完成时间 ${JSON.stringify(finished.slice(0, 40))} is not yyyy-MM-dd HH:mm:ss.`);
+        lastFinished = finished;
+        lastOccurredAt = iso;
+      }
+      const occurredAt = lastOccurredAt;
       const tradeNo = row.cell(iTrade);
       if (tradeNo === '') throw new ReconError('row_malformed', `${detailName}:${lineNo}: a row without 支付宝交易号.`);
       const orderNo = row.cell(iOrder);
