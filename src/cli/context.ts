@@ -46,9 +46,12 @@ export function resolveDbPath(options: GlobalOptions, io: CliIo): string {
   return resolve(io.cwd, options.db ?? io.env['SETTLE_DB'] ?? DEFAULT_DB_FILE);
 }
 
-/** Opens the ledger on an existing database, runs the work, and always closes the file. */
-export async function withLedger<T>(ctx: CommandContext, work: (ledger: Ledger, store: SqliteLedgerStore) => Promise<T>): Promise<T> {
-  const store = SqliteLedgerStore.open(ctx.dbPath);
+/**
+ * Opens the ledger on an existing database, runs the work, and always closes the file. `synchronous` is the
+ * connection's SQLite mode: FULL (the default) syncs every commit; a re-runnable bulk job may take NORMAL.
+ */
+export async function withLedger<T>(ctx: CommandContext, work: (ledger: Ledger, store: SqliteLedgerStore) => Promise<T>, synchronous?: 'FULL' | 'NORMAL'): Promise<T> {
+  const store = SqliteLedgerStore.open(ctx.dbPath, synchronous === undefined ? {} : { synchronous });
   try {
     return await work(new Ledger(store, ctx.io.clock), store);
   } finally {

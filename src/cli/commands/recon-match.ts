@@ -21,17 +21,27 @@ import { fetchEvents, importEvents, matchEvents, progressOf } from '../progress/
 
 const LIST_LIMIT_MAX = 10_000;
 
-/** Opens the ledger and the recon store on it; reconciliation's expected failures become AbortErrors with their hint. */
-async function withRecon<T>(ctx: CommandContext, work: (store: SqliteReconStore, ledger: SqliteLedgerStore) => Promise<T>): Promise<T> {
+/**
+ * Opens the ledger and the recon store on it; reconciliation's expected failures become AbortErrors with their hint.
+ * `bulk` (import, match, run: hundreds of commits of a file's lines and outcomes) opens with synchronous=NORMAL:
+ * in WAL mode a power cut can then lose the last commits but never leaves the database inconsistent, and such a
+ * job is re-run as it is (an import is keyed by the file's SHA-256; a run that did not finish is removed by the
+ * next). Resolving, which posts ledger entries, keeps FULL.
+ */
+async function withRecon<T>(ctx: CommandContext, work: (store: SqliteReconStore, ledger: SqliteLedgerStore) => Promise<T>, bulk = false): Promise<T> {
   const { SqliteReconStore } = await import('../../batch/recon/sqlite/recon-store.js');
-  return withLedger(ctx, async (_ledger, ledgerStore) => {
-    try {
-      return await work(new SqliteReconStore(ledgerStore), ledgerStore);
-    } catch (e) {
-      if (e instanceof ReconError) throw new AbortError(e.code, e.message, e.hint);
-      throw e;
-    }
-  });
+  return withLedger(
+    ctx,
+    async (_ledger, ledgerStore) => {
+      try {
+        return await work(new SqliteReconStore(ledgerStore), ledgerStore);
+      } catch (e) {
+        if (e instanceof ReconError) throw new AbortError(e.code, e.message, e.hint);
+        throw e;
+      }
+    },
+    bulk ? 'NORMAL' : undefined,
+  );
 }
 
 function checkDate(date: string): string {
@@ -199,6 +209,7 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
             { channel: channel.channel, businessDate: date, format: effective.format, sha256: parse.sha256, sourceName: basename(path), read: { blocks: parse.blocks } },
             { clock: ctx.io.clock, onProgress: importEvents(progress) },
           ),
+          true,
         ).finally(() => {
           parse.close();
           progress.close();
@@ -220,7 +231,7 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
         const { channel } = await channelConfig(ctx, flags.channel, flags.config);
         const { matchDay } = await import('../../batch/recon/run.js');
         const progress = await progressOf(ctx, `recon match ${channel.channel} ${date}`);
-        const result = await withRecon(ctx, (store) => matchDay(store, channel, date, { clock: ctx.io.clock, onProgress: matchEvents(progress) })).finally(() => progress.close());
+        const result = await withRecon(ctx, (store) => matchDay(store, channel, date, { clock: ctx.io.clock, onProgress: matchEvents(progress) }), true).finally(() => progress.close());
         ctx.out.result({ ok: true, channel: channel.channel, date, ...matchJson(result) }, () => matchText(channel.channel, date, result));
         return result.openDiscrepancies > 0 ? EXIT.findings : EXIT.ok;
       }),
@@ -258,7 +269,7 @@ export function registerReconMatchCommands(recon: Command, run: Run): void {
             { channel, businessDate: date, file: flags.file === undefined ? undefined : resolve(ctx.io.cwd, flags.file) },
             { clock: ctx.io.clock, fetch: fetchFile, onImportProgress: importEvents(progress), onProgress: matchEvents(progress) },
           );
-        }).finally(() => progress.close());
+        }, true).finally(() => progress.close());
         ctx.out.result(
           {
             ok: true,
