@@ -6,7 +6,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ReconChannelConfig } from '../src/batch/recon/config.js';
-import { runDay, type RunDayResult } from '../src/batch/recon/run.js';
+import { matchDay, runDay, type RunDayResult } from '../src/batch/recon/run.js';
 import { applyRate } from '../src/ledger/index.js';
 import { at, billPlace, followUp, pay, simConfig, type BillPlace } from '../src/online/channel-sim/bills/test-support.js';
 import { writeBills } from '../src/online/channel-sim/bills/write-bills.js';
@@ -51,10 +51,10 @@ function bill(date: string, inject: Record<string, number>): string {
   return path;
 }
 
-async function run(w: ReconWorld, date: string, file: string, streamMatch: boolean, fallbacks: string[]): Promise<RunDayResult> {
+async function run(w: ReconWorld, date: string, file: string, streamMatch: boolean, fallbacks: string[], channel: ReconChannelConfig = wallet): Promise<RunDayResult> {
   return runDay(
     w.store,
-    { channel: wallet, businessDate: date, file },
+    { channel, businessDate: date, file },
     { clock: () => w.nowMs, fetch: () => Promise.reject(new Error('no fetch with --file')), parseOnWorker: 'never', streamMatch, onStreamFallback: (r) => fallbacks.push(r) },
   );
 }
@@ -83,11 +83,11 @@ function pool(w: ReconWorld): unknown[] {
   return w.ledgerStore.db.prepare('SELECT side, since_date, until_date, closed_date FROM recon_suspense ORDER BY suspense_id').all();
 }
 
-async function both(date: string, file: string): Promise<{ streamed: RunDayResult; whole: RunDayResult; fallbacks: string[] }> {
+async function both(date: string, file: string, channel: ReconChannelConfig = wallet): Promise<{ streamed: RunDayResult; whole: RunDayResult; fallbacks: string[] }> {
   const [a, b] = worlds as [ReconWorld, ReconWorld];
   const fallbacks: string[] = [];
-  const streamed = await run(a, date, file, true, fallbacks);
-  const whole = await run(b, date, file, false, []);
+  const streamed = await run(a, date, file, true, fallbacks, channel);
+  const whole = await run(b, date, file, false, [], channel);
   expect(streamed.matched.counts).toEqual(whole.matched.counts);
   expect([streamed.matched.run.lines, streamed.matched.run.records]).toEqual([whole.matched.run.lines, whole.matched.run.records]);
   expect(stored(a, streamed.matched.run.runId)).toEqual(stored(b, whole.matched.run.runId));
@@ -136,11 +136,12 @@ describe('Given a simulated day with a dropped, an extra, a changed and a late r
 });
 
 describe('Given a day the streaming match does not take (a row listed twice)', () => {
-  it('When run, Then it gives way to matching the stored file, and stores the same as that', async () => {
+  it('When run, Then it gives way to matching the stored file whole, and stores the same as that', async () => {
     const day = await both(D, bill(D, { duplicate: 1, amount: 1 }));
-    // The repeated row names its payment a second time (or, first, repeats its transaction id).
-    expect(day.fallbacks).toHaveLength(1);
-    expect(['a payment named twice', 'a transaction id twice']).toContain(day.fallbacks[0]);
+    // The repeated row names its payment a second time (or, first, repeats its transaction id): while the
+    // file is read, and again as the stored file is read as a stream.
+    expect(day.fallbacks).toHaveLength(2);
+    for (const reason of day.fallbacks) expect(['a payment named twice', 'a transaction id twice']).toContain(reason);
     expect(day.streamed.matched.streamed).toBeUndefined();
     expect(day.streamed.matched.counts.byType).toMatchObject({ duplicate: 1, amount_mismatch: 1 });
   });
@@ -156,5 +157,44 @@ describe('Given a file for another date than asked', () => {
     expect(count('SELECT count(*) AS n FROM recon_items')).toEqual({ n: 0n });
     expect(count('SELECT count(*) AS n FROM recon_pair_blocks')).toEqual({ n: 0n });
     expect(count('SELECT count(*) AS n FROM recon_files')).toEqual({ n: 0n });
+  });
+});
+
+describe('Given an Alipay day whose void is a refund row (void.<payment>), as Alipay publishes it', () => {
+  it('When run, Then the stream gives way at the void row and the stored file is matched as a stream, its voids read first, storing what matching it whole stores', async () => {
+    const cfg = simConfig({ channels: [{ id: 'ali', kind: 'wallet', bill_format: 'alipay-trade' }] });
+    const ali: ReconChannelConfig = { channel: 'ali', format: 'alipay-trade', currency: 'CNY', suspense_days: 1 };
+    const txns = [];
+    for (const [i, amountMinor] of AMOUNTS.slice(0, 6).entries()) {
+      const id = `pay_ali_${i + 1}`;
+      const t = pay(sim.store, { channelId: 'ali', atMs: at(D, `1${i}:00:00`), reference: id, amountMinor, product: 'wallet' });
+      txns.push(t);
+      // pay_ali_3 voided on both sides; pay_ali_5 voided by the channel only (ours still succeeded).
+      for (const w of worlds) await w.payment(id, amountMinor, { channel: 'ali', txn: t.channelTxnId, costMinor: t.feeMinor, status: i === 2 ? 'voided' : 'succeeded' });
+    }
+    for (const k of [2, 4]) {
+      const t = txns[k];
+      if (!t) throw new Error('setup');
+      followUp(sim.store, 'void', t, { atMs: at(D, `2${k / 2}:00:00`), reference: `void.${t.reference}`, amountMinor: t.amountMinor });
+    }
+    const [b] = writeBills(sim.store, { config: cfg, date: D, outDir: `${sim.outDir}/ali`, channels: ['ali'] });
+    const path = b?.files[0]?.path;
+    if (!path) throw new Error('no bill written');
+    const day = await both(D, path, ali);
+    expect(day.fallbacks).toEqual(['a void row']);
+    expect([day.streamed.matched.streamed, day.whole.matched.streamed]).toEqual([true, undefined]);
+    // The void rows are matched (void_row); pay_ali_5, voided by the channel alone, is a status_mismatch.
+    expect(day.streamed.matched.counts.byType).toEqual({ status_mismatch: 1 });
+    const [a] = worlds as [ReconWorld];
+    const voidRows = a.ledgerStore.db.prepare("SELECT count(*) AS n FROM recon_outcomes WHERE run_id = ? AND note = 'void_row'").get(day.streamed.matched.run.runId);
+    expect(voidRows).toEqual({ n: 2n });
+    // recon match of the same stored file: a stream from the start, the same outcomes again.
+    const again = await matchDay(a.store, ali, D, { clock: () => a.nowMs });
+    expect(again.streamed).toBe(true);
+    expect(again.counts).toEqual(day.streamed.matched.counts);
+    // The same outcomes; the first run's open discrepancy is now superseded by the second's.
+    const withoutStatus = (rows: unknown[]): unknown[] => rows.map((r) => ({ ...(r as Record<string, unknown>), status: undefined }));
+    expect(withoutStatus(stored(a, again.run.runId))).toEqual(withoutStatus(stored(a, day.streamed.matched.run.runId)));
+    expect(again.changes).toMatchObject({ newDiscrepancies: 0, cleared: 0 });
   });
 });

@@ -923,7 +923,7 @@ export function isVoidRow(lines: LineColumns, i: number): boolean {
 }
 
 /** Void rows folded into the payment row they void: payment line index → void line index. */
-function foldVoids(lines: LineColumns): Map<number, number> {
+export function foldVoids(lines: LineColumns): Map<number, number> {
   const voidAt: number[] = [];
   for (let i = 0; i < lines.length; i++) if (lines.kind(i) === 'refund' && isVoidRow(lines, i) && lines.status(i) === 'succeeded') voidAt.push(i);
   const folded = new Map<number, number>();

@@ -23,12 +23,12 @@ import { basename } from 'node:path';
 import type { ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { importStatement, parseOptionsOf, type ImportObserver, type ImportProgress, type ImportResult } from './import.js';
-import { emptyPairs, LineTable, matchColumns, PackedLines, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
+import { emptyPairs, foldVoids, isVoidRow, lineArrayColumns, LineTable, matchColumns, PackedLines, RecordTable, type LineColumns, type MatchedOutcome, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import type { ItemRow, ReconFile, ReconStore, RunInfo, StoredItem } from './port.js';
 import { readStoredBlock, type ReadBlock } from './line-block.js';
-import type { LineKind } from './line.js';
+import type { LineKind, StatementLine } from './line.js';
 import { DueWindow, lineSubset, STREAM_LIMITS, type DueBatch } from './due-window.js';
-import { StreamFallback, StreamMatcher, type NamedRecord, type StreamSink } from './stream-match.js';
+import { StreamFallback, StreamMatcher, type NamedRecord, type StreamFolds, type StreamSink } from './stream-match.js';
 import { startFileParse } from './worker-parse.js';
 
 export const MATCH_LIMITS = {
@@ -48,6 +48,13 @@ export type MatchProgress =
 export interface MatchDeps {
   readonly clock: () => number;
   readonly onProgress?: (event: MatchProgress) => void;
+  /**
+   * Match as a stream (stream-match.ts) when the store can (the default): `recon run` each block as it is
+   * imported, `recon match` a stored file block by block. false: the whole file at once.
+   */
+  readonly streamMatch?: boolean;
+  /** Told why a streaming match gave way to matching the whole file (tests, logs). */
+  readonly onStreamFallback?: (reason: string) => void;
 }
 
 export interface Change {
@@ -286,6 +293,10 @@ export async function matchDay(
   const elapsed = (): number => deps.clock() - startedMs;
   const file = await store.latestFile(channel.channel, businessDate);
   if (!file) throw new ReconError('statement_not_imported', `No file of ${channel.channel} for ${businessDate} has been imported.`);
+  if (preloaded?.lines === undefined && deps.streamMatch !== false) {
+    const streamed = await matchStoredAsStream(store, channel, businessDate, file, deps);
+    if (streamed !== null) return streamed;
+  }
   const previous = await store.currentRun(channel.channel, businessDate);
   const previousExceptions = previous ? await store.runExceptions(previous.runId, MATCH_LIMITS.exceptionsCompareMax) : [];
 
@@ -364,10 +375,6 @@ export interface RunDayDeps extends MatchDeps {
   readonly onImportProgress?: (event: ImportProgress) => void;
   /** Parse on a worker thread: 'auto' (large files; the default), 'always' or 'never'. */
   readonly parseOnWorker?: 'auto' | 'always' | 'never';
-  /** Match each block as it is imported (stream-match.ts) when the store can (the default); false: match the whole file after the import. */
-  readonly streamMatch?: boolean;
-  /** Told why a streaming match gave way to matching the stored file (tests, logs). */
-  readonly onStreamFallback?: (reason: string) => void;
 }
 
 export interface RunDayResult {
@@ -411,12 +418,16 @@ export async function runDay(store: ReconStore, req: RunDayRequest, deps: RunDay
     );
     const streamed = stream !== null && imported.status === 'imported' ? await stream.conclude(imported.file) : null;
     if (streamed !== null) return { fetched, imported, matched: streamed };
-    // The bytes were imported before, or the day is not of the shape a streaming match takes: match the stored file.
-    const matched = await matchDay(store, req.channel, req.businessDate, deps, {
-      fileId: imported.file.fileId,
-      lines: imported.lines,
-      ...(due !== undefined ? { due: await due } : {}),
-    });
+    // The bytes were imported before, or the day is not of the shape a streaming match of a file being read
+    // takes (a void row…): match the stored file (as a stream, its void rows read first, when it can).
+    stream?.close();
+    const matched = await matchDay(
+      store,
+      req.channel,
+      req.businessDate,
+      deps,
+      imported.lines === undefined ? undefined : { fileId: imported.file.fileId, lines: imported.lines, ...(due !== undefined ? { due: await due } : {}) },
+    );
     return { fetched, imported, matched };
   } finally {
     parse.close();
@@ -503,12 +514,17 @@ class StreamRun implements ImportObserver {
     private readonly store: StreamingStore,
     private readonly channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
     private readonly businessDate: string,
-    private readonly deps: RunDayDeps,
+    private readonly deps: MatchDeps,
     private readonly matcher: StreamMatcher,
     private readonly previous: RunInfo | undefined,
     private readonly previousExceptions: readonly StoredItem[],
     private readonly startedMs: number,
   ) {}
+
+  /** Whether the day turned out not to be of a shape the stream takes (the file must be matched whole). */
+  get stopped(): boolean {
+    return this.fallback !== null;
+  }
 
   /** Stops the read of our payments (its worker thread), when the run ends however it ends. */
   close(): void {
@@ -516,7 +532,13 @@ class StreamRun implements ImportObserver {
   }
 
   /** null when the store cannot serve a streaming match or the pool is not of its shape. */
-  static async start(store: ReconStore, channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>, businessDate: string, deps: RunDayDeps): Promise<StreamRun | null> {
+  static async start(
+    store: ReconStore,
+    channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
+    businessDate: string,
+    deps: MatchDeps,
+    folds?: StreamFolds,
+  ): Promise<StreamRun | null> {
     if (!canStream(store)) return null;
     const startedMs = deps.clock();
     const previous = await store.currentRun(channel.channel, businessDate);
@@ -532,7 +554,7 @@ class StreamRun implements ImportObserver {
             poolRecords.filter((r) => r.source === 'refund').map((r) => r.recordId),
           );
     try {
-      const matcher = new StreamMatcher({ date: businessDate, suspenseDays: channel.suspense_days, pool, poolFresh });
+      const matcher = new StreamMatcher({ date: businessDate, suspenseDays: channel.suspense_days, pool, poolFresh, ...(folds !== undefined ? { folds } : {}) });
       return new StreamRun(store, channel, businessDate, deps, matcher, previous, previousExceptions, startedMs);
     } catch (e) {
       if (!(e instanceof StreamFallback)) throw e;
@@ -556,7 +578,7 @@ class StreamRun implements ImportObserver {
 
   async block(read: ReadBlock, first: number): Promise<void> {
     if (this.fallback !== null) return;
-    const lines = 'packed' in read ? new PackedLines(read.packed) : LineTable.ofRead(read);
+    const lines = blockLines(read);
     const window = this.window as DueWindow;
     const named: (NamedRecord | null)[] = new Array<NamedRecord | null>(lines.length).fill(null);
     // Payments from the window; what it does not hold (and refunds, and captures) by a lookup by id.
@@ -642,5 +664,71 @@ class StreamRun implements ImportObserver {
       startedMs,
     );
     return { ...result, streamed: true };
+  }
+}
+
+/** A block's lines to match: a packed block read where it lies, an older JSON one as a table. */
+function blockLines(read: ReadBlock): LineColumns {
+  return 'packed' in read ? new PackedLines(read.packed) : LineTable.ofRead(read);
+}
+
+/**
+ * The void rows of a stored file folded into the payment rows they void, as matchColumns folds them
+ * (foldVoids), read in two passes over the blocks that keep only the few lines concerned: the void rows,
+ * then the payment rows of the orders they name.
+ */
+async function foldsOfStored(store: ReconStore, fileId: number): Promise<StreamFolds> {
+  const concerned: { readonly index: number; readonly line: StatementLine }[] = [];
+  const wanted = new Set<string>();
+  let first = 0;
+  for await (const stored of store.lineBlocks(fileId)) {
+    const lines = blockLines(readStoredBlock(stored));
+    for (let i = 0; i < lines.length; i++) {
+      if (lines.kind(i) === 'refund' && lines.status(i) === 'succeeded' && isVoidRow(lines, i)) {
+        concerned.push({ index: first + i, line: lines.line(i) });
+        wanted.add(lines.merchantOrderNo(i) as string);
+      }
+    }
+    first += lines.length;
+  }
+  if (wanted.size === 0) return { voidRows: new Set(), payments: new Set() };
+  first = 0;
+  for await (const stored of store.lineBlocks(fileId)) {
+    const lines = blockLines(readStoredBlock(stored));
+    for (let i = 0; i < lines.length; i++) {
+      const order = lines.kind(i) === 'payment' ? lines.merchantOrderNo(i) : null;
+      if (order !== null && wanted.has(order)) concerned.push({ index: first + i, line: lines.line(i) });
+    }
+    first += lines.length;
+  }
+  concerned.sort((a, b) => a.index - b.index);
+  const folded = foldVoids(lineArrayColumns(concerned.map((c) => c.line)));
+  const indexOf = (k: number): number => (concerned[k] as (typeof concerned)[number]).index;
+  return { payments: new Set([...folded.keys()].map(indexOf)), voidRows: new Set([...folded.values()].map(indexOf)) };
+}
+
+/** Matches a stored file as a stream (recon match, or recon run on a file imported before); null when the day is not of a shape the stream takes. */
+async function matchStoredAsStream(
+  store: ReconStore,
+  channel: Pick<ReconChannelConfig, 'channel' | 'suspense_days'>,
+  businessDate: string,
+  file: ReconFile,
+  deps: MatchDeps,
+): Promise<MatchDayResult | null> {
+  if (!canStream(store)) return null;
+  const stream = await StreamRun.start(store, channel, businessDate, deps, await foldsOfStored(store, file.fileId));
+  if (stream === null) return null;
+  try {
+    await stream.begin(file.fileId);
+    let first = 0;
+    for await (const stored of store.lineBlocks(file.fileId)) {
+      const read = readStoredBlock(stored);
+      await stream.block(read, first);
+      if (stream.stopped) return null;
+      first += 'packed' in read ? read.packed.rows : read.json.n;
+    }
+    return await stream.conclude(file);
+  } finally {
+    stream.close();
   }
 }

@@ -131,6 +131,8 @@ class ChannelCursor implements SideView {
   amount = 0n;
   currencyValue = '';
   statusValue: LineStatus = 'succeeded';
+  /** A payment row a void row of the file voids: it moved no money. */
+  voided = false;
   feeValue: FeeValue | null = null;
   until: string | null = null;
   kind(): LineKind {
@@ -149,7 +151,7 @@ class ChannelCursor implements SideView {
     return this.currencyValue;
   }
   moved(): boolean {
-    return this.statusValue === 'succeeded';
+    return this.statusValue === 'succeeded' && !this.voided;
   }
   fee(): FeeValue | null {
     return this.feeValue;
@@ -207,6 +209,17 @@ export interface StreamMatchInput {
   readonly pool: readonly SuspenseItem[];
   /** The pool's records as our tables hold them now (looked up by id); a pool record not among them keeps its stored values. */
   readonly poolFresh: readonly OurRecord[];
+  /**
+   * The file's void rows folded into the payment rows they void (foldVoids over the whole file: a stored
+   * file is read for them first). Without it, a void row makes the matcher fall back.
+   */
+  readonly folds?: StreamFolds;
+}
+
+/** Line indexes (0-based, in the file) of folded void rows and of the payment rows they void. */
+export interface StreamFolds {
+  readonly voidRows: ReadonlySet<number>;
+  readonly payments: ReadonlySet<number>;
 }
 
 /**
@@ -237,9 +250,13 @@ export class StreamMatcher {
   private discrepancies = 0;
   private readonly byType: Partial<Record<DiscrepancyType, number>> = {};
   private poolLinesDone = false;
+  private readonly folds: StreamFolds | undefined;
+  /** The folded void rows met, in file order: matched with the note void_row after everything else. */
+  private readonly voidLines: { readonly line: StatementLine; readonly index: number }[] = [];
 
   constructor(input: StreamMatchInput) {
     this.date = input.date;
+    this.folds = input.folds;
     this.newUntil = input.suspenseDays > 0 ? suspenseUntil(input.date, input.suspenseDays) : null;
     this.poolLinesList = input.pool.filter((p): p is PoolLine => p.side === 'channel');
     this.poolRecords = input.pool.filter((p): p is PoolRecord => p.side === 'ledger');
@@ -312,11 +329,18 @@ export class StreamMatcher {
    */
   lines(lines: LineColumns, first: number, named: readonly (NamedRecord | null)[], sink: StreamSink): void {
     if (!this.poolLinesDone) throw new Error('StreamMatcher.lines: the pool lines come first');
+    const folds = this.folds;
     for (let i = 0; i < lines.length; i++) {
-      if (isVoidRow(lines, i)) throw new StreamFallback('a void row');
+      let voided = false;
+      if (folds === undefined) {
+        if (isVoidRow(lines, i)) throw new StreamFallback('a void row');
+      } else if (folds.voidRows.has(first + i)) {
+        this.voidLines.push({ line: lines.line(i), index: first + i });
+        continue;
+      } else voided = folds.payments.has(first + i);
       const kind = lines.kind(i);
       const order = (kind === 'payment' ? lines.merchantOrderNo(i) : lines.merchantRefundNo(i)) || null;
-      this.item(kind, lines.channelTxnId(i), order, lines.status(i), lines.amountMinor(i), lines.currency(i), lines.fee(i), null, first + i, named[i] ?? null, sink, lines, i);
+      this.item(kind, lines.channelTxnId(i), order, lines.status(i), lines.amountMinor(i), lines.currency(i), lines.fee(i), null, first + i, named[i] ?? null, sink, lines, i, voided);
     }
   }
 
@@ -335,6 +359,7 @@ export class StreamMatcher {
     sink: StreamSink,
     block: LineColumns | null,
     local: number,
+    voided = false,
   ): void {
     if (txn === '' || order === null) throw new StreamFallback('a line without a transaction id or an order number');
     this.txnSeen.add(keyHash(TXN_TAG[kind], txn));
@@ -377,6 +402,7 @@ export class StreamMatcher {
     ch.amount = amount;
     ch.currencyValue = currency;
     ch.statusValue = status;
+    ch.voided = voided;
     ch.feeValue = this.fee(feeText);
     ch.until = pool?.untilDate ?? null;
     let differences = 0;
@@ -472,6 +498,23 @@ export class StreamMatcher {
       if (this.poolIndex.has(recordKey(r.source, r.recordId))) continue;
       check(r);
       this.ledgerSingle(r, null, null, sink);
+    }
+    for (const { line, index } of this.voidLines) {
+      this.count('matched', 0);
+      sink.outcome({
+        outcome: 'matched',
+        type: null,
+        differences: [],
+        note: 'void_row',
+        untilDate: null,
+        kind: line.kind,
+        line,
+        lineAt: { fileId: null, seq: index + 1 },
+        record: null,
+        channelSuspenseId: null,
+        ledgerSuspenseId: null,
+        identity: `void:${line.kind}:${line.channelTxnId}:${line.merchantRefundNo ?? ''}`,
+      });
     }
     return {
       counts: { matched: this.matched, suspense: this.suspense, discrepancies: this.discrepancies, byType: { ...this.byType } },
