@@ -1095,25 +1095,7 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
       identity: record ? `${record.source}:${record.recordId}` : `line:${kind}:${line?.channelTxnId ?? ''}`,
     };
   };
-  const extra = (index: number, outcome: 'void' | 'duplicate', occurrence: number): Outcome => {
-    const line = lines.line(index);
-    const dup = outcome === 'duplicate';
-    return {
-      outcome: dup ? 'discrepancy' : 'matched',
-      type: dup ? 'duplicate' : null,
-      differences: dup ? ['duplicate'] : [],
-      note: dup ? null : 'void_row',
-      untilDate: null,
-      kind: line.kind,
-      line,
-      lineAt: { fileId: null, seq: index + 1 },
-      record: null,
-      channelSuspenseId: null,
-      ledgerSuspenseId: null,
-      // Two void rows may share a channel id (each folds into its own payment): the void reference tells them apart.
-      identity: dup ? `dup:${line.kind}:${line.channelTxnId}:${occurrence}` : `void:${line.kind}:${line.channelTxnId}:${line.merchantRefundNo ?? ''}`,
-    };
-  };
+  const extra = (index: number, outcome: 'void' | 'duplicate', occurrence: number): Outcome => extraOutcome(lines.line(index), index, outcome === 'duplicate' ? occurrence : null);
 
   let matched = voidRows.length;
   let suspense = 0;
@@ -1170,6 +1152,29 @@ export function matchColumns(input: MatchColumnsInput): MatchOutcomes {
       if (d === undefined) throw new RangeError(`match outcome ${i} of ${coreCount + voidRows.length + duplicates.length}`);
       return extra(d.index, 'duplicate', d.occurrence);
     },
+  };
+}
+
+/**
+ * A line of the file outside the core match: a void row folded into the payment it voids (matched, note
+ * void_row), or with `duplicate` its occurrence, a row listing a transaction id again (a discrepancy).
+ */
+export function extraOutcome(line: StatementLine, index: number, duplicate: number | null): Outcome {
+  const dup = duplicate !== null;
+  return {
+    outcome: dup ? 'discrepancy' : 'matched',
+    type: dup ? 'duplicate' : null,
+    differences: dup ? ['duplicate'] : [],
+    note: dup ? null : 'void_row',
+    untilDate: null,
+    kind: line.kind,
+    line,
+    lineAt: { fileId: null, seq: index + 1 },
+    record: null,
+    channelSuspenseId: null,
+    ledgerSuspenseId: null,
+    // Two void rows may share a channel id (each folds into its own payment): the void reference tells them apart.
+    identity: dup ? `dup:${line.kind}:${line.channelTxnId}:${duplicate}` : `void:${line.kind}:${line.channelTxnId}:${line.merchantRefundNo ?? ''}`,
   };
 }
 

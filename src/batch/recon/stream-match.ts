@@ -15,7 +15,7 @@
 // matches the stored file with matchColumns instead. The property test checks that every run of this
 // matcher that does not fall back equals matchColumns, outcome by outcome.
 
-import { BIT, compareSides, detached, differencesOf, DISCREPANCY_TYPES, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
+import { BIT, compareSides, detached, differencesOf, DISCREPANCY_TYPES, extraOutcome, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
 import type { DiscrepancyType, FeeValue, LineColumns, Outcome, OutcomeCounts, OurRecord, SideView } from './match.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
@@ -501,20 +501,7 @@ export class StreamMatcher {
     }
     for (const { line, index } of this.voidLines) {
       this.count('matched', 0);
-      sink.outcome({
-        outcome: 'matched',
-        type: null,
-        differences: [],
-        note: 'void_row',
-        untilDate: null,
-        kind: line.kind,
-        line,
-        lineAt: { fileId: null, seq: index + 1 },
-        record: null,
-        channelSuspenseId: null,
-        ledgerSuspenseId: null,
-        identity: `void:${line.kind}:${line.channelTxnId}:${line.merchantRefundNo ?? ''}`,
-      });
+      sink.outcome(extraOutcome(line, index, null));
     }
     return {
       counts: { matched: this.matched, suspense: this.suspense, discrepancies: this.discrepancies, byType: { ...this.byType } },
