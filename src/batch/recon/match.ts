@@ -756,20 +756,18 @@ export class LineTable implements LineColumns {
 
 /**
  * A packed block's lines read where they lie, for a streaming match (run.ts), which reads each block once:
- * only the transaction ids and order numbers are split up front, the rest is read by index.
+ * a column of keys is split the first time one of its keys is read, the rest is read by index.
  */
 export class PackedLines implements LineColumns {
   readonly length: number;
-  private readonly txn: string[];
-  private readonly order: string[];
+  private txn: string[] | undefined;
+  private order: string[] | undefined;
   private orig: string[] | undefined;
   private refund: string[] | undefined;
   private readonly wide: ReadonlyMap<number, string> | undefined;
 
   constructor(private readonly c: PackedColumns) {
     this.length = c.rows;
-    this.txn = c.txn.split('\n');
-    this.order = c.order.split('\n');
     this.wide = c.wideAmounts.length > 0 ? new Map(c.wideAmounts) : undefined;
   }
 
@@ -777,10 +775,13 @@ export class PackedLines implements LineColumns {
     return LINE_KINDS[(this.c.kindStatus[i] as number) >> 4] as LineKind;
   }
   channelTxnId(i: number): string {
+    this.txn ??= this.c.txn.split('\n');
     return this.txn[i] as string;
   }
   merchantOrderNo(i: number): string | null {
-    return ((this.c.nulls[i] as number) & 2) !== 0 ? null : (this.order[i] as string);
+    if (((this.c.nulls[i] as number) & 2) !== 0) return null;
+    this.order ??= this.c.order.split('\n');
+    return this.order[i] as string;
   }
   merchantRefundNo(i: number): string | null {
     if (((this.c.nulls[i] as number) & 4) !== 0) return null;
