@@ -14,6 +14,7 @@ import { compileSharing } from '../src/batch/sharing/config.js';
 import { routable } from '../src/batch/sharing/core.js';
 import { shareDay, type ShareDayResult } from '../src/batch/sharing/run.js';
 import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
+import { MONTH_PAIRS, type MonthPairsOptions } from '../src/batch/sharing/sqlite/month-pairs.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { D, ReconWorld } from './recon-match-support.js';
 import { shareSnapshot } from './support/share-snapshot.js';
@@ -49,15 +50,19 @@ const ROUTED = {
 };
 /** The same shares, payment by payment: a rule that caps per day and matches no payment turns routing off. */
 const ONE_BY_ONE = { ...ROUTED, rules: [...ROUTED.rules, { id: 'Z', base: 'fee', merchants: ['M0'], products: ['netbank'], cap_per_day_minor: '1' }] };
+/** Routes of two bases in one run: quick payments share on their amount. */
+const MIXED = { ...ROUTED, rules: [...ROUTED.rules, { id: 'Q', base: 'amount', products: ['quick'], agent_levels: [{ rate: '0.001' }], isv: { rate: '0.0005' } }] };
+const MIXED_ONE_BY_ONE = { ...MIXED, rules: [...MIXED.rules, ONE_BY_ONE.rules[ONE_BY_ONE.rules.length - 1]] };
 const KNOWN = { isMerchant: () => true, products: new Set(['wallet', 'quick', 'netbank']) };
 
 let base: string;
 let dir: string;
 
-async function share(db: string, section: unknown, pageSize: number): Promise<ShareDayResult> {
+async function share(db: string, section: unknown, pageSize: number, monthPairs?: MonthPairsOptions): Promise<ShareDayResult> {
   const ledger = SqliteLedgerStore.open(db);
   try {
-    return await shareDay(new SqliteShareStore(ledger), compileSharing(section, KNOWN), D, { nowMs: Date.parse(`${D}T20:00:00Z`), pageSize });
+    const store = new SqliteShareStore(ledger, monthPairs === undefined ? {} : { monthPairs });
+    return await shareDay(store, compileSharing(section, KNOWN), D, { nowMs: Date.parse(`${D}T20:00:00Z`), pageSize });
   } finally {
     await ledger.close();
   }
@@ -70,6 +75,21 @@ const copy = (name: string): string => {
 };
 
 const summary = (r: ShareDayResult): unknown => ({ payments: r.payments, refunds: r.refunds, linesWritten: r.linesWritten, clippedMinor: r.clippedMinor, clippedPayments: r.clippedPayments, findings: r.findings, totals: r.totals });
+
+/** Shares copies of the day by route and payment by payment (the sections must be so); checks they give the same
+ *  results and books, and returns the routed run, its database and its books. */
+async function routedAndOneByOne(routedSection: unknown, oneSection: unknown, routedName: string, oneName: string): Promise<{ routed: ShareDayResult; routedDb: string; snapshot: unknown }> {
+  expect(routable(compileSharing(routedSection, KNOWN))).toBe(true);
+  expect(routable(compileSharing(oneSection, KNOWN))).toBe(false);
+  const routedDb = copy(routedName);
+  const oneDb = copy(oneName);
+  const routed = await share(routedDb, routedSection, 25);
+  const one = await share(oneDb, oneSection, 25);
+  expect(summary(routed)).toEqual(summary(one));
+  const snapshot = shareSnapshot(routedDb);
+  expect(snapshot).toEqual(shareSnapshot(oneDb));
+  return { routed, routedDb, snapshot };
+}
 
 beforeAll(async () => {
   const world = await ReconWorld.create();
@@ -110,17 +130,10 @@ describe('sharing by route', () => {
   let reference: unknown;
 
   it('Given rules without caps per day, When the day is shared by route and payment by payment, Then lines, findings, clips and entries are the same', async () => {
-    expect(routable(compileSharing(ROUTED, KNOWN))).toBe(true);
-    expect(routable(compileSharing(ONE_BY_ONE, KNOWN))).toBe(false);
-    const routedDb = copy('routed.db');
-    const oneDb = copy('one-by-one.db');
-    const routed = await share(routedDb, ROUTED, 25);
-    const one = await share(oneDb, ONE_BY_ONE, 25);
-    expect(summary(routed)).toEqual(summary(one));
+    const { routed, routedDb, snapshot } = await routedAndOneByOne(ROUTED, ONE_BY_ONE, 'routed.db', 'one-by-one.db');
     expect(routed.findings.filter((f) => f.code === 'base_negative').length).toBeGreaterThan(0);
     expect(routed.clippedPayments).toBeGreaterThan(0);
-    reference = shareSnapshot(routedDb);
-    expect(reference).toEqual(shareSnapshot(oneDb));
+    reference = snapshot;
     const lines = (reference as { lines: { party_id: string; currency: string; rule_id: string }[] }).lines;
     expect(new Set(lines.map((l) => l.currency))).toEqual(new Set(['CNY', 'USD']));
     expect(lines.some((l) => l.rule_id === '-')).toBe(true);
@@ -131,6 +144,20 @@ describe('sharing by route', () => {
     expect(again.entries.every((e) => e.replayed)).toBe(true);
     expect({ ...(summary(again) as object), linesWritten: routed.linesWritten }).toEqual(summary(routed));
     expect(shareSnapshot(routedDb)).toEqual(reference);
+  }, 30_000);
+
+  it('Given routes on two different bases (fee net of cost, amount), When shared by route and payment by payment, Then the books are the same', async () => {
+    const { snapshot } = await routedAndOneByOne(MIXED, MIXED_ONE_BY_ONE, 'mixed-routed.db', 'mixed-one-by-one.db');
+    expect(new Set((snapshot as { lines: { rule_id: string }[] }).lines.map((l) => l.rule_id))).toEqual(new Set(['R', 'Q']));
+  }, 30_000);
+
+  it('Given a file database, When the month volumes are summed by a worker thread, Then the books equal the run that sums them on one thread', async () => {
+    const db = copy('month-worker.db');
+    const counted = { here: 0, worker: 0 };
+    const routed = await share(db, ROUTED, 25, { workerRowidsMin: 0, spareCore: () => true, slicesHereMax: 0, workerWaitMs: 20_000, counted });
+    expect(counted).toEqual({ here: 0, worker: MONTH_PAIRS.slices });
+    expect(routed.linesWritten).toBeGreaterThan(0);
+    expect(shareSnapshot(db)).toEqual(reference);
   }, 30_000);
 
   it('Given a routed run killed with SIGKILL after 3 pages, When it is run again in pages of another size, Then the books equal the uninterrupted run', async () => {

@@ -23,6 +23,7 @@ import type { BaseSplit, PartyKind, PaymentSplit, Route, ShareLine, SharePayment
 import type { PartyDayTotal, RoutedPage, RoutedPair, ShareAccount, ShareStore, SplitVisitor } from './port.js';
 import { getOrMake } from './memo.js';
 import { SplitReader } from './sqlite-splits.js';
+import { monthPairsOf, SUCCEEDED, type MonthPairsOptions } from './sqlite/month-pairs.js';
 import { foldTally, PageSums, PageTally, PartAmounts, partyAdd, type PartyAdd, type TallyTotals } from './totals.js';
 
 /** The key of a split in share_splits: its amounts (base, shares, clipped, platform's share) as one text, NULLs
@@ -141,7 +142,6 @@ export const SHARING_MIGRATIONS: readonly string[] = [
   `,
 ];
 
-const SUCCEEDED = "('succeeded', 'partially_refunded', 'refunded')";
 type Row = Record<string, unknown>;
 
 /** The page cache of the connection while it shares (KiB). */
@@ -153,8 +153,15 @@ const PAYMENT_INSERT_COLUMNS = 'business_date, payment_id, merchant_id, currency
 const PAYMENT_INSERT_ROW = '(?, ?, ?, ?, ?, ?)';
 
 const BASE_KINDS = { fee_net: 0, fee: 1, amount: 2 } as const;
-/** The base of a payment on its route (temp.share_route r), in SQL, as core.baseOf computes it. */
-const ROUTE_BASE = 'CASE r.base_kind WHEN 0 THEN p.fee_minor - p.cost_minor WHEN 1 THEN p.fee_minor ELSE p.amount_minor END';
+/** The base of a payment of each kind, in SQL, as core.baseOf computes it. */
+const BASE_SQL: Readonly<Record<Route['baseKind'], string>> = { fee_net: '(p.fee_minor - p.cost_minor)', fee: 'p.fee_minor', amount: 'p.amount_minor' };
+/** The base of a payment on its route (temp.share_route r), in SQL: the route's kind chosen per payment, or
+ *  the one kind every route of the run has (the usual case: no CASE for each payment). */
+const routeBase = (kinds: ReadonlySet<Route['baseKind']>): string => {
+  const [only] = kinds;
+  if (kinds.size === 1 && only !== undefined) return BASE_SQL[only];
+  return `CASE r.base_kind WHEN ${BASE_KINDS.fee_net} THEN ${BASE_SQL.fee_net} WHEN ${BASE_KINDS.fee} THEN ${BASE_SQL.fee} ELSE ${BASE_SQL.amount} END`;
+};
 /** Payments driven in id order, then their route (CROSS JOIN keeps that order). */
 const ROUTED_FROM = `payments p CROSS JOIN temp.share_route r ON r.merchant_id = p.merchant_id AND r.product = p.product`;
 /** A page of a route split: payments driven in id order, then their route (a LEFT JOIN keeps that order, and
@@ -164,19 +171,20 @@ const ROUTED_PAYMENTS = `payments p LEFT JOIN temp.share_route r ON r.merchant_i
 const routedPage = (toEnd: boolean): string => `p.payment_id > @after${toEnd ? '' : ' AND p.payment_id <= @last'} AND +p.business_date = @date AND p.status IN ${SUCCEEDED}`;
 const NOT_SHARED = 'NOT EXISTS (SELECT 1 FROM share_payments s WHERE s.business_date = p.business_date AND s.payment_id = p.payment_id)';
 /** The table id of a routed payment: its route's, or for a negative base the platform's alone. */
-const ROUTED_TABLE = `CASE WHEN ${ROUTE_BASE} < 0 THEN r.neg_table_id ELSE r.table_id END`;
+const routedTable = (base: string): string => `CASE WHEN ${base} < 0 THEN r.neg_table_id ELSE r.table_id END`;
 /** The SQL function that finds a routed payment's split and counts it (see tallySinkOf). */
 const TALLY_FUNCTION = 'share_tally';
 /** A text as an SQL literal. */
 const sqlText = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 /** A base goes to share_tally as a number while exact as one, else as its digits. */
-const BASE_ARGUMENT = `CASE WHEN ${ROUTE_BASE} BETWEEN ${-Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER} THEN ${ROUTE_BASE} ELSE CAST(${ROUTE_BASE} AS TEXT) END`;
+const baseArgument = (base: string): string => `CASE WHEN ${base} BETWEEN ${-Number.MAX_SAFE_INTEGER} AND ${Number.MAX_SAFE_INTEGER} THEN ${base} ELSE CAST(${base} AS TEXT) END`;
 /** A routed payment's split id, found and counted by share_tally from its split class, base, table indexes
- *  and currency; the currency comes as its index in `currencies` (a number costs the call less than a text),
- *  or as itself when the run has not met it yet. */
-const talliedSplit = (currencies: readonly string[]): string => {
+ *  and currency; the currency comes as its index in the run's currencies (a number costs the call less than a
+ *  text), or as itself when the run has not met it yet. */
+const talliedSplit = (routing: Routing): string => {
+  const { currencies } = routing;
   const currency = currencies.length === 0 ? 'p.currency' : `CASE p.currency ${currencies.map((c, i) => `WHEN ${sqlText(c)} THEN ${i}`).join(' ')} ELSE p.currency END`;
-  return `CAST(${TALLY_FUNCTION}(r.class_id, ${BASE_ARGUMENT}, r.table_idx, r.neg_table_idx, ${currency}) AS INTEGER)`;
+  return `CAST(${TALLY_FUNCTION}(r.class_id, ${baseArgument(routing.baseSql)}, r.table_idx, r.neg_table_idx, ${currency}) AS INTEGER)`;
 };
 /** Currencies a routed run names in its statements (others come as text). */
 const TALLY_CURRENCIES_MAX = 64;
@@ -208,6 +216,8 @@ interface Routing {
   readonly amounts: PartAmounts;
   /** The currencies met, by their index in the tally's SQL. */
   readonly currencies: string[];
+  /** A payment's base on its route, in SQL (routeBase). */
+  readonly baseSql: string;
 }
 
 /** A routed page: the payments of the date with ids in (after, last]; last null: all after `after`. */
@@ -333,10 +343,11 @@ export class SqliteShareStore implements ShareStore {
   /** JSON text of share arrays that many payments have in common (the cached parts of a base). */
   private readonly sharesTexts = new WeakMap<readonly bigint[], string>();
 
-  /** On the ledger store's connection. `splitPagePayments`: payments per page eachSplitByPayment reads (tests make it small). */
+  /** On the ledger store's connection. `splitPagePayments`: payments per page eachSplitByPayment reads (tests make
+   *  it small); `monthPairs`: how monthPairs shares a month out with a worker thread (tests force it). */
   constructor(
     ledger: SqliteLedgerStore,
-    private readonly options: { readonly splitPagePayments?: number } = {},
+    private readonly options: { readonly splitPagePayments?: number; readonly monthPairs?: MonthPairsOptions } = {},
   ) {
     this.db = ledger.db;
     this.stmt = statementCache(this.db);
@@ -439,11 +450,7 @@ export class SqliteShareStore implements ShareStore {
 
   monthPairs(fromDate: string, toDate: string): { merchantId: string; product: string; volumeMinor: bigint }[] {
     if (!hasTable(this.db, 'payments')) return [];
-    const rows = this.stmt(
-      `SELECT merchant_id, product, SUM(amount_minor) FROM payments WHERE business_date >= ? AND business_date <= ? AND status IN ${SUCCEEDED} GROUP BY merchant_id, product`,
-    )
-      .raw(true)
-      .all(fromDate, toDate) as [string, string, bigint][];
+    const rows = monthPairsOf(this.db, this.ledger.path, fromDate, toDate, this.options.monthPairs);
     return rows.map(([merchantId, product, volumeMinor]) => ({ merchantId, product, volumeMinor }));
   }
 
@@ -486,7 +493,8 @@ export class SqliteShareStore implements ShareStore {
       .immediate();
     for (const [key, id] of pending) this.tableIds.set(key, id);
     const amounts = new PartAmounts(tableIds.map((id) => tables.get(id)?.seats.length ?? 0));
-    this.routing = { classes, tables, tableIds, parts: [], splitIds: [], partIds: new Map(), amounts, currencies: [] };
+    const baseSql = routeBase(new Set(routes.map((r) => r.route.baseKind)));
+    this.routing = { classes, tables, tableIds, parts: [], splitIds: [], partIds: new Map(), amounts, currencies: [], baseSql };
   }
 
   routePageEnd(afterId: string, limit: number): { lastId: string | null } | null {
@@ -548,7 +556,7 @@ export class SqliteShareStore implements ShareStore {
     keepIds(this.splitIds, splitIds);
 
     const negatives = written.all.negative
-      ? (this.stmt(`SELECT p.payment_id, ${ROUTE_BASE} AS base FROM ${ROUTED_FROM} WHERE ${pageSql(page)} AND ${ROUTE_BASE} < 0 ORDER BY p.payment_id`).raw(true).all(pageParams(page)) as [string, bigint][]).map(
+      ? (this.stmt(`SELECT p.payment_id, ${routing.baseSql} AS base FROM ${ROUTED_FROM} WHERE ${pageSql(page)} AND ${routing.baseSql} < 0 ORDER BY p.payment_id`).raw(true).all(pageParams(page)) as [string, bigint][]).map(
           ([paymentId, baseMinor]) => ({ paymentId, baseMinor }),
         )
       : [];
@@ -566,7 +574,7 @@ export class SqliteShareStore implements ShareStore {
     return this.counting(count, () =>
       this.stmt(
         `INSERT OR IGNORE INTO share_payments (${PAYMENT_INSERT_COLUMNS})
-         SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, ${ROUTED_TABLE}, ${talliedSplit(count.routing.currencies)}
+         SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, ${routedTable(count.routing.baseSql)}, ${talliedSplit(count.routing)}
            FROM ${ROUTED_PAYMENTS} WHERE ${pageSql(page)}${onlyNew ? ` AND ${NOT_SHARED}` : ''} ORDER BY p.payment_id`,
       ).run(pageParams(page)).changes,
     );
@@ -576,7 +584,7 @@ export class SqliteShareStore implements ShareStore {
   private tallyPage(routing: Routing, page: RoutedPageKey, splitIds: Map<string, number>, added: [number, BaseArgument][]): TallyTotals {
     const count = (): RoutedCount => {
       const c = this.newCount(routing);
-      this.counting(c, () => this.stmt(`SELECT COUNT(${talliedSplit(routing.currencies)}) FROM ${ROUTED_PAYMENTS} WHERE ${pageSql(page)}`).pluck(true).get(pageParams(page)));
+      this.counting(c, () => this.stmt(`SELECT COUNT(${talliedSplit(routing)}) FROM ${ROUTED_PAYMENTS} WHERE ${pageSql(page)}`).pluck(true).get(pageParams(page)));
       return c;
     };
     let c = count();
