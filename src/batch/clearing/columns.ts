@@ -107,16 +107,26 @@ export class CandidateColumns {
 
   /** Appends an item whose amount and booked fee were written at its index already (within room `reserve`d before). */
   pushWithAmounts(kind: number, itemId: string, merchantId: string, currency: string, date: string, product: string, channelId: string | null, reconciled: boolean): number {
-    const k = this.length;
-    if (k === this.kinds.length) this.reserve(1);
-    this.kinds[k] = kind;
-    this.ids.push(itemId);
+    return this.pushWithMerchantNo(kind, itemId, this.merchantNo(merchantId), currency, date, product, channelId, reconciled);
+  }
+
+  /** The merchant's number (a new one the first time). */
+  merchantNo(merchantId: string): number {
     let merchantNo = this.merchantNoOf.get(merchantId);
     if (merchantNo === undefined) {
       merchantNo = this.merchantIds.length;
       this.merchantIds.push(merchantId);
       this.merchantNoOf.set(merchantId, merchantNo);
     }
+    return merchantNo;
+  }
+
+  /** As pushWithAmounts, the merchant given by its number (merchantNo). */
+  pushWithMerchantNo(kind: number, itemId: string, merchantNo: number, currency: string, date: string, product: string, channelId: string | null, reconciled: boolean): number {
+    const k = this.length;
+    if (k === this.kinds.length) this.reserve(1);
+    this.kinds[k] = kind;
+    this.ids.push(itemId);
     this.merchantNos[k] = merchantNo;
     this.currencies.push(currency);
     this.dates.push(date);

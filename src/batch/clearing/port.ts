@@ -66,7 +66,7 @@ export interface ClearingStore {
   beginRun(date: string, nowMs: number): ClearingRunState;
   finishRun(date: string, nowMs: number): void;
   /** Unsettled payments, captures and refunds of business dates fromDate..toDate, with their reconciliation state; at most `limit` (more is a refusal). */
-  candidateColumns(fromDate: string, toDate: string, limit: number): CandidateColumns;
+  candidateColumns(fromDate: string, toDate: string, limit: number): Promise<CandidateColumns>;
   /** Volume of payments and captures already settled per (merchant, currency, month) for these months. */
   monthVolumes(months: readonly string[]): Map<string, bigint>;
   /** Carried-out balance (< 0) of each merchant's last batch before the date, keyed merchant\0currency. */

@@ -192,7 +192,7 @@ export async function clearDay(store: ClearingStore, config: ClearingConfig, o: 
   if (state?.status !== 'done') {
     run = store.beginRun(o.runDate, o.nowMs);
     const itemsMax = o.itemsPerRunMax ?? CLEARING_RUN_LIMITS.itemsPerRunMax;
-    const items = store.candidateColumns(addDays(o.runDate, -config.lookbackDays), o.runDate, itemsMax + 1);
+    const items = await store.candidateColumns(addDays(o.runDate, -config.lookbackDays), o.runDate, itemsMax + 1);
     if (items.length > itemsMax) {
       throw new ClearingError('clearing_too_large', `More than ${itemsMax} unsettled items reach back from ${o.runDate}.`, 'Clear earlier dates first, or lower clearing.lookback_days.');
     }

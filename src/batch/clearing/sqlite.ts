@@ -2,7 +2,8 @@
 // that settles its items (written before it) and its ledger entries commit in one transaction: a run
 // killed half way leaves whole batches, and the re-run skips the merchants already written. The online core's tables (payments,
 // refunds, captures, preauths) and reconciliation's (recon_items, recon_runs) are read by SQL only:
-// src/batch never imports src/online.
+// src/batch never imports src/online. A large day's payments are read on a worker thread with its own
+// read-only connection (sqlite/payment-reader.ts), beside this thread's work on the windows it posts.
 //
 // settlement_batches      one row per merchant, currency and run date (read by merchant statements)
 // clearing_item_rows      every payment, capture and refund id a run gave a batch, with the number of that
@@ -22,6 +23,8 @@
 // are not settled, so the re-run takes those items again and its rows replace them (an item row of a written
 // batch is never replaced: the insert refuses and the transaction rolls back).
 
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { AccountSpec } from '../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/database.js';
 import { hasTable, migrateModule, statementCache } from '../../ledger/sqlite/database.js';
@@ -32,6 +35,8 @@ import { LOCAL_PRODUCTS } from './config.js';
 import { batchKey, volumeKey, type BatchFigures } from './core.js';
 import type { BatchWrite, ClearingRunState, ClearingStore, ItemRows, ItemWrite, StoredBatch } from './port.js';
 import { ReconciledIds } from './reconciled.js';
+import { PAYMENT_READER, paymentWindowsHere, paymentWindowsOnWorker } from './sqlite/payment-reader.js';
+import { joinedIntegersInto, PAYMENTS_WINDOW_ROWS, paymentSpans, paymentWindows, spanRowids, UNIT_SEPARATOR, type PaymentWindow } from './sqlite/payment-windows.js';
 
 export const CLEARING_MIGRATIONS: readonly string[] = [
   `
@@ -87,6 +92,7 @@ export const CLEARING_MIGRATIONS: readonly string[] = [
 ];
 
 type Row = Record<string, unknown>;
+type IsReconciled = (kind: number, itemId: string, product: string) => boolean;
 const big = (v: unknown): bigint => BigInt(v as bigint | number);
 const str = (v: unknown): string => v as string;
 /** The page cache of the connection while it clears (KiB). */
@@ -113,88 +119,22 @@ const dayNumber = (date: string): number => Number(date.slice(0, 4)) * 10_000 + 
 const COMMANDS_PER_POST = 4_000;
 
 /**
- * Payments and captures and refunds due, not yet settled; the date range bounds the scan. The first eight
- * columns are the same in all three; refunds add five about their payment.
- *
- * Payments are read a (business date, channel) at a time, the order of the index payments_channel_day,
- * in windows of rowids from the pair's first to its last: a window is one row whose columns are the
- * window's values joined by the unit separator (U+001F) in SQLite. A million rows read as a million JS
- * arrays of eight values cost more than the query; an aggregate straight over a rowid window costs ~25%
- * less than one over a subquery of the next n rows (ORDER BY rowid LIMIT n). The joined columns are NOT
- * NULL (group_concat would skip a NULL); a window whose values hold the separator has a column of more
- * parts than rows and is read again row by row.
+ * Captures and refunds due, not yet settled (payments: sqlite/payment-windows.ts); the date range bounds
+ * the scan. The first eight columns are the same in both; refunds add five about their payment.
  */
-const PAYMENT_DATE_NEXT = `
-  SELECT business_date FROM payments WHERE business_date >= ? AND business_date > ? AND business_date <= ? ORDER BY business_date LIMIT 1`;
-const PAYMENT_CHANNEL_FIRST = 'SELECT channel_id FROM payments WHERE business_date = ? AND channel_id >= \'\' ORDER BY channel_id LIMIT 1';
-const PAYMENT_CHANNEL_NEXT = 'SELECT channel_id FROM payments WHERE business_date = ? AND channel_id > ? ORDER BY channel_id LIMIT 1';
-const PAYMENT_ROWID_FIRST = 'SELECT rowid FROM payments WHERE business_date = ? AND channel_id IS ? ORDER BY rowid LIMIT 1';
-const PAYMENT_ROWID_LAST = 'SELECT rowid FROM payments WHERE business_date = ? AND channel_id IS ? ORDER BY rowid DESC LIMIT 1';
-const CANDIDATE_PAYMENTS_WHERE = `
-  p.business_date = ? AND p.channel_id IS ? AND p.rowid > ? AND p.rowid <= ? AND p.status IN ('succeeded', 'partially_refunded', 'refunded')
-    AND NOT EXISTS (SELECT 1 FROM clearing_items c WHERE c.kind = 'payment' AND c.item_id = p.payment_id)`;
-const CANDIDATE_PAYMENTS_JOINED_WINDOW = `
-  SELECT count(*), group_concat(p.payment_id, char(31)), group_concat(p.merchant_id, char(31)), group_concat(p.amount_minor, char(31)),
-         group_concat(p.fee_minor, char(31)), min(p.currency), max(p.currency), group_concat(p.currency, char(31)), min(p.product), max(p.product),
-         group_concat(p.product, char(31))
-  FROM payments p WHERE ${CANDIDATE_PAYMENTS_WHERE}`;
-/** The same window a row each (columns in the joined window's order). */
-const CANDIDATE_PAYMENTS_WINDOW = `
-  SELECT p.payment_id, p.merchant_id, p.currency, p.amount_minor, p.product, p.fee_minor
-  FROM payments p WHERE ${CANDIDATE_PAYMENTS_WHERE} ORDER BY p.rowid`;
-const UNIT_SEPARATOR = '\u001f';
-const SEPARATOR_CODE = 0x1f;
-const MINUS = 0x2d;
-const ZERO = 0x30;
-const NINE = 0x39;
-/** Digits a JS number holds exactly (below 2^53): up to 15 of them it is exact, and BigInt of a number is ~3× cheaper than BigInt's own parse of the text. */
-const EXACT_DIGITS_MAX = 15;
-/**
- * The values of an INTEGER column joined by U+001F, written to `into` from index `at` without a string
- * per value (splitting two columns of a million values cost ~0.2 s). A value of digits with an optional
- * leading minus, up to 15 digits, is summed in a number (exact); anything else goes through BigInt's own
- * parse of its text (which refuses what is not an integer). False unless the text holds exactly n values.
- */
-function joinedIntegersInto(text: string, n: number, into: BigInt64Array, at: number): boolean {
-  let count = 0;
-  let start = 0;
-  let value = 0;
-  let digits = 0;
-  let plain = true;
-  let negative = false;
-  for (let i = 0; i <= text.length; i++) {
-    const c = i < text.length ? text.charCodeAt(i) : SEPARATOR_CODE;
-    if (c === SEPARATOR_CODE) {
-      if (count === n || digits === 0) return false;
-      into[at + count++] = plain && digits <= EXACT_DIGITS_MAX ? BigInt(negative ? -value : value) : BigInt(text.slice(start, i));
-      start = i + 1;
-      value = 0;
-      digits = 0;
-      plain = true;
-      negative = false;
-    } else if (c >= ZERO && c <= NINE) {
-      value = value * 10 + (c - ZERO);
-      digits++;
-    } else if (c === MINUS && i === start) negative = true;
-    else {
-      plain = false;
-      digits++;
-    }
-  }
-  return count === n;
+/** A joined column of n merchants as the columns' numbers; undefined when it does not split into n values. */
+function merchantNosOf(out: CandidateColumns, joined: string, n: number): Int32Array | undefined {
+  const merchants = joined.split(UNIT_SEPARATOR);
+  if (merchants.length !== n) return undefined;
+  const nos = new Int32Array(n);
+  for (let i = 0; i < n; i++) nos[i] = out.merchantNo(merchants[i] as string);
+  return nos;
 }
 /**
  * A page's column of a value repeated on most pages (currency, product): the one string when the page's
  * minimum is its maximum (no string per row kept, and one hash for the maps that key on it), else the parts.
  */
 const pageColumn = (min: unknown, max: unknown, joined: unknown): string | string[] => (min === max ? str(min) : str(joined).split(UNIT_SEPARATOR));
-/**
- * Rowids per window to begin with, and at most: a window of strings dies young (as recon's reads of the
- * same table found). A window of fewer than half as many payments (other channels' or dates' rows between)
- * is followed by one twice as wide, one of more by one half as wide.
- */
-const PAYMENTS_WINDOW_ROWIDS = 5_000n;
-const PAYMENTS_WINDOW_ROWIDS_MAX = 80_000n;
 const CANDIDATE_REFUNDS = `
   SELECT r.refund_id, r.merchant_id, r.currency, e.business_date, r.amount_minor, p.product, p.channel_id, r.fee_returned_minor,
          r.payment_id, p.amount_minor, p.fee_minor,
@@ -221,15 +161,25 @@ const RECONCILED_ITEMS = `
     AND (i.outcome = 'matched' OR (i.outcome = 'discrepancy' AND i.status = 'resolved'))`;
 const RECONCILED_PAIR_BLOCKS = `
   SELECT b.pairs FROM recon_runs r JOIN recon_pair_blocks b ON b.run_id = r.run_id WHERE r.status = 'current' AND r.business_date >= ?`;
+/** How candidateColumns reads payments (tests choose; the defaults are PAYMENT_READER's). */
+export interface ClearingStoreOptions {
+  /** Rowids of payments from which they are read on a worker thread. */
+  readonly paymentsOnWorkerFromRowids?: number;
+  /** Windows read on this thread at most while the worker starts (default: until it is ready). */
+  readonly windowsHereWhileStartingMax?: number;
+}
+
 export class SqliteClearingStore implements ClearingStore {
   readonly db: SqliteConnection;
   private readonly ledger: SqliteLedgerStore;
   private readonly stmt: (sql: string) => SqliteStatement;
   /** INSERTs of item rows by kind code and form (plain, upsert: kind × 2 + form), then row count. */
   private readonly itemInserts: SqliteStatement[][] = [[], [], [], [], [], []];
+  private readonly options: ClearingStoreOptions;
 
-  constructor(ledger: SqliteLedgerStore) {
+  constructor(ledger: SqliteLedgerStore, options: ClearingStoreOptions = {}) {
     this.ledger = ledger;
+    this.options = options;
     this.db = ledger.db;
     this.stmt = statementCache(this.db);
     migrateModule(this.db, 'clearing', CLEARING_MIGRATIONS);
@@ -259,31 +209,72 @@ export class SqliteClearingStore implements ClearingStore {
     this.stmt("UPDATE clearing_runs SET status = 'done', finished_at_ms = ? WHERE business_date = ?").run(nowMs, date);
   }
 
-  /** The candidates as objects (readers and tests; the run reads candidateColumns). */
+  /** The candidates as objects (readers and tests), read on this thread; the run reads candidateColumns. */
   candidates(fromDate: string, toDate: string, limit: number): CandidateItem[] {
-    return this.candidateColumns(fromDate, toDate, limit).toItems();
+    const out = new CandidateColumns();
+    if (!hasTable(this.db, 'payments')) return [];
+    const isReconciled = this.reconciledCheck(fromDate);
+    const windows = paymentWindows(this.stmt, paymentSpans(this.stmt, fromDate, toDate));
+    for (let w = windows.next(); out.length < limit && w.done !== true; w = windows.next()) this.windowInto(out, w.value, limit, isReconciled, []);
+    this.othersInto(out, fromDate, toDate, limit, isReconciled);
+    return out.toItems();
   }
 
-  candidateColumns(fromDate: string, toDate: string, limit: number): CandidateColumns {
+  /** The payments of a large day in a file are read on a worker thread while this one takes their windows (payment-reader.ts). */
+  async candidateColumns(fromDate: string, toDate: string, limit: number): Promise<CandidateColumns> {
     const out = new CandidateColumns();
     if (!hasTable(this.db, 'payments')) return out;
+    const spans = paymentSpans(this.stmt, fromDate, toDate);
+    const path = this.ledger.path;
+    // A second thread helps only where a second core can run it; it must see what this connection sees
+    // (not inside a transaction of ours, whose writes another connection would not see).
+    const onWorker =
+      spanRowids(spans) >= (this.options.paymentsOnWorkerFromRowids ?? PAYMENT_READER.rowidsOnWorkerMin) &&
+      availableParallelism() > 1 &&
+      !this.db.inTransaction &&
+      path !== ':memory:' &&
+      path !== '' &&
+      existsSync(path);
+    const windows = onWorker ? paymentWindowsOnWorker(this.stmt, path, spans, limit, this.options.windowsHereWhileStartingMax) : paymentWindowsHere(this.stmt, spans);
+    let isReconciled: IsReconciled;
+    const readerMerchants: number[] = [];
+    try {
+      // Indexed while the worker starts (and, when it is ready first, reads ahead).
+      isReconciled = this.reconciledCheck(fromDate);
+      await windows.start();
+      while (out.length < limit) {
+        const w = await windows.next();
+        if (w === undefined) break;
+        this.windowInto(out, w, limit, isReconciled, readerMerchants);
+      }
+    } finally {
+      windows.close();
+    }
+    this.othersInto(out, fromDate, toDate, limit, isReconciled);
+    return out;
+  }
+
+  /** Whether an item counts as reconciled: a local product, or an id reconciliation settled from the date on. */
+  private reconciledCheck(fromDate: string): IsReconciled {
     const reconciled = this.reconciledSince(fromDate);
-    const isReconciled = (kind: number, itemId: string, product: string): boolean => LOCAL_PRODUCTS.has(product) || reconciled.has(kind, itemId);
-    this.candidatePaymentsInto(out, fromDate, toDate, limit, isReconciled);
-    if (out.length >= limit) return out;
-    // Positional rows (the SELECTs' column order; the first eight are the same in both). Captures and
-    // refunds are few beside payments.
+    return (kind, itemId, product) => LOCAL_PRODUCTS.has(product) || reconciled.has(kind, itemId);
+  }
+
+  /** The due captures and refunds (few beside payments), after the payments, up to `limit` items in all. */
+  private othersInto(out: CandidateColumns, fromDate: string, toDate: string, limit: number, isReconciled: IsReconciled): void {
+    if (out.length >= limit) return;
+    // Positional rows (the SELECTs' column order; the first eight are the same in both).
     const base = (kind: number, r: readonly unknown[]): number => {
       const itemId = str(r[0]);
       const product = str(r[5]);
       return out.push(kind, itemId, str(r[1]), str(r[2]), str(r[3]), big(r[4]), product, r[6] === null ? null : str(r[6]), big(r[7]), isReconciled(kind, itemId, product));
     };
     for (const r of this.stmt(CANDIDATE_CAPTURES).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
-      if (out.length >= limit) return out;
+      if (out.length >= limit) return;
       base(KIND_CAPTURE, r);
     }
     for (const r of this.stmt(CANDIDATE_REFUNDS).raw(true).iterate(fromDate, toDate) as Iterable<unknown[]>) {
-      if (out.length >= limit) return out;
+      if (out.length >= limit) return;
       out.refunds.set(base(KIND_REFUND, r), {
         paymentId: str(r[8]),
         paymentAmountMinor: big(r[9]),
@@ -292,72 +283,45 @@ export class SqliteClearingStore implements ClearingStore {
         refundedBeforeMinor: big(r[12]),
       });
     }
-    return out;
   }
 
-  /** The unsettled payments of each business date and channel (the NULL channel first, as the index has it). */
-  private candidatePaymentsInto(out: CandidateColumns, fromDate: string, toDate: string, limit: number, isReconciled: (kind: number, itemId: string, product: string) => boolean): void {
-    const nextDate = this.stmt(PAYMENT_DATE_NEXT).pluck(true);
-    const firstChannel = this.stmt(PAYMENT_CHANNEL_FIRST).pluck(true);
-    const nextChannel = this.stmt(PAYMENT_CHANNEL_NEXT).pluck(true);
-    for (let date = nextDate.get(fromDate, '', toDate) as string | undefined; date !== undefined; date = nextDate.get(fromDate, date, toDate) as string | undefined) {
-      if (!this.channelPaymentsInto(out, date, null, limit, isReconciled)) return;
-      for (let channel = firstChannel.get(date) as string | undefined; channel !== undefined; channel = nextChannel.get(date, channel) as string | undefined) {
-        if (!this.channelPaymentsInto(out, date, channel, limit, isReconciled)) return;
-      }
+  /**
+   * A window's payments (at most up to `limit` items): from its joined row, or, when a value holds the
+   * separator, read again row by row. `readerMerchants` maps the numbers a worker gave merchants to the
+   * columns' (its windows name each merchant by number after the first).
+   */
+  private windowInto(out: CandidateColumns, w: PaymentWindow, limit: number, isReconciled: IsReconciled, readerMerchants: number[]): void {
+    if (w.parsed !== undefined) for (const m of w.parsed.newMerchants) readerMerchants.push(out.merchantNo(m));
+    if (w.n === 0 || this.joinedWindowInto(out, w, limit, isReconciled, readerMerchants)) return;
+    for (const r of this.stmt(PAYMENTS_WINDOW_ROWS).raw(true).iterate(w.date, w.channelId, w.after, w.upTo) as Iterable<unknown[]>) {
+      if (out.length >= limit) break;
+      const itemId = str(r[0]);
+      const product = str(r[4]);
+      out.push(KIND_PAYMENT, itemId, str(r[1]), str(r[2]), w.date, big(r[3]), product, w.channelId, big(r[5]), isReconciled(KIND_PAYMENT, itemId, product));
     }
-  }
-
-  /** One date's and channel's unsettled payments, a joined window at a time; false once `limit` is reached. */
-  private channelPaymentsInto(out: CandidateColumns, date: string, channelId: string | null, limit: number, isReconciled: (kind: number, itemId: string, product: string) => boolean): boolean {
-    const first = this.stmt(PAYMENT_ROWID_FIRST).pluck(true).get(date, channelId) as bigint | undefined;
-    const last = this.stmt(PAYMENT_ROWID_LAST).pluck(true).get(date, channelId) as bigint | undefined;
-    if (first === undefined || last === undefined) return true;
-    const joined = this.stmt(CANDIDATE_PAYMENTS_JOINED_WINDOW).raw(true);
-    let width = PAYMENTS_WINDOW_ROWIDS;
-    for (let after = first - 1n; after < last; ) {
-      if (out.length >= limit) return false;
-      const upTo = after + width < last ? after + width : last;
-      const j = joined.get(date, channelId, after, upTo) as unknown[];
-      const n = Number(j[0] as bigint | number);
-      if (n > 0 && !this.joinedWindowInto(out, j, n, date, channelId, limit, isReconciled)) {
-        // A value holds the separator: this window row by row.
-        for (const r of this.stmt(CANDIDATE_PAYMENTS_WINDOW).raw(true).iterate(date, channelId, after, upTo) as Iterable<unknown[]>) {
-          if (out.length >= limit) break;
-          const itemId = str(r[0]);
-          const product = str(r[4]);
-          out.push(KIND_PAYMENT, itemId, str(r[1]), str(r[2]), date, big(r[3]), product, channelId, big(r[5]), isReconciled(KIND_PAYMENT, itemId, product));
-        }
-      }
-      after = upTo;
-      if (BigInt(n) * 2n < PAYMENTS_WINDOW_ROWIDS && width < PAYMENTS_WINDOW_ROWIDS_MAX) width *= 2n;
-      else if (BigInt(n) > PAYMENTS_WINDOW_ROWIDS && width > PAYMENTS_WINDOW_ROWIDS) width /= 2n;
-    }
-    return out.length < limit;
   }
 
   /** A joined window's n payments (at most up to `limit` items); false, with nothing taken, when a column does not split into n values. */
-  private joinedWindowInto(out: CandidateColumns, j: readonly unknown[], n: number, date: string, channelId: string | null, limit: number, isReconciled: (kind: number, itemId: string, product: string) => boolean): boolean {
+  private joinedWindowInto(out: CandidateColumns, w: PaymentWindow, limit: number, isReconciled: IsReconciled, readerMerchants: readonly number[]): boolean {
+    const { joined: j, n, date, channelId, parsed } = w;
     out.reserve(n);
     const ids = str(j[1]).split(UNIT_SEPARATOR);
-    const merchants = str(j[2]).split(UNIT_SEPARATOR);
     const currencies = pageColumn(j[5], j[6], j[7]);
     const products = pageColumn(j[8], j[9], j[10]);
     const from = out.length;
-    const whole =
-      ids.length === n &&
-      merchants.length === n &&
-      (typeof currencies === 'string' || currencies.length === n) &&
-      (typeof products === 'string' || products.length === n) &&
-      joinedIntegersInto(str(j[3]), n, out.amounts, from) &&
-      joinedIntegersInto(str(j[4]), n, out.bookedFees, from);
-    if (!whole) return false;
+    if (ids.length !== n || (typeof currencies !== 'string' && currencies.length !== n) || (typeof products !== 'string' && products.length !== n)) return false;
+    const merchantNos = parsed === undefined ? merchantNosOf(out, str(j[2]), n) : parsed.merchantNos.map((no) => readerMerchants[no] ?? -1);
+    if (merchantNos === undefined) return false;
+    if (parsed !== undefined) {
+      out.amounts.set(parsed.amounts, from);
+      out.bookedFees.set(parsed.bookedFees, from);
+    } else if (!joinedIntegersInto(str(j[3]), n, out.amounts, from) || !joinedIntegersInto(str(j[4]), n, out.bookedFees, from)) return false;
     const taken = Math.min(n, limit - from);
     for (let i = 0; i < taken; i++) {
       const itemId = ids[i] as string;
       const product = typeof products === 'string' ? products : (products[i] as string);
       const currency = typeof currencies === 'string' ? currencies : (currencies[i] as string);
-      out.pushWithAmounts(KIND_PAYMENT, itemId, merchants[i] as string, currency, date, product, channelId, isReconciled(KIND_PAYMENT, itemId, product));
+      out.pushWithMerchantNo(KIND_PAYMENT, itemId, merchantNos[i] ?? 0, currency, date, product, channelId, isReconciled(KIND_PAYMENT, itemId, product));
     }
     return true;
   }
