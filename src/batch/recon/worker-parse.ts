@@ -15,7 +15,7 @@ import { blocksOf, fileSha256, type BlockSource } from './import.js';
 import { decodeBlock, type EncodedLineBlock, type StoredBlock } from './line-block.js';
 import type { StatementSummary } from './line.js';
 import { parseStatementFile } from './formats/index.js';
-import { startWorker } from './workers.js';
+import { startWorker } from '../workers.js';
 
 export const WORKER_PARSE = {
   /** Files from this size on are parsed on a worker thread ('auto'). */

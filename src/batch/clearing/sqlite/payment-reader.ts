@@ -12,7 +12,7 @@
 
 import type { Worker } from 'node:worker_threads';
 import type { SqliteStatement } from '../../../ledger/sqlite/database.js';
-import { startWorker } from '../../recon/workers.js';
+import { startWorker } from '../../workers.js';
 import { paymentWindows, type PaymentSpan, type PaymentWindow, type WindowsFrom } from './payment-windows.js';
 
 export const PAYMENT_READER = {

@@ -5,7 +5,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { SqliteConnection } from '../../../ledger/sqlite/database.js';
 import { batchOf, type DueBatch } from '../due-window.js';
-import { startWorker } from '../workers.js';
+import { startWorker } from '../../workers.js';
 import { batchOfPage, readDuePage, type DuePage } from './due-pages.js';
 
 export const DUE_READER = {

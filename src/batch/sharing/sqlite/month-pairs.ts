@@ -11,7 +11,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import type { SqliteConnection } from '../../../ledger/sqlite/database.js';
-import { startWorker } from '../../recon/workers.js';
+import { startWorker } from '../../workers.js';
 
 export const MONTH_PAIRS = {
   /** Below this many row ids between the month's first and last payment, one query on this thread: a worker

@@ -1,6 +1,7 @@
-// Starting one of recon's worker threads from its module: the compiled `.js` beside the caller (what
-// `settle` runs), or, when the caller itself runs as TypeScript (tests, tsx), the `.ts` module through
-// tsx's loader registered inside the worker.
+// Starting one of the batch jobs' worker threads (recon's parse and read of our payments, clearing's read,
+// sharing's month sums) from its module: the compiled `.js` beside the caller (what `settle` runs), or, when
+// the caller itself runs as TypeScript (tests, tsx), the `.ts` module through tsx's loader registered inside
+// the worker.
 
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
