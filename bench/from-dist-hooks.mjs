@@ -1,6 +1,6 @@
 // Resolve hook for from-dist.mjs: a bench module's `../src/…` import becomes `../dist/…`.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 
 export async function resolve(specifier, context, next) {
   const parent = context.parentURL;

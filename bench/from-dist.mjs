@@ -3,5 +3,6 @@
 // runs — so the product's worker threads start as compiled code too (under tsx each one loads tsx first,
 // 0.3–1 s). `npm run build` first; BENCH_FROM=src keeps the sources.
 import { register } from 'node:module';
+import process from 'node:process';
 
 if (process.env['BENCH_FROM'] !== 'src') register('./from-dist-hooks.mjs', import.meta.url);
