@@ -3,6 +3,7 @@
 //
 //   npm run bench:recon                      100k and 1M rows
 //   BENCH_ROWS=20000 npm run bench:recon     one small size (smoke run); a comma list runs several
+//   BENCH_PARSE_ON_WORKER=always              parse below 8 MiB on the worker threads too (as a large file is)
 //   npm run bench:recon -- --json            one JSON object on stdout (progress goes to stderr)
 //
 // Inputs are generated once and cached under os.tmpdir()/settle-bench-recon-v<VERSION>/<rows>/: a WeChat
@@ -268,6 +269,8 @@ async function child(dbPath: string, channelName: ChannelName, file: string): Pr
     {
       clock: () => Math.round(performance.now()),
       fetch: () => Promise.reject(new Error('bench: no fetch')),
+      // BENCH_PARSE_ON_WORKER=always: a small file parsed on the worker threads too (the threads' fixed cost at every size).
+      ...(process.env['BENCH_PARSE_ON_WORKER'] === 'always' ? { parseOnWorker: 'always' as const } : {}),
       onImportProgress: (e) => {
         phases.importMs = e.elapsedMs;
         memo(`import ${e.rows}`);
