@@ -1,6 +1,6 @@
 // Profit sharing of one business date: 1,000,000 payments across 10,000 merchants brought by 100 agents
 // (20 at the top, 80 under them; every third merchant also has an ISV), shared by `shareDay` on a real
-// SQLite file (synchronous NORMAL, as a batch job runs). The rule caps per payment, not per day, so the day
+// SQLite file (synchronous FULL, as `settle share` opens it). The rule caps per payment, not per day, so the day
 // is split by route (one INSERT … SELECT a page, each distinct base allocated once). Printed beside it, in the same run:
 //   - the bare allocation loop: sharePayment over the same payments in memory (no SQLite), the ceiling
 //     of the pure core;
@@ -64,7 +64,7 @@ function paymentOf(i: number): SharePayment {
 const dir = mkdtempSync(join(tmpdir(), 'settle-share-bench-'));
 try {
   const dbPath = join(dir, 'settle.db');
-  const ledgerStore = SqliteLedgerStore.open(dbPath, { create: true, synchronous: 'NORMAL' });
+  const ledgerStore = SqliteLedgerStore.open(dbPath, { create: true });
   await new Ledger(ledgerStore).initialise(loadConfig().chart, D);
   migrateOnline(ledgerStore.db);
   let t0 = process.hrtime.bigint();
