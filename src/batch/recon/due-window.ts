@@ -12,14 +12,6 @@ export const STREAM_LIMITS = {
 } as const;
 
 /**
- * Our payments due on the date, read in row id order a page at a time ahead of the file's lines. A file
- * lists the day in about the order we created it, so a line's payment is most often the next one here:
- * one comparison, no hashing. A payment passed over (a line that came late, or none) waits in a map by id,
- * the oldest leaving it (as a row id) beyond `windowMax`; only a line whose payment is further ahead costs
- * a lookup by id. After the last line, those passed over and left, and those never reached, are the day's
- * payments no line took, in row id order.
- */
-/**
  * A page of our payments as the window reads it: an id is compared where it lies and a record built only
  * when the payment is handed out or passed over (a page held as a million records would be a million
  * objects living long enough to be promoted, for most of them a few lines only).
@@ -46,6 +38,14 @@ export function batchOf(records: readonly NamedRecord[]): DueBatch {
   };
 }
 
+/**
+ * Our payments due on the date, read in row id order a page at a time ahead of the file's lines. A file
+ * lists the day in about the order we created it, so a line's payment is most often the next one here:
+ * one comparison, no hashing. A payment passed over (a line that came late, or none) waits in a map by id,
+ * the oldest leaving it (as a row id) beyond `windowMax`; only a line whose payment is further ahead costs
+ * a lookup by id. After the last line, those passed over and left, and those never reached, are the day's
+ * payments no line took, in row id order.
+ */
 export class DueWindow {
   /** Read and not reached yet, in row id order: pages, and the position in the first. */
   private readonly pages: DueBatch[] = [];

@@ -33,7 +33,7 @@ export const integerToBigint = (text: string): bigint => (text.length <= 15 ? Bi
 /**
  * A page ready to post between threads: ids, merchants and transaction ids joined by U+001F (one string
  * each to copy) with where each value starts (`n + 1` offsets, the last one past the end), the integers as
- * Float64Arrays (exact: every value below 2^53, else `exact` is false and they come as the joined text),
+ * Float64Arrays (exact: read digit by digit, at most 15 of them; else that column comes as its joined text),
  * status and currency as indexes into a few shared strings; or, when a value holds the separator, the
  * rows as SQLite gave them.
  */
@@ -73,7 +73,8 @@ export function readDuePage(db: SqliteConnection, channel: string, businessDate:
   const currencyCodes = codes(currencies, n, dict);
   if (dict.length > 255) return rowsPage(db, channel, businessDate, afterRowid, limit, n, last);
   const rowidNumbers = numbers(rowids, n);
-  if (rowidNumbers === undefined) throw new Error('due-pages: a row id beyond 2^53');
+  // Row ids of 16 digits or more (never, in practice): the page row by row.
+  if (rowidNumbers === undefined) return rowsPage(db, channel, businessDate, afterRowid, limit, n, last);
   return {
     n,
     last,
