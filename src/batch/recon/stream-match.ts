@@ -10,10 +10,12 @@
 //   - the record a line names either has no transaction id or the line's own;
 //   - no record that stays unmatched carries a transaction id some line has.
 // Under those, a line's partner by transaction id is the record it names by order number, so one
-// indexed lookup a line finds it. A day of another shape (a void row, a repeated id, a record whose
-// transaction id is another line's…) is not guessed at: the matcher throws StreamFallback, and the run
-// matches the stored file with matchColumns instead. The property test checks that every run of this
-// matcher that does not fall back equals matchColumns, outcome by outcome.
+// indexed lookup a line finds it. A day of another shape (a repeated id, a record whose transaction id
+// is another line's…) is not guessed at: the matcher throws StreamFallback, and the run matches the
+// stored file with matchColumns instead. Void rows (a refund row voiding a payment of the same file) are
+// taken only when the file's folds are known up front (`folds`: a stored file read for them first); a file
+// being read falls back at its first void row. The property test checks that every run of this matcher
+// that does not fall back equals matchColumns, outcome by outcome, with and without the folds.
 
 import { BIT, compareSides, detached, differencesOf, DISCREPANCY_TYPES, extraOutcome, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
 import type { DiscrepancyType, FeeValue, LineColumns, Outcome, OutcomeCounts, OurRecord, SideView } from './match.js';
