@@ -66,3 +66,53 @@ describe('Given raw byte lines (fixed-width formats)', () => {
     await expect(forEachByteLine(chunked(big, [100]), { name: 'f', limits: { ...PARSE_LIMITS, lineBytesMax: 1000 } }, () => undefined)).rejects.toBeInstanceOf(ReconError);
   });
 });
+
+/** The bytes in chunks of the given sizes, every chunk written into the same buffer (as a reusing file source does). */
+async function* reused(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  const shared = new Uint8Array(Math.max(...sizes, 1));
+  let at = 0;
+  for (let i = 0; at < bytes.length; i += 1) {
+    const size = Math.min(Math.max(1, sizes[i % sizes.length] ?? 1), bytes.length - at);
+    shared.fill(0x5a); // what is left of the chunk before must never show
+    shared.set(bytes.subarray(at, at + size));
+    yield shared.subarray(0, size);
+    at += size;
+  }
+}
+
+describe('Given a source that reads every chunk into the same buffer', () => {
+  it('Then the lines are the same as one split, however the chunks cut the lines', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(lineText, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 6 }), async (lines, sizes) => {
+        const bytes = Buffer.from(lines.join('\r\n') + '\r\n', 'utf8');
+        const seen: string[] = [];
+        await forEachTextLine(reused(bytes, sizes), 'utf8', ctx, (t) => seen.push(t));
+        expect(seen).toEqual(lines);
+        const raw: string[] = [];
+        await forEachByteLine(reused(bytes, sizes), ctx, (b) => raw.push(b.toString('utf8')));
+        expect(raw).toEqual(lines);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('Then lines longer than a block, and chunks of many blocks, come out whole and numbered in order', async () => {
+    // A block handed to the decoder is at most 32 KiB of whole lines: a 1 MiB chunk is many blocks, a 40 KiB line one of its own.
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 997 === 5 ? '长'.repeat(14_000) : `${i},中文,${'x'.repeat(i % 300)}`));
+    const bytes = Buffer.from(lines.join('\n'), 'utf8');
+    for (const sizes of [[1024 * 1024], [65_536, 7], [bytes.length]]) {
+      const seen: [string, number, boolean][] = [];
+      await forEachTextLine(reused(bytes, sizes), 'utf8', ctx, (t, n, terminated) => seen.push([t, n, terminated]));
+      expect(seen.length).toBe(lines.length);
+      expect(seen.map(([t]) => t)).toEqual(lines);
+      expect(seen.every(([, n], i) => n === i + 1)).toBe(true);
+      expect(seen.filter(([, , terminated]) => !terminated).map(([, n]) => n)).toEqual([lines.length]);
+    }
+  });
+
+  it('Then bad bytes are still named by their line when the block holding them is not the first', async () => {
+    const good = Buffer.from(Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n') + '\n', 'utf8');
+    const bytes = Buffer.concat([good, Buffer.from([0x61, 0xff, 0x0a])]);
+    await expect(forEachTextLine(reused(bytes, [70_000]), 'utf8', ctx, () => undefined)).rejects.toMatchObject({ code: 'encoding_invalid', message: expect.stringContaining('f:5001:') });
+  });
+});

@@ -13,8 +13,12 @@ export interface ByteSource {
   readonly sizeBytes: number;
   /** Up to `length` bytes at `offset` (fewer only at the end). */
   read(offset: number, length: number): Promise<Uint8Array>;
-  /** `length` bytes from `offset` in chunks of at most READ_CHUNK_BYTES. */
-  chunks(offset: number, length: number): AsyncIterable<Uint8Array>;
+  /**
+   * `length` bytes from `offset` in chunks of at most READ_CHUNK_BYTES. With `reuse`, a file source reads
+   * every chunk into one buffer, so a chunk is valid only until the next is asked for: for a consumer that
+   * copies what it keeps (the line splitters), not for one that queues chunks (an inflater, a collector).
+   */
+  chunks(offset: number, length: number, reuse?: boolean): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -54,8 +58,8 @@ export async function fileSource(path: string, onProgress?: ProgressListener): P
     await handle.close();
     throw e;
   }
-  const read = async (offset: number, length: number): Promise<Uint8Array> => {
-    const buffer = Buffer.allocUnsafe(Math.max(0, Math.min(length, sizeBytes - offset)));
+  const readInto = async (into: Buffer, offset: number, length: number): Promise<Uint8Array> => {
+    const buffer = into.subarray(0, Math.max(0, Math.min(length, sizeBytes - offset)));
     let filled = 0;
     while (filled < buffer.length) {
       const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
@@ -64,14 +68,17 @@ export async function fileSource(path: string, onProgress?: ProgressListener): P
     }
     return buffer.subarray(0, filled);
   };
+  const read = (offset: number, length: number): Promise<Uint8Array> => readInto(Buffer.allocUnsafe(Math.max(0, Math.min(length, sizeBytes - offset))), offset, length);
   return {
     name: path,
     sizeBytes,
     read,
-    async *chunks(offset, length) {
+    async *chunks(offset, length, reuse = false) {
       const end = Math.min(sizeBytes, offset + length);
+      const shared = reuse ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, Math.max(0, end - offset))) : undefined;
       for (let at = offset; at < end; ) {
-        const chunk = await read(at, Math.min(READ_CHUNK_BYTES, end - at));
+        const size = Math.min(READ_CHUNK_BYTES, end - at);
+        const chunk = await (shared !== undefined ? readInto(shared, at, size) : read(at, size));
         if (chunk.length === 0) return;
         at += chunk.length;
         onProgress?.(at, sizeBytes);

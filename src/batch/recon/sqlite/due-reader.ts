@@ -9,8 +9,11 @@ import { startWorker } from '../../workers.js';
 import { batchOfPage, readDuePage, type DuePage } from './due-pages.js';
 
 export const DUE_READER = {
-  /** Payments a page. */
-  pageRows: 5_000,
+  /**
+   * Payments a page: few enough that a page's joined columns stay below V8's large-object size (128 KiB),
+   * so they die young instead of piling up in the old generation (5,000 a page held ~25 MiB more at 1M).
+   */
+  pageRows: 2_000,
   /** Pages the worker may read ahead of those taken. */
   pagesAheadMax: 4,
 } as const;
