@@ -29,7 +29,7 @@ export const parseAlipayAccount: FormatParser = async (input: FormatInput, emit:
     chunks = entryChunks(source, archive, detail);
     detailName = `${name}!${detail.name}`;
   } else {
-    chunks = source.chunks(0, source.sizeBytes, true); // copied by the line splitter
+    chunks = source.chunks(0, source.sizeBytes, { reuse: true }); // copied by the line splitter
   }
 
   const footer = await readAlipayCsv({ name: detailName, limits, chunks }, (header) => {

@@ -58,7 +58,7 @@ export const parseAlipayTrade: FormatParser = async (input: FormatInput, emit: L
     chunks = entryChunks(source, archive, detail);
     detailName = `${name}!${detail.name}`;
   } else {
-    chunks = source.chunks(0, source.sizeBytes, true); // copied by the line splitter
+    chunks = source.chunks(0, source.sizeBytes, { reuse: true }); // copied by the line splitter
   }
 
   const { currency } = input;

@@ -225,7 +225,7 @@ export const parseGenericCsv: FormatParser = async (input: FormatInput, emit: Li
     );
   };
 
-  await forEachTextLine(source.chunks(0, source.sizeBytes, true), mapping.encoding, { name, limits }, (text, lineNo, terminated) => {
+  await forEachTextLine(source.chunks(0, source.sizeBytes, { reuse: true }), mapping.encoding, { name, limits }, (text, lineNo, terminated) => {
     if (skipped < mapping.skip_lines) {
       skipped += 1;
       return;

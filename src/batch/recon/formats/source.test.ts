@@ -20,7 +20,7 @@ describe('Given a file of two and a bit read chunks', () => {
     const source = await fileSource(path);
     const copies: Buffer[] = [];
     const buffers = new Set<ArrayBufferLike>();
-    for await (const chunk of source.chunks(7, bytes.length, reuse)) {
+    for await (const chunk of source.chunks(7, bytes.length, { reuse })) {
       copies.push(Buffer.from(chunk));
       buffers.add(chunk.buffer);
     }

@@ -18,8 +18,12 @@ export interface ByteSource {
    * every chunk into one buffer, so a chunk is valid only until the next is asked for: for a consumer that
    * copies what it keeps (the line splitters), not for one that queues chunks (an inflater, a collector).
    */
-  chunks(offset: number, length: number, reuse?: boolean): AsyncIterable<Uint8Array>;
+  chunks(offset: number, length: number, options?: ChunkOptions): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
+}
+
+export interface ChunkOptions {
+  readonly reuse?: boolean;
 }
 
 /** Reports how far a sequential read has got, for progress and for the streaming tests. */
@@ -73,9 +77,9 @@ export async function fileSource(path: string, onProgress?: ProgressListener): P
     name: path,
     sizeBytes,
     read,
-    async *chunks(offset, length, reuse = false) {
+    async *chunks(offset, length, options) {
       const end = Math.min(sizeBytes, offset + length);
-      const shared = reuse ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, Math.max(0, end - offset))) : undefined;
+      const shared = options?.reuse === true ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, Math.max(0, end - offset))) : undefined;
       for (let at = offset; at < end; ) {
         const size = Math.min(READ_CHUNK_BYTES, end - at);
         const chunk = await (shared !== undefined ? readInto(shared, at, size) : read(at, size));

@@ -95,7 +95,7 @@ export const parseUnionpayZm: FormatParser = async (input: FormatInput, emit: Li
     fileName = `${name}!${entry.name}`;
     names.unshift(entry.name);
   } else {
-    chunks = source.chunks(0, source.sizeBytes, true); // copied by the line splitter
+    chunks = source.chunks(0, source.sizeBytes, { reuse: true }); // copied by the line splitter
   }
   const settlement = settlementDateOf(input, names);
 

@@ -32,7 +32,7 @@ export async function readWechatBill(input: FormatInput, handlers: WechatBillHan
       ? new ReconError('row_malformed', `${name}:${lineNo}: ${what}.`)
       : new ReconError('file_truncated', `${name}:${lineNo}: the last line is incomplete (${what}); the file was cut off.`);
 
-  await forEachTextLine(source.chunks(0, source.sizeBytes, true), 'utf8', { name, limits: input.limits }, (text, lineNo, terminated) => {
+  await forEachTextLine(source.chunks(0, source.sizeBytes, { reuse: true }), 'utf8', { name, limits: input.limits }, (text, lineNo, terminated) => {
     if (text.length === 0) return;
     switch (stage) {
       case 'header': {

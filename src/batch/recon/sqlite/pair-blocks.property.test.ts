@@ -30,4 +30,16 @@ describe('Given matched pairs with any record ids (quotes, backslashes, controls
       { numRuns: 2000 },
     );
   });
+
+  it('When a block outgrows the buffer the bytes are written into, Then it grows and the block is still JSON.stringify of the rows', () => {
+    const n = 6000;
+    const ids = Array.from({ length: n }, (_, i) => (i % 7 === 0 ? `支付_${i}_${'é'.repeat(20)}` : `pay_${String(i).padStart(40, '0')}`));
+    const pairs = { kind: ids.map((_, i): LineKind => (i % 3 === 0 ? 'refund' : 'payment')), lineSeq: ids.map((_, i) => i * 7919 + 1), recordSource: ids.map((): RecordSource => 'payment'), recordId: ids };
+    const rows = ids.map((id, i) => [i % 3 === 0 ? 'r' : 'p', i * 7919 + 1, 'p', id]);
+    const block = encodePairs(pairs, 0, n);
+    expect(Buffer.byteLength(block)).toBeGreaterThan(256 * 1024);
+    expect(block).toBe(JSON.stringify(rows));
+    // and a small block after it, from the grown buffer, holds nothing of the large one
+    expect(encodePairs(pairs, 5, 7)).toBe(JSON.stringify(rows.slice(5, 7)));
+  });
 });
