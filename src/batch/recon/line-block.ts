@@ -69,6 +69,14 @@ export interface PackedColumns {
 
 /** The statuses in the order of PackedColumns.kindStatus's low bits. */
 export const LINE_STATUS_ORDER: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'processing', 'revoked'];
+const STATUS_INDEX: Readonly<Record<LineStatus, number>> = { succeeded: 0, failed: 1, closed: 2, processing: 3, revoked: 4 };
+
+/** A line's kind and status as PackedColumns.kindStatus holds them: bit 4 set for a refund, the status's index below. */
+export const packKindStatus = (kind: LineKind, status: LineStatus): number => (kind === 'refund' ? 16 : 0) | STATUS_INDEX[status];
+/** Whether a packed kind and status byte is a refund's. */
+export const packedIsRefund = (ks: number): boolean => (ks & 16) !== 0;
+/** The status a packed kind and status byte holds. */
+export const packedStatus = (ks: number): LineStatus => LINE_STATUS_ORDER[ks & 15] as LineStatus;
 
 const I64_MIN = -(2n ** 63n);
 const I64_MAX = 2n ** 63n - 1n;
@@ -92,8 +100,6 @@ export interface LineBlock {
 }
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
-
-const STATUS_INDEX: Readonly<Record<LineStatus, number>> = { succeeded: 0, failed: 1, closed: 2, processing: 3, revoked: 4 };
 
 /**
  * Collects lines into blocks: `add` each line in file order, `take` the block when full (or at the end).
@@ -162,7 +168,7 @@ export class LineBlockBuilder {
     if (this.n === this.capacity) this.grow();
     const i = this.n++;
     this.line[i] = l.line;
-    this.kindStatus[i] = (l.kind === 'refund' ? 16 : 0) | STATUS_INDEX[l.status];
+    this.kindStatus[i] = packKindStatus(l.kind, l.status);
     const a = l.amountMinor;
     if (a >= I64_MIN && a <= I64_MAX) this.amount[i] = a;
     else {
@@ -241,8 +247,8 @@ export class LineBlockBuilder {
     const amounts: (number | string)[] = [];
     for (let i = 0; i < n; i++) {
       const ks = this.kindStatus[i] as number;
-      kinds.push((ks & 16) !== 0 ? 'r' : 'p');
-      statuses.push(STATUS_CODES[LINE_STATUS_ORDER[ks & 15] as LineStatus]);
+      kinds.push(packedIsRefund(ks) ? 'r' : 'p');
+      statuses.push(STATUS_CODES[packedStatus(ks)]);
       const a = wide.get(i) ?? (this.amount[i] as bigint);
       amounts.push(typeof a === 'bigint' && a <= SAFE_MAX && a >= -SAFE_MAX ? Number(a) : a.toString());
     }

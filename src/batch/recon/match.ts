@@ -36,7 +36,7 @@
 // void row itself is matched with the note `void_row`. So our voided payment matches either way.
 
 import { findCurrency } from '../../ledger/index.js';
-import { blockAmount, blockStatus, LINE_STATUS_ORDER, readStoredBlock, type LineBlock, type PackedColumns, type ReadBlock, type StoredBlock } from './line-block.js';
+import { blockAmount, blockStatus, packedIsRefund, packedStatus, readStoredBlock, type LineBlock, type PackedColumns, type ReadBlock, type StoredBlock } from './line-block.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
 import { suspenseExpired, suspenseUntil, type SuspenseItem } from './suspense.js';
 
@@ -704,7 +704,7 @@ export class LineTable implements LineColumns {
       const w = wide.size > 0 ? wide.get(k) : undefined;
       this.amount.set(i, w === undefined ? (c.amount[k] as bigint) : BigInt(w));
       const ks = c.kindStatus[k] as number;
-      this.kindStatus.set(i, ((ks >> 4) << 8) | statusCode(LINE_STATUS_ORDER[ks & 15] as LineStatus));
+      this.kindStatus.set(i, (packedIsRefund(ks) ? 256 : 0) | statusCode(packedStatus(ks)));
       this.currencyAt.set(i, dict[c.cur[k] as number] as number);
       this.occurredAt.set(i, dict[c.at[k] as number] as number);
       const fee = c.fee[k] as number;
@@ -772,7 +772,7 @@ export class PackedLines implements LineColumns {
   }
 
   kind(i: number): LineKind {
-    return LINE_KINDS[(this.c.kindStatus[i] as number) >> 4] as LineKind;
+    return packedIsRefund(this.c.kindStatus[i] as number) ? 'refund' : 'payment';
   }
   channelTxnId(i: number): string {
     this.txn ??= this.c.txn.split('\n');
@@ -801,7 +801,7 @@ export class PackedLines implements LineColumns {
     return this.c.dict[this.c.cur[i] as number] as string;
   }
   status(i: number): LineStatus {
-    return LINE_STATUS_ORDER[(this.c.kindStatus[i] as number) & 15] as LineStatus;
+    return packedStatus(this.c.kindStatus[i] as number);
   }
   fee(i: number): string | null {
     const f = this.c.fee[i] as number;
