@@ -169,3 +169,27 @@ describe('Given a current recon run with packed pairs, an exception row and a su
     expect(got.filter((c) => c.reconciled).map((c) => c.itemId).sort()).toEqual(['12345', 'pay_"quoted"', 'pay_1', 'pay_2', 'pay_4', 'pay_6', 'pay_8', 'pay_seq', 'pay_spaced', 'pay_é']);
   });
 });
+
+describe('Given a span whose first windows share one currency and product, and later ones do not', () => {
+  it('When the candidates are read, Then every payment keeps its own currency and product, as the row-per-payment read has them', () => {
+    const insert = ledger.db.prepare(
+      `INSERT INTO payments (payment_id, merchant_id, merchant_order_no, product, amount_minor, currency, status, channel_id, fee_minor, cost_minor, business_date, created_at_ms, updated_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?, 'succeeded', ?, 1, 0, ?, 0, 0)`,
+    );
+    ledger.db.transaction(() => {
+      for (let i = 0; i < 24_000; i++) {
+        // bank: windows of one currency and product, then products mixed, then currencies mixed, then one of each again.
+        const product = i >= 8_000 && i < 9_000 && i % 2 === 0 ? 'scan' : 'quick';
+        const currency = i >= 12_000 && i < 12_500 && i % 3 === 0 ? 'USD' : i >= 20_000 ? 'EUR' : 'CNY';
+        insert.run(`pay_${i}`, `M${i % 5}`, `O${i}`, product, 100 + i, currency, 'bank', TO);
+        // wallet (a span of its own): one currency and product throughout, but the last payment.
+        if (i % 4 === 0) insert.run(`pay_w_${i}`, `M${i % 3}`, `OW${i}`, i === 23_996 ? 'scan' : 'quick', 100 + i, 'CNY', 'wallet', FROM);
+      }
+    })();
+    const got = store.candidates(FROM, TO, 1_000_000);
+    expect(got).toHaveLength(30_000);
+    expect(byId(got)).toEqual(byId(reference()));
+    const count = (p: (c: CandidateItem) => boolean): number => got.filter(p).length;
+    expect([count((c) => c.product === 'scan'), count((c) => c.currency === 'USD'), count((c) => c.currency === 'EUR')]).toEqual([501, 167, 4_000]);
+  });
+});

@@ -104,6 +104,25 @@ describe('Given a day of payments over dates, channels, currencies and merchants
     expect(got.toItems()).toEqual(here);
     expect(got.toItems().find((c) => c.itemId === 'pay_sep')?.merchantId).toBe('M\u001fX');
   });
+
+  it('When a window read row by row names merchants first seen there, Then the worker numbers them when a later window names them', async () => {
+    const insert = ledger.db.prepare(
+      `INSERT INTO payments (payment_id, merchant_id, merchant_order_no, product, amount_minor, currency, status, channel_id, fee_minor, cost_minor, business_date, created_at_ms, updated_at_ms)
+       VALUES (?, ?, ?, 'quick', 5, 'CNY', 'succeeded', ?, 0, 0, ?, 0, 0)`,
+    );
+    // The first span's last window: a new merchant, then one whose id splits into two more new ones.
+    insert.run('pay_new_first', 'M_first', 'O_nf', null, FROM);
+    insert.run('pay_sep_y', 'Y\u001fZ', 'O_sep_y', null, FROM);
+    // Later spans name the would-be parts, and the new merchant, again.
+    insert.run('pay_y', 'Y', 'O_y', 'bank', TO);
+    insert.run('pay_z', 'Z', 'O_z', 'alipay', TO);
+    insert.run('pay_first_again', 'M_first', 'O_fa', 'bank', TO);
+    const here = await onThisThread();
+    const got = await read({ paymentsOnWorkerFromRowids: 0, windowsHereWhileStartingMax: 0 });
+    expect(got.toItems()).toEqual(here.toItems());
+    expect(got.merchantIds).toEqual(here.merchantIds);
+    expect(['pay_y', 'pay_z', 'pay_first_again', 'pay_sep_y'].map((id) => got.toItems().find((c) => c.itemId === id)?.merchantId)).toEqual(['Y', 'Z', 'M_first', 'Y\u001fZ']);
+  });
 });
 
 describe('Given a transaction of the store connection that wrote a payment', () => {

@@ -130,3 +130,72 @@ describe('Given item rows of a batch that was never written (a killed run)', () 
     ]);
   });
 });
+
+describe('Given a file whose clearing schema is the second one (the kind checked by IN)', () => {
+  it('When the store opens it, Then every item row survives, settled or not, the kind is still checked, and a killed run’s row is still replaced', () => {
+    migrateModule(ledger.db, 'clearing', CLEARING_MIGRATIONS.slice(0, 2));
+    expect(String(all("SELECT sql FROM sqlite_master WHERE name = 'clearing_item_rows'").map((r) => (r as { sql: string }).sql))).toContain("kind IN ('payment', 'refund', 'capture')");
+    pay('pay_1', D);
+    pay('pay_2', D);
+    batchRow('clr.2026-11-26.M1.CNY', D);
+    ledger.db.prepare("INSERT INTO clearing_batch_numbers (batch_no, batch_id) VALUES (1, 'clr.2026-11-26.M1.CNY')").run();
+    ledger.db.prepare('UPDATE clearing_batch_no_last SET last_no = 2').run();
+    const old = ledger.db.prepare(
+      'INSERT INTO clearing_item_rows (kind, item_id, batch_no, business_day, amount_minor, booked_fee_minor, fee_minor) VALUES (?, ?, ?, 20261126, ?, ?, ?)',
+    );
+    old.run('payment', 'pay_1', 1, 1000, 6, 5);
+    old.run('refund', 'ref_1', 1, 300, -2, -1);
+    old.run('capture', 'cap_1', 1, 9007199254740993n, 6, 7);
+    // A killed run's row: batch 2 was never written.
+    old.run('payment', 'pay_2', 2, 1000, 6, 6);
+    const rowsBefore = all('SELECT * FROM clearing_item_rows ORDER BY kind, item_id');
+    const viewBefore = all('SELECT * FROM clearing_items ORDER BY kind, item_id');
+
+    const store = new SqliteClearingStore(ledger);
+
+    const sql = String(all("SELECT sql FROM sqlite_master WHERE name = 'clearing_item_rows'").map((r) => (r as { sql: string }).sql));
+    expect(sql).not.toContain(' IN (');
+    expect(sql).toContain('WITHOUT ROWID');
+    expect(all('SELECT * FROM clearing_item_rows ORDER BY kind, item_id')).toEqual(rowsBefore);
+    expect(all('SELECT * FROM clearing_items ORDER BY kind, item_id')).toEqual(viewBefore);
+    expect(viewBefore).toHaveLength(3);
+    expect(() => old.run('chargeback', 'x_1', 1, 1, 0, 0)).toThrow(/CHECK constraint failed/);
+    expect(store.candidates(D, D, 100).map((c) => c.itemId)).toEqual(['pay_2']);
+
+    const next = store.reserveBatchNumbers(1);
+    expect(next).toBe(3);
+    store.writeItems([{ batchNo: next, item: item('pay_2', 9n) }]);
+    expect(all("SELECT item_id, batch_no, fee_minor FROM clearing_item_rows WHERE kind = 'payment' ORDER BY item_id")).toEqual([
+      { item_id: 'pay_1', batch_no: 1n, fee_minor: 5n },
+      { item_id: 'pay_2', batch_no: 3n, fee_minor: 9n },
+    ]);
+  });
+});
+
+describe('Given items whose amounts and fees lie on both sides of 2^53', () => {
+  it('When their rows are written, Then every value is stored exactly, a refund’s booked fee negative', () => {
+    const store = new SqliteClearingStore(ledger);
+    const no = store.reserveBatchNumbers(1);
+    const big = (itemId: string, kind: 'payment' | 'refund', amountMinor: bigint, bookedFeeMinor: bigint, rateFeeMinor: bigint): ItemWrite => ({
+      batchNo: no,
+      item: { ...item(itemId, rateFeeMinor), kind, amountMinor, bookedFeeMinor, signedBookedFeeMinor: kind === 'refund' ? -bookedFeeMinor : bookedFeeMinor },
+    });
+    const safe = BigInt(Number.MAX_SAFE_INTEGER);
+    store.writeItems([
+      big('p_1', 'payment', safe, safe, -safe),
+      big('p_2', 'payment', safe + 1n, 2n ** 62n, -(2n ** 63n)),
+      big('p_3', 'payment', 2n ** 63n - 1n, -(2n ** 53n), -(2n ** 53n) + 2n ** 32n),
+      big('p_4', 'payment', 4_294_967_296n, 4_294_967_295n, -4_294_967_297n),
+      big('r_1', 'refund', safe, safe, -safe),
+      big('r_2', 'refund', 5n, 2n ** 62n, -1n),
+    ]);
+    expect(all('SELECT kind, item_id, amount_minor, booked_fee_minor, fee_minor FROM clearing_item_rows ORDER BY kind, item_id')).toEqual([
+      { kind: 'payment', item_id: 'p_1', amount_minor: safe, booked_fee_minor: safe, fee_minor: -safe },
+      { kind: 'payment', item_id: 'p_2', amount_minor: safe + 1n, booked_fee_minor: 2n ** 62n, fee_minor: -(2n ** 63n) },
+      { kind: 'payment', item_id: 'p_3', amount_minor: 2n ** 63n - 1n, booked_fee_minor: -(2n ** 53n), fee_minor: -(2n ** 53n) + 2n ** 32n },
+      { kind: 'payment', item_id: 'p_4', amount_minor: 4_294_967_296n, booked_fee_minor: 4_294_967_295n, fee_minor: -4_294_967_297n },
+      { kind: 'refund', item_id: 'r_1', amount_minor: safe, booked_fee_minor: -safe, fee_minor: -safe },
+      { kind: 'refund', item_id: 'r_2', amount_minor: 5n, booked_fee_minor: -(2n ** 62n), fee_minor: -1n },
+    ]);
+  });
+});

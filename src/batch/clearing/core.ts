@@ -21,7 +21,7 @@
 import { divideRounded } from '../../ledger/index.js';
 import { CandidateColumns, KIND_PAYMENT, KIND_REFUND, sortByKey, type CandidateItem } from './columns.js';
 import type { ClearingConfig, Cycle, Rate, RateCard, RefundFeePolicy, Weekday } from './config.js';
-import { ExactSum, exactNumber, numberCard, paymentFeeExact, type NumberCard } from './exact.js';
+import { ExactSum, numberAt, numberCard, paymentFeeExact, setNumberAt, wordsOf, type NumberCard } from './exact.js';
 import { LOCAL_PRODUCTS } from './config.js';
 
 export type { CandidateItem, ItemKind } from './columns.js';
@@ -299,6 +299,10 @@ function priceColumns(c: CandidateColumns, config: Pricing, monthVolumeMinor: Re
   const { groups, groupOf, taken } = groupItems(c, cycleOf, take);
   const { grouped, keyOrder } = orderGroups(c, groups, groupOf, taken);
   const rateFees = new BigInt64Array(c.length);
+  // Amounts, fees and rate fees read and written as numbers while exact (no bigint made an item).
+  const amountWords = wordsOf(c.amounts);
+  const bookedWords = wordsOf(c.bookedFees);
+  const rateFeeWords = wordsOf(rateFees);
   // The card fee of the payments this run also refunds (the only ones a refund here asks for).
   const refunded = new Set<string>();
   for (const [k, r] of c.refunds) if ((groupOf[k] ?? -1) >= 0) refunded.add(r.paymentId);
@@ -335,33 +339,37 @@ function priceColumns(c: CandidateColumns, config: Pricing, monthVolumeMinor: Re
         if (card !== undefined && !exactCards.has(card)) exactCards.set(card, numberCard(card));
         exactCard = card === undefined ? undefined : exactCards.get(card);
       }
-      const amountMinor = c.amounts[k] ?? 0n;
-      const bookedMinor = c.bookedFees[k] ?? 0n;
-      const amount = exactNumber(amountMinor);
-      const bookedFee = exactNumber(bookedMinor);
+      // NaN: not a safe integer, read as a bigint.
+      const amount = numberAt(amountWords, k);
+      const bookedFee = numberAt(bookedWords, k);
       // In numbers while exact (exact.ts); the bigint paymentFee otherwise.
-      let fee = bookedMinor;
-      let exactFee = bookedFee;
+      let fee: bigint | undefined;
+      let exactFee: number | undefined = Number.isNaN(bookedFee) ? undefined : bookedFee;
       if (card !== undefined) {
-        const volumeBefore = exactCard !== undefined && amount !== undefined ? volume.exact : undefined;
-        exactFee = exactCard !== undefined && amount !== undefined && volumeBefore !== undefined ? paymentFeeExact(exactCard, amount, volumeBefore) : undefined;
-        fee = exactFee !== undefined ? BigInt(exactFee) : paymentFee(card, amountMinor, volume.total);
-      }
-      if (amount !== undefined) {
+        const volumeBefore = exactCard !== undefined && !Number.isNaN(amount) ? volume.exact : undefined;
+        exactFee = exactCard !== undefined && volumeBefore !== undefined ? paymentFeeExact(exactCard, amount, volumeBefore) : undefined;
+        if (exactFee === undefined) fee = paymentFee(card, c.amounts[k] ?? 0n, volume.total);
+      } else if (exactFee === undefined) fee = c.bookedFees[k] ?? 0n;
+      if (!Number.isNaN(amount)) {
         volume.add(amount);
         added.add(amount);
         gross.add(amount);
       } else {
+        const amountMinor = c.amounts[k] ?? 0n;
         volume.addBig(amountMinor);
         added.addBig(amountMinor);
         gross.addBig(amountMinor);
       }
-      if (bookedFee !== undefined) booked.add(bookedFee);
-      else booked.addBig(bookedMinor);
-      if (exactFee !== undefined) rated.add(exactFee);
-      else rated.addBig(fee);
-      rateFees[k] = fee;
-      if (refunded.size > 0 && c.kinds[k] === KIND_PAYMENT && refunded.has(c.ids[k] ?? '')) paymentFees.set(c.ids[k] ?? '', fee);
+      if (!Number.isNaN(bookedFee)) booked.add(bookedFee);
+      else booked.addBig(c.bookedFees[k] ?? 0n);
+      if (exactFee !== undefined) {
+        rated.add(exactFee);
+        setNumberAt(rateFeeWords, k, exactFee);
+      } else {
+        rated.addBig(fee ?? 0n);
+        rateFees[k] = fee ?? 0n;
+      }
+      if (refunded.size > 0 && c.kinds[k] === KIND_PAYMENT && refunded.has(c.ids[k] ?? '')) paymentFees.set(c.ids[k] ?? '', rateFees[k] ?? 0n);
     }
     if (month !== '') g.monthVolumesMinor.set(month, added.total);
     g.grossMinor = gross.total;

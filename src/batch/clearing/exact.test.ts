@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRate, type RateCard } from './config.js';
 import { computeFees, paymentFee, type CandidateItem } from './core.js';
-import { ExactSum, numberCard, paymentFeeExact } from './exact.js';
+import { ExactSum, numberAt, numberCard, paymentFeeExact, setNumberAt, wordsOf } from './exact.js';
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 // Values on both sides of 2^53, where numbers stop being exact.
@@ -83,5 +83,42 @@ describe('Given payments priced in numbers while exact (properties)', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('Given 64-bit integers seen as pairs of 32-bit words (properties)', () => {
+  const int64Arb = fc.oneof(
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+    fc.bigInt({ min: -SAFE - 2n ** 33n, max: -SAFE + 2n ** 33n }),
+    fc.bigInt({ min: SAFE - 2n ** 33n, max: SAFE + 2n ** 33n }),
+    fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n }),
+  );
+  it('When a value is read as a number, Then it is the bigint exactly, or NaN only for a value that is not a safe integer or within 2^32 of -2^53', () => {
+    fc.assert(
+      fc.property(fc.array(int64Arb, { minLength: 1, maxLength: 8 }), (values) => {
+        const a = BigInt64Array.from(values);
+        const words = wordsOf(a);
+        for (const [k, v] of values.entries()) {
+          const n = numberAt(words, k);
+          if (Number.isNaN(n)) expect(v > SAFE || v < -SAFE + 2n ** 32n).toBe(true);
+          else expect(BigInt(n)).toBe(v);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+  it('When a safe integer is written as a number, Then the element holds it as a bigint and its neighbours are untouched', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.bigInt({ min: -SAFE, max: SAFE }), (k, v) => {
+        const a = new BigInt64Array(6).fill(-7n);
+        setNumberAt(wordsOf(a.subarray(0)), k, Number(v));
+        expect(a[k]).toBe(v);
+        expect([...a].filter((x, i) => i !== k)).toEqual(Array<bigint>(5).fill(-7n));
+      }),
+      { numRuns: 2_000 },
+    );
+    const offset = new BigInt64Array(4).subarray(1, 3);
+    setNumberAt(wordsOf(offset), 1, -(2 ** 53) + 1);
+    expect([...offset]).toEqual([0n, -SAFE]);
   });
 });

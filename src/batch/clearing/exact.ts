@@ -113,3 +113,33 @@ export function paymentFeeExact(card: NumberCard, amountMinor: number, monthVolu
   if (card.capMinor !== null && fee > card.capMinor) fee = card.capMinor;
   return fee > amountMinor ? amountMinor : fee;
 }
+
+// ---- a BigInt64Array's values as numbers ----
+// Reading an element of a BigInt64Array makes a bigint (a heap object), and writing one takes a bigint: a
+// million items priced and written made five short-lived bigints each. Seen as pairs of 32-bit words, a
+// value whose high word is below 2^21 in magnitude is a safe integer, hi × 2^32 + lo, read and written in
+// numbers; any other value is read and written as a bigint by the caller.
+
+const LITTLE_ENDIAN = new Uint8Array(new BigInt64Array([1n]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = 1 - LO;
+const TWO_POW_32 = 4_294_967_296;
+/** |hi| ≤ 2^21 − 1 keeps |hi × 2^32 + lo| ≤ 2^53 − 1. */
+const HI_SAFE_MAX = 0x1f_ffff;
+
+/** The 32-bit words of a BigInt64Array (the same memory; two words an element). */
+export const wordsOf = (a: BigInt64Array): Int32Array => new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+
+/** Element k of the words' BigInt64Array as a number when it is a safe integer, else NaN (read the bigint then). */
+export function numberAt(words: Int32Array, k: number): number {
+  const hi = words[2 * k + HI] ?? 0;
+  if (hi > HI_SAFE_MAX || hi < -HI_SAFE_MAX) return NaN;
+  return hi * TWO_POW_32 + ((words[2 * k + LO] ?? 0) >>> 0);
+}
+
+/** Sets element k of the words' BigInt64Array to a safe integer v (no bigint made). */
+export function setNumberAt(words: Int32Array, k: number, v: number): void {
+  // v mod 2^32 and floor(v / 2^32) are exact for a safe integer: its two's complement words.
+  words[2 * k + LO] = v >>> 0;
+  words[2 * k + HI] = Math.floor(v / TWO_POW_32);
+}

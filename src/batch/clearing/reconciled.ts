@@ -33,8 +33,8 @@ function hashOf(kind: number, text: string, from: number, to: number): number {
   return h >>> 0;
 }
 
-/** Fields per packed pair in `refs`: the block's index, the id's start and end in its text, the kind code. */
-const REF_FIELDS = 4;
+/** Fields per packed pair in `refs`: the block's index, the id's start and end in its text, the kind code, its hash (taken while the id's characters were just read). */
+const REF_FIELDS = 5;
 
 export class ReconciledIds {
   private readonly texts: string[] = [];
@@ -102,7 +102,7 @@ export class ReconciledIds {
       if (!shaped) return false;
       // The source is one character in every block recon writes; anything longer is a payment (pairSourceCode).
       const kind = sourceEnd === sourceStart + 2 ? pairSourceCode(text[sourceStart + 1]) : KIND_PAYMENT;
-      this.addRef(block, idStart + 1, idEnd, kind);
+      this.addRef(block, idStart + 1, idEnd, kind, hashOf(kind, text, idStart + 1, idEnd));
       const next = text.charCodeAt(idEnd + 2);
       if (next === CLOSE) return idEnd + 3 === text.length;
       if (next !== COMMA) return false;
@@ -110,7 +110,7 @@ export class ReconciledIds {
     }
   }
 
-  private addRef(block: number, start: number, end: number, kind: number): void {
+  private addRef(block: number, start: number, end: number, kind: number, hash: number): void {
     const r = this.pairs * REF_FIELDS;
     if (r + REF_FIELDS > this.refs.length) {
       const grown = new Int32Array(this.refs.length * 2);
@@ -121,6 +121,7 @@ export class ReconciledIds {
     this.refs[r + 1] = start;
     this.refs[r + 2] = end;
     this.refs[r + 3] = kind;
+    this.refs[r + 4] = hash;
     this.pairs++;
   }
 
@@ -130,9 +131,7 @@ export class ReconciledIds {
     const table = new Int32Array(size);
     const mask = size - 1;
     for (let p = 0; p < this.pairs; p++) {
-      const r = p * REF_FIELDS;
-      const text = this.texts[this.refs[r] ?? 0] ?? '';
-      let slot = hashOf(this.refs[r + 3] ?? 0, text, this.refs[r + 1] ?? 0, this.refs[r + 2] ?? 0) & mask;
+      let slot = (this.refs[p * REF_FIELDS + 4] ?? 0) & mask;
       while ((table[slot] ?? 0) !== 0) slot = (slot + 1) & mask;
       table[slot] = p + 1;
     }
