@@ -46,7 +46,7 @@ const BLOCK_BYTES_MAX = 32 * 1024;
  * Splits byte chunks into complete-line blocks; `onBlock` gets each block (ending in LF) and the tail. Each
  * chunk is copied into one working buffer behind the line carried from the chunk before, so a chunk is not
  * held past its turn (a source may reuse it) and no buffer is made per chunk: per-chunk buffers lived long
- * enough to reach the old generation and held ~10 MiB of garbage at a time. A block is a view of that
+ * enough to reach the old generation and held ~25 MiB of garbage at a time. A block is a view of that
  * buffer, valid only during the call, and at most BLOCK_BYTES_MAX unless one line is longer.
  */
 async function forEachBlock(
