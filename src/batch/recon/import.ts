@@ -9,10 +9,10 @@
 // crossed midnight from D-1), so a file with nothing on D is the wrong file.
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import type { FormatName, ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
+import { fileSource } from './formats/source.js';
 import { LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type EncodedLineBlock, type ReadBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import { LineTable } from './match.js';
@@ -186,31 +186,20 @@ class SameFile extends Error {
   }
 }
 
-/** Bytes fileSha256 reads at once, into the one buffer it reuses. */
-const HASH_CHUNK_BYTES = 1024 * 1024;
-
 /**
- * SHA-256 (hex) of a file, streamed through one reused buffer: a read stream's fresh chunk per read is
- * garbage its thread collects only now and then, which held ~34 MiB at the peak of a 1M-row import.
+ * SHA-256 (hex) of a file, read through the file source's one reused buffer: a read stream's fresh chunk
+ * per read is garbage its thread collects only now and then, which held ~34 MiB at the peak of a 1M-row
+ * import.
  */
 export async function fileSha256(path: string): Promise<string> {
   const hash = createHash('sha256');
-  const unreadable = (e: unknown): ReconError =>
-    new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
-  const handle = await open(path, 'r').catch((e: unknown) => {
-    throw unreadable(e);
-  });
+  const source = await fileSource(path);
   try {
-    const buffer = Buffer.allocUnsafeSlow(HASH_CHUNK_BYTES);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
+    for await (const chunk of source.chunks(0, source.sizeBytes, { reuse: true })) hash.update(chunk);
   } catch (e) {
-    throw unreadable(e);
+    throw new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
   } finally {
-    await handle.close();
+    await source.close();
   }
   return hash.digest('hex');
 }
