@@ -54,6 +54,18 @@ async function night(): Promise<{ dir: string; db: string; config: string; settl
   return { dir, db, config, settle, close: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Leaves the bank out of night.channels: every step can finish. */
+function walletOnly(config: string): void {
+  const c = JSON.parse(readFileSync(config, 'utf8')) as Record<string, Record<string, unknown>>;
+  writeFileSync(config, JSON.stringify({ ...c, night: { ...c['night'], channels: ['wallet'] } }));
+}
+
+/** The compiled CLI's environment for a chain of child processes on the night's database. */
+function childEnv(db: string): NodeJS.ProcessEnv {
+  if (!existsSync(join(ROOT, 'dist', 'cli', 'commands', 'night.js'))) throw new Error('dist/ is missing settle run night-chain: run npm run build');
+  return { ...process.env, NIGHT_ALERT_SECRET: 'night-secret', SETTLE_DB: db };
+}
+
 type StepRow = { step: string; state: string; exit_code: number | null; summary: string; blocked_by?: string[] };
 const stepsOf = (r: CliRun): StepRow[] => r.json['steps'] as StepRow[];
 const stateOf = (r: CliRun, step: string): string | undefined => stepsOf(r).find((s) => s.step === step)?.state;
@@ -103,8 +115,7 @@ describe('Given a night where the bank file never arrives', () => {
   it('When night.channels leaves the bank out, Then nothing fails, the files are written, and the run exits 2 for the positions below their buffer', async () => {
     const n = await night();
     try {
-      const c = JSON.parse(readFileSync(n.config, 'utf8')) as Record<string, Record<string, unknown>>;
-      writeFileSync(n.config, JSON.stringify({ ...c, night: { ...c['night'], channels: ['wallet'] } }));
+      walletOnly(n.config);
       const r = await n.settle('--json', 'run', 'night-chain', '--date', D, '--config', n.config, '--in-process');
       expect(stepsOf(r).some((s) => s.step === 'recon:bank')).toBe(false);
       expect(r.code, r.stdout).toBe(2);
@@ -141,7 +152,7 @@ describe('Given the night section and the lock', () => {
     }
   });
 
-  it('When the config names an unknown channel, a secret env that is not set, or a bad schedule, Then the chain refuses before running anything', async () => {
+  it('When the config names an unknown channel, a secret env that is not set, a bad schedule or parallel_steps, or --parallel is not 1 to 8, Then the chain refuses before running anything', async () => {
     const n = await night();
     try {
       const c = JSON.parse(readFileSync(n.config, 'utf8')) as Record<string, Record<string, unknown>>;
@@ -153,6 +164,12 @@ describe('Given the night section and the lock', () => {
       write({ schedule: 'every night' });
       expect((await n.settle('--json', 'cron', '--config', n.config)).json).toMatchObject({ ok: false, code: 'config_invalid' });
       expect((await n.settle('--json', 'run', 'night-chain', '--date', '2021-1-28', '--config', n.config)).json).toMatchObject({ ok: false, code: 'usage' });
+      for (const parallel of ['0', '9', '1.5', 'two']) {
+        expect((await n.settle('--json', 'run', 'night-chain', '--date', D, '--config', n.config, '--parallel', parallel)).json).toMatchObject({ ok: false, code: 'usage' });
+      }
+      expect((await n.settle('--json', 'run', 'night-chain', '--date', D, '--config', n.config, '--parallel', '2', '--in-process')).json).toMatchObject({ ok: false, code: 'usage' });
+      write({ parallel_steps: 0 });
+      expect((await n.settle('--json', 'run', 'night-chain', '--date', D, '--config', n.config)).json).toMatchObject({ ok: false, code: 'config_invalid' });
       expect((await n.settle('--json', 'runs', '--date', D)).json['runs']).toEqual([]);
     } finally {
       n.close();
@@ -162,12 +179,10 @@ describe('Given the night section and the lock', () => {
 
 describe('Given a chain run as the system crontab would, one process per step', () => {
   it('When it is killed with SIGKILL while clearing, Then the next run takes over at once, passes over what finished and completes the rest', async () => {
-    if (!existsSync(join(ROOT, 'dist', 'cli', 'commands', 'night.js'))) throw new Error('dist/ is missing settle run night-chain: run npm run build');
     const n = await night();
     try {
-      const c = JSON.parse(readFileSync(n.config, 'utf8')) as Record<string, Record<string, unknown>>;
-      writeFileSync(n.config, JSON.stringify({ ...c, night: { ...c['night'], channels: ['wallet'] } }));
-      const env = { ...process.env, NIGHT_ALERT_SECRET: 'night-secret', SETTLE_DB: n.db };
+      walletOnly(n.config);
+      const env = childEnv(n.db);
       const child = spawn(process.execPath, [join(ROOT, 'bin', 'settle.js'), '--json', 'run', 'night-chain', '--date', D, '--config', n.config], { cwd: n.dir, env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       await new Promise<void>((done, fail) => {
@@ -192,6 +207,34 @@ describe('Given a chain run as the system crontab would, one process per step', 
       expect(out.steps.find((s) => s.step === 'clear')?.state).toMatch(/^(succeeded|findings)$/);
       const runs = await n.settle('--json', 'runs', '--date', D, '--job', 'night-chain');
       expect((runs.json['runs'] as { outcome: string }[]).map((x) => x.outcome)).toEqual(['findings', 'abandoned']);
+      const verify = await n.settle('--json', 'ledger', 'verify');
+      expect(verify.code, verify.stdout).toBe(0);
+    } finally {
+      n.close();
+    }
+  }, 180_000);
+});
+
+describe('Given a chain of child processes that may run two steps at once (night.parallel_steps, the default)', () => {
+  it('When it runs, Then share runs beside the reconciliation, clearing waits for the reconciliation, the tail waits for all, and the ledger verifies', async () => {
+    const n = await night();
+    try {
+      walletOnly(n.config);
+      const env = childEnv(n.db);
+      const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'settle.js'), '--json', 'run', 'night-chain', '--date', D, '--config', n.config], { cwd: n.dir, env, encoding: 'utf8' });
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      const steps = (JSON.parse(r.stdout) as { steps: (StepRow & { started_at: string; ended_at: string })[] }).steps;
+      expect(steps.map((s) => s.step)).toEqual(['cutoff', 'recon:wallet', 'clear', 'statement', 'share', 'trial-balance', 'position-plan', 'report']);
+      expect(steps.filter((s) => s.state === 'failed' || s.state === 'blocked')).toEqual([]);
+      const at = (step: string, end: 'started_at' | 'ended_at'): number => Date.parse(steps.find((s) => s.step === step)?.[end] ?? '');
+      // share needs only the cutoff: it starts with the reconciliation, before it ends.
+      expect(at('share', 'started_at')).toBeLessThan(at('recon:wallet', 'ended_at'));
+      expect(at('clear', 'started_at')).toBeGreaterThanOrEqual(at('recon:wallet', 'ended_at'));
+      expect(at('statement', 'started_at')).toBeGreaterThanOrEqual(at('clear', 'ended_at'));
+      const tail = Math.max(...['recon:wallet', 'clear', 'statement', 'share'].map((s) => at(s, 'ended_at')));
+      expect(at('trial-balance', 'started_at')).toBeGreaterThanOrEqual(tail);
+      expect(at('position-plan', 'started_at')).toBeGreaterThanOrEqual(at('trial-balance', 'ended_at'));
+      expect(at('report', 'started_at')).toBeGreaterThanOrEqual(at('position-plan', 'ended_at'));
       const verify = await n.settle('--json', 'ledger', 'verify');
       expect(verify.code, verify.stdout).toBe(0);
     } finally {

@@ -42,16 +42,30 @@ export interface CommandContext {
 
 export const DEFAULT_DB_FILE = 'settle.db';
 
+/**
+ * How long a batch job waits for SQLite's write lock before failing with SQLITE_BUSY (the connection's
+ * busy timeout; other commands keep the default 5 s). The daemon, or another step of the night chain
+ * running at once, holds the lock one transaction at a time, and each may start its next transaction
+ * before a waiting job wakes up to try. Kept under the job's 30 s lease (JOB_LEASE_MS): while SQLite
+ * waits, the thread that renews the lease waits too.
+ */
+export const BATCH_BUSY_TIMEOUT_MS = 20_000;
+
 export function resolveDbPath(options: GlobalOptions, io: CliIo): string {
   return resolve(io.cwd, options.db ?? io.env['SETTLE_DB'] ?? DEFAULT_DB_FILE);
 }
 
 /**
  * Opens the ledger on an existing database, runs the work, and always closes the file. `synchronous` is the
- * connection's SQLite mode: FULL (the default) syncs every commit; a re-runnable bulk job may take NORMAL.
+ * connection's SQLite mode: FULL (the default) syncs every commit; a re-runnable bulk job may take NORMAL,
+ * and a batch job BATCH_BUSY_TIMEOUT_MS as its busy timeout.
  */
-export async function withLedger<T>(ctx: CommandContext, work: (ledger: Ledger, store: SqliteLedgerStore) => Promise<T>, synchronous?: 'FULL' | 'NORMAL'): Promise<T> {
-  const store = SqliteLedgerStore.open(ctx.dbPath, synchronous === undefined ? {} : { synchronous });
+export async function withLedger<T>(
+  ctx: CommandContext,
+  work: (ledger: Ledger, store: SqliteLedgerStore) => Promise<T>,
+  options: { readonly synchronous?: 'FULL' | 'NORMAL'; readonly busyTimeoutMs?: number } = {},
+): Promise<T> {
+  const store = SqliteLedgerStore.open(ctx.dbPath, options);
   try {
     return await work(new Ledger(store, ctx.io.clock), store);
   } finally {
@@ -87,7 +101,7 @@ export async function withJobRun<T>(
   businessDate: string,
   work: (db: SqliteConnection) => Promise<JobOutcome<T>>,
 ): Promise<{ result: T; outcome: 'succeeded' | 'findings' }> {
-  const db = openSqlite(ctx.dbPath);
+  const db = openSqlite(ctx.dbPath, { busyTimeoutMs: BATCH_BUSY_TIMEOUT_MS });
   try {
     return await runJob({ store: new SqliteJobRunStore(db), clock: ctx.io.clock }, job, businessDate, () => work(db));
   } catch (e) {

@@ -122,9 +122,16 @@ export function nightSteps(plan: NightPlan): ChainStep[] {
   const d = plan.businessDate;
   const out = nightOutDir(plan.dbPath, plan.night, d);
   const cfg = plan.configPath === undefined ? [] : ['--config', plan.configPath];
-  const step = (name: string, dependsOn: readonly string[], argv: readonly string[], interpret?: (r: StepOutcome, json: Record<string, unknown> | undefined) => StepOutcome): ChainStep => ({
+  const step = (
+    name: string,
+    dependsOn: readonly string[],
+    argv: readonly string[],
+    interpret?: (r: StepOutcome, json: Record<string, unknown> | undefined) => StepOutcome,
+    after: readonly string[] = [],
+  ): ChainStep => ({
     name,
     dependsOn,
+    after,
     async run() {
       const r = await plan.exec(['--json', '--db', plan.dbPath, ...argv]);
       const s = summarise(r.exitCode, r.stdout, r.stderr);
@@ -142,6 +149,11 @@ export function nightSteps(plan: NightPlan): ChainStep[] {
     },
   });
   const recon = plan.channels.map((c) => `recon:${c}`);
+  const statement = plan.night.statements ? ['statement'] : [];
+  // When steps run at once (night.parallel_steps), share runs beside the reconciliations and clearing; the
+  // trial balance, the position plan (which counts clearing's settlements due) and the report wait for
+  // everything before them, as in the listed order.
+  const everything = ['cutoff', ...recon, 'clear', ...statement, 'share'];
   return [
     // A day found closed already (by an earlier run cut short after its cutoff, or by hand) is done: the
     // day's status is asked first, so no refused cutoff run is left in the log for the report to count.
@@ -152,12 +164,13 @@ export function nightSteps(plan: NightPlan): ChainStep[] {
     ...plan.channels.map((c, i) => step(recon[i] ?? c, ['cutoff'], ['recon', 'run', '--channel', c, '--date', d, ...cfg])),
     // Clearing settles only what reconciliation matched; a channel whose file is late only holds its
     // items back to a later batch, so clearing waits on the cutoff, not on every channel.
-    step('clear', ['cutoff'], ['clear', '--date', d, '--out', join(out, 'settlements'), ...cfg]),
+    // It runs after every channel's reconciliation, whatever their outcome, to settle what they matched.
+    step('clear', ['cutoff'], ['clear', '--date', d, '--out', join(out, 'settlements'), ...cfg], undefined, recon),
     ...(plan.night.statements ? [step('statement', ['clear'], ['statement', '--date', d, ...cfg])] : []),
     step('share', ['cutoff'], ['share', '--date', d, '--out', join(out, 'shares'), ...cfg]),
-    step('trial-balance', ['cutoff'], ['trial-balance', '--date', d, ...cfg]),
-    step('position-plan', ['cutoff'], ['position', 'plan', '--date', d, '--out', join(out, 'position-plan.json'), ...cfg]),
+    step('trial-balance', ['cutoff'], ['trial-balance', '--date', d, ...cfg], undefined, everything),
+    step('position-plan', ['cutoff'], ['position', 'plan', '--date', d, '--out', join(out, 'position-plan.json'), ...cfg], undefined, [...everything, 'trial-balance']),
     // The report always runs: a night with a failed step is the one the team most needs to read about.
-    step('report', [], ['report', '--date', d, '--out', join(out, `report-${d}.html`), ...cfg]),
+    step('report', [], ['report', '--date', d, '--out', join(out, `report-${d}.html`), ...cfg], undefined, [...everything, 'trial-balance', 'position-plan']),
   ];
 }

@@ -103,6 +103,113 @@ describe('Given the night chain of steps', () => {
     expect(dependentsOf([s('a'), s('b', ['a']), s('c', ['b']), s('d')], 'a')).toEqual(['b', 'c']);
   });
 
+  it('When two steps may run at once, Then share runs beside clear, clear waits for both reconciliations, each report lands in the listed order, and no more than two run together', async () => {
+    const log: string[] = [];
+    let live = 0;
+    let most = 0;
+    const step = (name: string, dependsOn: readonly string[], after: readonly string[], ms: number): ChainStep => ({
+      name,
+      dependsOn,
+      after,
+      run: async (): Promise<StepOutcome> => {
+        log.push(`start ${name}`);
+        most = Math.max(most, ++live);
+        await new Promise((done) => setTimeout(done, ms));
+        live -= 1;
+        log.push(`end ${name}`);
+        return { exitCode: 0, summary: name };
+      },
+    });
+    const recon = ['recon:wechat', 'recon:alipay'];
+    const steps = [
+      step('cutoff', [], [], 1),
+      step('recon:wechat', ['cutoff'], [], 30),
+      step('recon:alipay', ['cutoff'], [], 5),
+      step('clear', ['cutoff'], recon, 40),
+      step('statement', ['clear'], [], 1),
+      step('share', ['cutoff'], [], 60),
+      step('trial-balance', ['cutoff'], [...recon, 'clear', 'statement', 'share'], 1),
+      step('report', [], ['cutoff', ...recon, 'clear', 'statement', 'share', 'trial-balance'], 1),
+    ];
+    const w = world({}, {});
+    const r = await runChain(DATE, steps, w.deps, { parallel: 2 });
+    const at = (e: string): number => log.indexOf(e);
+    expect(r.exitCode).toBe(0);
+    expect(r.steps.map((s) => s.name)).toEqual(steps.map((s) => s.name));
+    expect(most).toBe(2);
+    // alipay ends first and frees a place: share (clear still waits for wechat) takes it.
+    expect(at('start share')).toBeLessThan(at('end recon:wechat'));
+    expect(at('start clear')).toBeGreaterThan(at('end recon:wechat'));
+    expect(at('start clear')).toBeLessThan(at('end share'));
+    expect(at('start trial-balance')).toBeGreaterThan(Math.max(at('end share'), at('end statement')));
+    expect(log.at(-1)).toBe('end report');
+  });
+
+  it('When a chain is asked to run 0, 9 or 1.5 steps at once, or runs after a later step, Then it is refused with chain_invalid', async () => {
+    const w = world({}, { a: [] });
+    for (const parallel of [0, 9, 1.5]) {
+      await expect(runChain(DATE, w.steps, w.deps, { parallel })).rejects.toMatchObject({ code: 'chain_invalid' });
+    }
+    expect(w.ran).toEqual([]);
+    const s = (name: string, after: string[] = []): ChainStep => ({ name, dependsOn: [], after, run: () => Promise.resolve({ exitCode: 0, summary: '' }) });
+    expect(() => checkChain([s('a', ['b']), s('b')])).toThrow(/runs after b, which is not an earlier step/);
+  });
+
+  it('Property: at any parallelism, a step starts only after every step it depends on or runs after has ended, at most that many run together, and one at a time keeps the listed order', async () => {
+    const arbChain = fc.integer({ min: 1, max: 8 }).chain((n) =>
+      fc.record({
+        parallel: fc.integer({ min: 1, max: 3 }),
+        waits: fc.tuple(
+          ...Array.from({ length: n }, (_, i) =>
+            fc.tuple(fc.subarray(Array.from({ length: i }, (_x, j) => `s${j}`)), fc.subarray(Array.from({ length: i }, (_x, j) => `s${j}`))),
+          ),
+        ),
+        codes: fc.array(fc.constantFrom<number | 'throw'>(0, 0, 0, 2, 1, 'throw'), { minLength: n, maxLength: n }),
+        ticks: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: n, maxLength: n }),
+      }),
+    );
+    await fc.assert(
+      fc.asyncProperty(arbChain, async ({ parallel, waits, codes, ticks }) => {
+        const log: string[] = [];
+        let live = 0;
+        let most = 0;
+        const steps: ChainStep[] = waits.map(([dependsOn, after], i) => ({
+          name: `s${i}`,
+          dependsOn,
+          after,
+          run: async (): Promise<StepOutcome> => {
+            log.push(`start s${i}`);
+            most = Math.max(most, ++live);
+            for (let t = 0; t < (ticks[i] ?? 0); t++) await new Promise((done) => setImmediate(done));
+            live -= 1;
+            log.push(`end s${i}`);
+            const code = codes[i] ?? 0;
+            if (code === 'throw') throw new Error(`s${i} blew up`);
+            return { exitCode: code, summary: '' };
+          },
+        }));
+        const w = world({}, {});
+        const ended: string[] = [];
+        const r = await runChain(DATE, steps, { ...w.deps, onStep: (e) => void (e.kind === 'end' && ended.push(e.report.name)) }, { parallel });
+        const failed = (name: string): boolean => codes[Number(name.slice(1))] !== 0 && codes[Number(name.slice(1))] !== 2;
+        const shouldRun = new Map<string, boolean>();
+        for (const [i, [d]] of waits.entries()) shouldRun.set(`s${i}`, d.every((x) => shouldRun.get(x) === true && !failed(x)));
+        const started = log.filter((e) => e.startsWith('start ')).map((e) => e.slice(6));
+        expect([...started].sort()).toEqual([...shouldRun].filter(([, run]) => run).map(([n]) => n).sort());
+        for (const name of started) {
+          const [dependsOn, after] = waits[Number(name.slice(1))] ?? [[], []];
+          for (const d of [...dependsOn, ...after]) if (started.includes(d)) expect(log.indexOf(`end ${d}`)).toBeLessThan(log.indexOf(`start ${name}`));
+        }
+        expect(most).toBeLessThanOrEqual(parallel);
+        // One at a time, every step (run, blocked or not) ends in the listed order, as the chain always did.
+        if (parallel === 1) expect(ended).toEqual(steps.map((s) => s.name));
+        expect(r.steps.map((s) => s.name)).toEqual(steps.map((s) => s.name));
+        expect(w.alerts.map((a) => a.step).sort()).toEqual(started.filter(failed).sort());
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('Property: a step runs exactly when none of the steps it depends on (directly or not) failed, and each failure raises one alert', async () => {
     const arbChain = fc.integer({ min: 1, max: 9 }).chain((n) =>
       fc.tuple(

@@ -3,9 +3,13 @@
 // depends on it (directly or through another) and raises an alert; steps that do not depend on it still
 // run, so one late channel file does not keep the trial balance or the report from the operator.
 //
+// Steps that do not wait for each other may run at once (`parallel`): a step starts when every step it
+// depends on or runs after has finished, taking the ready steps in the listed order. With one at a time
+// the chain runs strictly in the listed order.
+//
 // Every step is idempotent per business date (the commands are), so a chain killed half way can be run
 // again: steps the run log shows finished for the date are passed over (`done_earlier`) unless the
-// operator asks to re-run them, and the step that was cut short runs again from the start.
+// operator asks to re-run them, and a step that was cut short runs again from the start.
 //
 // Pure orchestration: the steps themselves, the record of each step and the alerts are passed in.
 
@@ -19,7 +23,10 @@ export interface StepOutcome {
 
 export interface ChainStep {
   readonly name: string;
+  /** Steps whose failure blocks this one. */
   readonly dependsOn: readonly string[];
+  /** Steps it waits for whatever their outcome: work it should see when there is any, but can do without. */
+  readonly after?: readonly string[];
   run(): Promise<StepOutcome>;
 }
 
@@ -74,12 +81,16 @@ export class ChainDefinitionError extends Error {
   readonly code = 'chain_invalid';
 }
 
-/** Checks names are unique, dependencies exist and come earlier (so the given order is a valid order). */
+/** Steps running at once at most. */
+export const CHAIN_PARALLEL_MAX = 8;
+
+/** Checks names are unique, and that dependencies and `after` steps exist and come earlier (so the given order is a valid order). */
 export function checkChain(steps: readonly ChainStep[]): void {
   const seen = new Set<string>();
   for (const step of steps) {
     if (seen.has(step.name)) throw new ChainDefinitionError(`Step ${step.name} is listed twice.`);
     for (const d of step.dependsOn) if (!seen.has(d)) throw new ChainDefinitionError(`Step ${step.name} depends on ${d}, which is not an earlier step.`);
+    for (const d of step.after ?? []) if (!seen.has(d)) throw new ChainDefinitionError(`Step ${step.name} runs after ${d}, which is not an earlier step.`);
     seen.add(step.name);
   }
 }
@@ -94,29 +105,29 @@ export function dependentsOf(steps: readonly ChainStep[], name: string): string[
 
 const FAILED: ReadonlySet<StepState> = new Set(['failed', 'blocked']);
 
-export async function runChain(businessDate: string, steps: readonly ChainStep[], deps: ChainDeps, options: { readonly rerun?: boolean } = {}): Promise<ChainReport> {
+export interface ChainOptions {
+  /** Run every step again, even those an earlier run finished. */
+  readonly rerun?: boolean;
+  /** Steps running at once at most (1 to CHAIN_PARALLEL_MAX; default 1: one after another, in the listed order). */
+  readonly parallel?: number;
+}
+
+export async function runChain(businessDate: string, steps: readonly ChainStep[], deps: ChainDeps, options: ChainOptions = {}): Promise<ChainReport> {
   checkChain(steps);
+  const parallel = options.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > CHAIN_PARALLEL_MAX) {
+    throw new ChainDefinitionError(`A chain runs 1 to ${CHAIN_PARALLEL_MAX} steps at once, not ${String(parallel)}.`);
+  }
   const states = new Map<string, StepState>();
-  const reports: StepReport[] = [];
+  const byName = new Map<string, StepReport>();
   const record = deps.record ?? ((_step: string, work: () => Promise<StepOutcome>) => work());
   const finish = (report: StepReport): void => {
     states.set(report.name, report.state);
-    reports.push(report);
+    byName.set(report.name, report);
     deps.onStep?.({ kind: 'end', report });
   };
 
-  for (const step of steps) {
-    const failedDeps = step.dependsOn.filter((d) => FAILED.has(states.get(d) ?? 'failed'));
-    if (failedDeps.length > 0) {
-      finish({ name: step.name, state: 'blocked', exitCode: null, summary: `not run: ${failedDeps.join(', ')} did not finish`, startedAtMs: null, endedAtMs: null, blockedBy: failedDeps });
-      continue;
-    }
-    const earlier = options.rerun === true ? undefined : deps.finishedEarlier(step.name);
-    if (earlier !== undefined) {
-      // Its exit code is the earlier one, so a resumed night still reports the findings it had.
-      finish({ name: step.name, state: 'done_earlier', exitCode: earlier === 'findings' ? 2 : 0, summary: `finished in an earlier run for this date${earlier === 'findings' ? ', with findings' : ''}`, startedAtMs: null, endedAtMs: null });
-      continue;
-    }
+  const runStep = async (step: ChainStep): Promise<void> => {
     deps.onStep?.({ kind: 'start', step: step.name });
     const startedAtMs = deps.clock();
     let outcome: StepOutcome;
@@ -137,7 +148,44 @@ export async function runChain(businessDate: string, steps: readonly ChainStep[]
         atMs: deps.clock(),
       });
     }
+  };
+
+  /** Settles a step whose waits are over without running it (blocked, or done earlier); false when it has to run. */
+  const settled = (step: ChainStep): boolean => {
+    const failedDeps = step.dependsOn.filter((d) => FAILED.has(states.get(d) ?? 'failed'));
+    if (failedDeps.length > 0) {
+      finish({ name: step.name, state: 'blocked', exitCode: null, summary: `not run: ${failedDeps.join(', ')} did not finish`, startedAtMs: null, endedAtMs: null, blockedBy: failedDeps });
+      return true;
+    }
+    const earlier = options.rerun === true ? undefined : deps.finishedEarlier(step.name);
+    if (earlier === undefined) return false;
+    // Its exit code is the earlier one, so a resumed night still reports the findings it had.
+    finish({ name: step.name, state: 'done_earlier', exitCode: earlier === 'findings' ? 2 : 0, summary: `finished in an earlier run for this date${earlier === 'findings' ? ', with findings' : ''}`, startedAtMs: null, endedAtMs: null });
+    return true;
+  };
+
+  const waiting = [...steps];
+  const running = new Map<string, Promise<string>>();
+  while (waiting.length > 0 || running.size > 0) {
+    // The ready steps in the listed order: settled at once, or started while a place is free. One at a
+    // time, nothing is looked at past the step started, so the chain keeps the listed order exactly.
+    for (let i = 0; i < waiting.length && !(parallel === 1 && running.size > 0); ) {
+      const step = waiting[i] as ChainStep;
+      const ready = step.dependsOn.every((d) => states.has(d)) && (step.after ?? []).every((d) => states.has(d));
+      if (ready && settled(step)) {
+        waiting.splice(i, 1);
+      } else if (ready && running.size < parallel) {
+        waiting.splice(i, 1);
+        running.set(step.name, runStep(step).then(() => step.name));
+      } else {
+        i += 1;
+      }
+    }
+    // Nothing running and nothing ready cannot happen: checkChain puts every wait on an earlier step.
+    if (running.size === 0) break;
+    running.delete(await Promise.race(running.values()));
   }
+  const reports = steps.map((s) => byName.get(s.name)).filter((r): r is StepReport => r !== undefined);
 
   const exitCode = reports.some((r) => FAILED.has(r.state)) ? 1 : reports.some((r) => r.exitCode === 2) ? 2 : 0;
   return { businessDate, steps: reports, exitCode };

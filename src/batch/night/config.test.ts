@@ -4,16 +4,18 @@ import { describe, expect, it } from 'vitest';
 import { addDays, businessDateFor, parseNightConfig } from './config.js';
 
 describe('Given the night section of the config', () => {
-  it('When it is absent, Then the defaults apply: 00:30 every day, for yesterday, statements on, 5 s alert timeout', () => {
+  it('When it is absent, Then the defaults apply: 00:30 every day, for yesterday, statements on, two steps at once, 5 s alert timeout', () => {
     const r = parseNightConfig(undefined);
-    expect(r).toEqual({ ok: true, value: { schedule: '30 0 * * *', business_date: 'yesterday', out_dir: 'night', statements: true, alert: { timeout_ms: 5000 } } });
+    expect(r).toEqual({ ok: true, value: { schedule: '30 0 * * *', business_date: 'yesterday', out_dir: 'night', statements: true, parallel_steps: 2, alert: { timeout_ms: 5000 } } });
   });
 
-  it('When the schedule is not a cron expression, or a key is unknown, or the webhook is not http(s), Then it is refused', () => {
+  it('When the schedule is not a cron expression, or a key is unknown, or the webhook is not http(s), or parallel_steps is not 1 to 8, Then it is refused', () => {
     expect(parseNightConfig({ schedule: 'at half past midnight' }).ok).toBe(false);
     expect(parseNightConfig({ schedul: '30 0 * * *' }).ok).toBe(false);
     expect(parseNightConfig({ alert: { webhook_url: 'file:///etc/passwd' } }).ok).toBe(false);
     expect(parseNightConfig({ alert: { secret_env: 'not an env name' } }).ok).toBe(false);
+    for (const parallel_steps of [0, 9, 1.5, '2']) expect(parseNightConfig({ parallel_steps }).ok).toBe(false);
+    expect(parseNightConfig({ parallel_steps: 1 }).ok).toBe(true);
     expect(parseNightConfig({ schedule: '*/5 * * * * *', alert: { webhook_url: 'https://ops.example/hook', secret_env: 'SETTLE_ALERT_SECRET' } }).ok).toBe(true);
   });
 

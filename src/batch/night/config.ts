@@ -7,11 +7,15 @@
 //     "out_dir": "night",                  payout files, statements, shares, plans and the report, under
 //                                          <out_dir>/<date>/, relative to the database's folder
 //     "statements": true,                  publish merchant statements after clearing
+//     "parallel_steps": 2,                 steps run at once at most: steps that do not wait for each
+//                                          other (share beside clear, the channels' reconciliations)
+//                                          overlap; 1 runs them one after another in the listed order
 //     "alert": { "webhook_url": "https://ops.example/hooks/settle", "secret_env": "SETTLE_ALERT_SECRET", "timeout_ms": 5000 }
 //   }
 
 import cron from 'node-cron';
 import { z } from 'zod';
+import { CHAIN_PARALLEL_MAX } from './chain.js';
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]{0,127}$/;
 
@@ -25,6 +29,7 @@ export const nightConfigSchema = z.strictObject({
   channels: z.array(z.string().min(1).max(64)).max(256).optional(),
   out_dir: z.string().min(1).max(1024).default('night'),
   statements: z.boolean().default(true),
+  parallel_steps: z.number().int().min(1).max(CHAIN_PARALLEL_MAX).default(2),
   alert: z
     .strictObject({
       webhook_url: z

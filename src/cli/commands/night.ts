@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { fanOut, logAlerts, webhookAlerts } from '../../batch/night/alert.js';
 import { NIGHT_ERROR_CODES } from '../../batch/night/errors.js';
-import { runChain, type ChainReport, type StepOutcome, type StepReport } from '../../batch/night/chain.js';
+import { CHAIN_PARALLEL_MAX, runChain, type ChainReport, type StepOutcome, type StepReport } from '../../batch/night/chain.js';
 import { businessDateFor, parseNightConfig, type NightConfig } from '../../batch/night/config.js';
 import { startNightScheduler, type SchedulerEvent } from '../../batch/night/scheduler.js';
 import { JobLockedError, runJob } from '../../batch/jobs/runner.js';
@@ -77,7 +77,7 @@ export async function runNight(
   ctx: CommandContext,
   s: NightSetup,
   businessDate: string,
-  options: { readonly exec: StepExecutor; readonly rerun: boolean; readonly json: boolean },
+  options: { readonly exec: StepExecutor; readonly rerun: boolean; readonly json: boolean; readonly parallel: number },
 ): Promise<{ readonly report: ChainReport } | { readonly locked: string }> {
   const db = openSqlite(ctx.dbPath);
   try {
@@ -121,7 +121,7 @@ export async function runNight(
               else ctx.io.stderr(stepLine(event.report, options.json));
             },
           },
-          { rerun: options.rerun },
+          { rerun: options.rerun, parallel: options.parallel },
         );
         if (report.exitCode === 1) throw new ChainFailed(report);
         const counts = Object.fromEntries(report.steps.map((r) => [r.name, r.state]));
@@ -136,6 +136,14 @@ export async function runNight(
   } finally {
     db.close();
   }
+}
+
+/**
+ * Steps the chain runs at once: the flag's, else the config's. Inside this process, one: steps share its
+ * one thread, and a step waiting for SQLite's write lock would hold up the step that has it.
+ */
+function stepsAtOnce(night: NightConfig, inProcess: boolean, flag?: number): number {
+  return inProcess ? 1 : (flag ?? night.parallel_steps);
 }
 
 function reportJson(report: ChainReport): Record<string, unknown> {
@@ -162,15 +170,21 @@ export function registerNightCommands(program: Command, run: Run, invoke: Invoke
     .option('--date <YYYY-MM-DD>', 'the business date to close and process (default: per night.business_date, yesterday in the config time zone)')
     .option('--config <file>', 'config file (default: samples/settle.config.json; env SETTLE_CONFIG)')
     .option('--rerun', 'run every step again, even those an earlier run finished (each is idempotent)')
-    .option('--in-process', 'run the steps inside this process instead of one child process each (faster to start; no isolation, and a step that blocks longer than the 30 s lease lets another run take the lock)')
+    .option('--parallel <n>', `steps run at once at most, 1 to ${CHAIN_PARALLEL_MAX} (default: night.parallel_steps, 2); 1 runs them one after another`)
+    .option('--in-process', 'run the steps inside this process, one at a time, instead of one child process each (faster to start; no isolation, and a step that blocks longer than the 30 s lease lets another run take the lock)')
     .action(
-      run(async (ctx, flags: { date?: string; config?: string; rerun?: boolean; inProcess?: boolean }) => {
+      run(async (ctx, flags: { date?: string; config?: string; rerun?: boolean; parallel?: string; inProcess?: boolean }) => {
         if (flags.date !== undefined && !DATE.test(flags.date)) throw new AbortError('usage', `--date ${flags.date} is not YYYY-MM-DD.`);
+        const parallel = flags.parallel === undefined ? undefined : Number(flags.parallel);
+        if (parallel !== undefined && !(/^\d+$/.test(flags.parallel ?? '') && parallel >= 1 && parallel <= CHAIN_PARALLEL_MAX)) {
+          throw new AbortError('usage', `--parallel ${flags.parallel ?? ''} is not a whole number from 1 to ${CHAIN_PARALLEL_MAX}.`);
+        }
+        if (parallel !== undefined && parallel > 1 && flags.inProcess === true) throw new AbortError('usage', '--in-process runs one step at a time: leave out --parallel, or the --in-process flag.');
         const s = setup(ctx, flags.config);
         const date = flags.date ?? businessDateFor(ctx.io.clock(), s.config.timezone, s.night.business_date);
         const json = ctx.out.json;
         const exec = flags.inProcess === true ? inProcessExecutor(invoke, ctx.io) : childProcessExecutor(ctx.io.env, ctx.io.cwd);
-        const r = await runNight(ctx, s, date, { exec, rerun: flags.rerun === true, json });
+        const r = await runNight(ctx, s, date, { exec, rerun: flags.rerun === true, json, parallel: stepsAtOnce(s.night, flags.inProcess === true, parallel) });
         if ('locked' in r) throw new AbortError('job_locked', r.locked, 'Another run of the chain holds this date: wait for it (settle runs --date D), or, if its process is gone, run again.');
         const { report } = r;
         const body = reportJson(report);
@@ -213,7 +227,7 @@ export function registerNightCommands(program: Command, run: Run, invoke: Invoke
           timezone: s.config.timezone,
           log,
           runNight: async (date) => {
-            const r = await runNight(ctx, s, date, { exec, rerun: false, json });
+            const r = await runNight(ctx, s, date, { exec, rerun: false, json, parallel: stepsAtOnce(s.night, flags.inProcess === true) });
             return 'locked' in r ? r : { exitCode: r.report.exitCode };
           },
         });

@@ -14,7 +14,7 @@ import type { MatchDayResult } from '../../batch/recon/run.js';
 import { isIsoDate } from '../../ledger/index.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { SqliteReconStore } from '../../batch/recon/sqlite/recon-store.js';
-import { withLedger, type CommandContext, type Run } from '../context.js';
+import { BATCH_BUSY_TIMEOUT_MS, withLedger, type CommandContext, type Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { money, table } from '../output.js';
 import { fetchEvents, importEvents, matchEvents, progressOf } from '../progress/bridges.js';
@@ -40,7 +40,7 @@ async function withRecon<T>(ctx: CommandContext, work: (store: SqliteReconStore,
         throw e;
       }
     },
-    bulk ? 'NORMAL' : undefined,
+    bulk ? { synchronous: 'NORMAL', busyTimeoutMs: BATCH_BUSY_TIMEOUT_MS } : {},
   );
 }
 
