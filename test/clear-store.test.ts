@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClearedItem } from '../src/batch/clearing/core.js';
 import type { ItemWrite } from '../src/batch/clearing/port.js';
-import { CLEARING_MIGRATIONS, SqliteClearingStore } from '../src/batch/clearing/sqlite.js';
+import { CANDIDATE_CAPTURES, CANDIDATE_REFUNDS, CLEARING_MIGRATIONS, SqliteClearingStore } from '../src/batch/clearing/sqlite.js';
 import { migrateModule } from '../src/ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { migrateOnline } from '../src/online/sqlite/store.js';
@@ -169,6 +169,25 @@ describe('Given a file whose clearing schema is the second one (the kind checked
       { item_id: 'pay_1', batch_no: 1n, fee_minor: 5n },
       { item_id: 'pay_2', batch_no: 3n, fee_minor: 9n },
     ]);
+  });
+});
+
+describe('Given a file whose clearing schema is the third one (refunds and captures found by walking the dates of entries)', () => {
+  it('When the store opens it, Then the refund and capture entries get their own partial indexes, the candidate queries search them', () => {
+    migrateModule(ledger.db, 'clearing', CLEARING_MIGRATIONS.slice(0, 3));
+    const entry = ledger.db.prepare(
+      "INSERT INTO entries (seq, entry_id, kind, business_date, event_type, fingerprint, created_at_ms, hash) VALUES (?, ?, 'posted', ?, 'test', 'f', 0, 'h')",
+    );
+    ['pay.pay_1', 'refund.ref_1', 'cap.cap_1', 'refund-fee.x', 'capture.y'].forEach((id, k) => entry.run(k + 1, id, D));
+    const plan = (sql: string): string => ledger.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(D, D).map((r) => (r as { detail: string }).detail).join('\n');
+    expect(plan(CANDIDATE_REFUNDS)).toContain('USING INDEX entries_business_date');
+
+    new SqliteClearingStore(ledger);
+
+    expect(plan(CANDIDATE_REFUNDS)).toContain('SEARCH e USING INDEX clearing_refund_entries (business_date>? AND business_date<?)');
+    expect(plan(CANDIDATE_CAPTURES)).toContain('SEARCH e USING INDEX clearing_capture_entries (business_date>? AND business_date<?)');
+    expect(all("SELECT entry_id FROM entries INDEXED BY clearing_refund_entries WHERE business_date = ? AND substr(entry_id, 1, 7) = 'refund.'", D)).toEqual([{ entry_id: 'refund.ref_1' }]);
+    expect(all("SELECT entry_id FROM entries INDEXED BY clearing_capture_entries WHERE business_date = ? AND substr(entry_id, 1, 4) = 'cap.'", D)).toEqual([{ entry_id: 'cap.cap_1' }]);
   });
 });
 
