@@ -25,18 +25,10 @@ import { SqliteClearingStore } from '../src/batch/clearing/sqlite.js';
 import { loadConfig } from '../src/cli/config.js';
 import { clearEvents } from '../src/cli/progress/bridges.js';
 import { benchProgress } from './progress.js';
-import { Ledger, type EntryCommand } from '../src/ledger/index.js';
+import { Ledger } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { migrateOnline } from '../src/online/sqlite/store.js';
-import { migrateRecon } from '../src/batch/recon/sqlite/recon-store.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw.replace(/_/g, ''));
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
+import { clearingSection, dayFigures, envInt, insertMatchedReconRun, insertPayments, postingBaseline } from './day-setup.js';
 
 const JSON_OUT = process.argv.includes('--json');
 const PAYMENTS = envInt('BENCH_PAYMENTS', 1_000_000);
@@ -44,8 +36,6 @@ const MERCHANTS = envInt('BENCH_MERCHANTS', 10_000);
 const BASELINE = envInt('BENCH_BASELINE', 100_000);
 const ITEMS_PER_TX = process.env['BENCH_ITEMS_PER_TX'] ? envInt('BENCH_ITEMS_PER_TX', 1) : undefined;
 const RECONCILED = process.env['BENCH_RECONCILED'] === '1';
-/** Matched pairs per recon_pair_blocks row (recon's PAIRS_PER_BLOCK). */
-const PAIRS_PER_BLOCK = 10_000;
 const D = '2026-11-26';
 const log = (line: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${line}\n`);
 /**
@@ -72,48 +62,22 @@ try {
   migrateOnline(ledgerStore.db);
 
   const t0 = performance.now();
-  const insert = ledgerStore.db.prepare(
-    `INSERT INTO payments (payment_id, merchant_id, merchant_order_no, product, amount_minor, currency, status, channel_id, fee_minor, cost_minor, business_date, created_at_ms, updated_at_ms)
-     VALUES (?, ?, ?, 'quick', ?, 'CNY', 'succeeded', 'bank', ?, 0, ?, 0, 0)`,
-  );
-  const CHUNK = 50_000;
-  for (let at = 0; at < PAYMENTS; at += CHUNK) {
-    ledgerStore.db.transaction(() => {
-      for (let i = at; i < Math.min(at + CHUNK, PAYMENTS); i++) {
-        const amount = BigInt(100 + ((i * 7919) % 100_000));
-        insert.run(`pay_${i}`, `M${i % MERCHANTS}`, `O${i}`, amount, (amount * 6n) / 1000n, D);
-      }
-    })();
-  }
+  insertPayments(ledgerStore.db, {
+    date: D,
+    payments: PAYMENTS,
+    merchants: MERCHANTS,
+    product: 'quick',
+    figuresOf: dayFigures(0n),
+  });
   log(`inserted ${PAYMENTS} payments across ${MERCHANTS} merchants in ${Math.round(performance.now() - t0)} ms`);
   if (RECONCILED) {
-    // A current recon run of the day whose matched pairs are every payment: [kind, line_seq, record_source, record_id].
-    migrateRecon(ledgerStore.db);
-    ledgerStore.db.transaction(() => {
-      const file = ledgerStore.db
-        .prepare("INSERT INTO recon_files (channel, business_date, version, status, sha256, format, imported_at_ms) VALUES ('bank', ?, 1, 'imported', 'bench', 'csv', 0)")
-        .run(D);
-      const run = ledgerStore.db
-        .prepare("INSERT INTO recon_runs (channel, business_date, file_id, status, started_at_ms, finished_at_ms, lines, records) VALUES ('bank', ?, ?, 'current', 0, 0, ?, ?)")
-        .run(D, file.lastInsertRowid, PAYMENTS, PAYMENTS);
-      const block = ledgerStore.db.prepare('INSERT INTO recon_pair_blocks (run_id, file_id, rows, pairs) VALUES (?, ?, ?, ?)');
-      for (let at = 0; at < PAYMENTS; at += PAIRS_PER_BLOCK) {
-        const pairs: string[] = [];
-        for (let i = at; i < Math.min(at + PAIRS_PER_BLOCK, PAYMENTS); i++) pairs.push(`["p",${i + 1},"p","pay_${i}"]`);
-        block.run(run.lastInsertRowid, file.lastInsertRowid, pairs.length, `[${pairs.join(',')}]`);
-      }
-    })();
-    log(`a current recon run matches every payment (${Math.ceil(PAYMENTS / PAIRS_PER_BLOCK)} pair blocks)`);
+    const blocks = insertMatchedReconRun(ledgerStore.db, D, PAYMENTS);
+    log(`a current recon run matches every payment (${blocks} pair blocks)`);
   }
   const cut = await ledger.cutoff(D);
   if ('ok' in cut) throw new Error(cut.code);
 
-  const merchants = Object.fromEntries(Array.from({ length: MERCHANTS }, (_, m) => [`M${m}`, { payout: { name: `Shop ${m}`, account: `62220${m}`, bank: 'ICBKCNBJ' } }]));
-  const config = parseClearingConfig({
-    default_cycle: 'T+0',
-    rate_cards: [{ rate: '0.006', tiers: [{ from_minor: 0, to_minor: 5_000_000, rate: '0.006' }, { from_minor: 5_000_000, rate: '0.005' }] }],
-    merchants,
-  });
+  const config = parseClearingConfig(clearingSection(MERCHANTS));
   const store = new SqliteClearingStore(ledgerStore);
   nowMs = Date.parse('2026-11-27T02:00:00Z');
   const t1 = performance.now();
@@ -144,26 +108,7 @@ try {
   );
 
   // Baseline: the ledger's batch path on the same file, 1,000 entries per transaction.
-  const t2 = performance.now();
-  for (let at = 0; at < BASELINE; at += 1000) {
-    const commands: EntryCommand[] = [];
-    for (let i = at; i < Math.min(at + 1000, BASELINE); i++) {
-      const m = `merchant:M${i % MERCHANTS}:payable:CNY`;
-      commands.push({
-        type: 'entry',
-        id: `bench.${i}`,
-        eventType: 'bench.post',
-        postings: [
-          { accountId: 'platform:settlement-in-transit:CNY', side: 'debit', amountMinor: 100n, currency: 'CNY' },
-          { accountId: m, side: 'credit', amountMinor: 100n, currency: 'CNY' },
-        ],
-      });
-    }
-    const results = await ledgerStore.postEntries(commands, nowMs);
-    if (results.some((r) => !r.ok)) throw new Error('baseline posting refused');
-  }
-  const baselineMs = performance.now() - t2;
-  const entriesPerS = Math.round((BASELINE * 1000) / baselineMs);
+  const { ms: baselineMs, entriesPerS } = await postingBaseline(ledgerStore, BASELINE, MERCHANTS, nowMs);
   log(`ledger baseline: ${BASELINE} entries in batches of 1,000 in ${Math.round(baselineMs)} ms: ${entriesPerS} entries/s`);
   await ledgerStore.close();
   if (JSON_OUT) {

@@ -24,6 +24,7 @@ import type { Statement } from 'better-sqlite3';
 import { Ledger, type EntryCommand, type PostResult } from '../src/ledger/index.js';
 import { parseChart, type LedgerConfigInput } from '../src/ledger/chart-config.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
+import { machineOf } from './machine.js';
 
 // ---- configuration ----
 
@@ -306,17 +307,7 @@ async function main(): Promise<void> {
       batch1000MeetsRatio: ratios.batch1000VsRaw1000 >= TARGET_RATIO,
       met: bestBatch >= TARGET_EPS && ratios.batch1000VsRaw1000 >= TARGET_RATIO,
     };
-    const cpus = os.cpus();
-    const machine = {
-      cpu: cpus[0]?.model.trim() ?? 'unknown',
-      cores: cpus.length,
-      node: process.version,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      sqlite: sqliteVersion,
-      tmpdir: os.tmpdir(),
-      /** 1-minute load average before and after the run (the run itself adds about 1): high values mean other work shared the CPUs. */
-      loadavg: { before: Number(loadBefore.toFixed(2)), after: Number((os.loadavg()[0] ?? 0).toFixed(2)) },
-    };
+    const machine = machineOf(loadBefore, sqliteVersion);
     const date = new Date().toISOString();
 
     if (JSON_OUT) {

@@ -43,6 +43,7 @@ import { buildChannels } from '../src/online/channels/registry.js';
 import { startDaemon } from '../src/online/daemon.js';
 import { signRequestHeaders } from '../src/online/merchants/signing.js';
 import { startBareRoute } from './bare-route.js';
+import { machineOf } from './machine.js';
 
 // ---- configuration ----
 
@@ -1125,15 +1126,7 @@ async function main(): Promise<void> {
     p99Met: card ? card.p99Ms <= TARGET_P99_MS : null,
     ratioMet: card && card.ratioToBare !== null ? card.ratioToBare >= TARGET_RATIO : null,
   };
-  const cpus = os.cpus();
-  const machine = {
-    cpu: cpus[0]?.model.trim() ?? 'unknown',
-    cores: cpus.length,
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    tmpdir: os.tmpdir(),
-    loadavg: { before: Number(loadBefore.toFixed(2)), after: Number((os.loadavg()[0] ?? 0).toFixed(2)) },
-  };
+  const machine = machineOf(loadBefore);
   const date = new Date().toISOString();
   const config = { connections: CONNECTIONS, warmupSeconds: WARMUP_S, measuredSeconds: MEASURE_S, merchants: MERCHANTS, synchronous: 'FULL', journalMode: 'WAL', profiled: PROFILE };
 

@@ -18,6 +18,7 @@ import { SqliteShareStore } from '../src/batch/sharing/sqlite.js';
 import { writeStatements } from '../src/batch/sharing/statement.js';
 import { loadConfig } from '../src/cli/config.js';
 import { shareEvents } from '../src/cli/progress/bridges.js';
+import { sharingSection } from './day-setup.js';
 import { benchProgress } from './progress.js';
 import { Ledger } from '../src/ledger/index.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
@@ -31,29 +32,7 @@ const D = '2026-11-26';
 const ms = (t0: bigint): number => Number((process.hrtime.bigint() - t0) / 1_000_000n);
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-const agents = Array.from({ length: AGENTS }, (_, i) => (i < 20 ? { id: `A${i}` } : { id: `A${i}`, parent: `A${i % 20}` }));
-const sharing = {
-  agents,
-  isvs: [{ id: 'ISV1' }, { id: 'ISV2' }],
-  merchants: Object.fromEntries(Array.from({ length: MERCHANTS }, (_, i) => [`M${i}`, { agent: `A${i % AGENTS}`, ...(i % 3 === 0 ? { isv: `ISV${(i % 2) + 1}` } : {}) }])),
-  rules: [
-    {
-      id: 'R',
-      base: 'fee_net',
-      agent_levels: [
-        {
-          tiers: [
-            { volume_from_minor: '0', volume_to_minor: '50000000', rate: '0.3' },
-            { volume_from_minor: '50000000', rate: '0.4' },
-          ],
-        },
-        { rate: '0.1' },
-      ],
-      isv: { rate: '0.05' },
-      cap_per_payment_minor: '2000',
-    },
-  ],
-};
+const sharing = sharingSection(MERCHANTS, AGENTS);
 const rules = compileSharing(sharing, { isMerchant: () => true, products: new Set(['wallet']) });
 
 function paymentOf(i: number): SharePayment {

@@ -3,7 +3,7 @@
 // 2 done, with findings · 70 internal error (a bug).
 
 import { Command, CommanderError } from 'commander';
-import { LedgerError } from '../ledger/index.js';
+import { LEDGER_ERROR_CODES, LedgerError } from '../ledger/index.js';
 import { registerChannelCommands } from './commands/channel.js';
 import { registerChannelSimCommand } from './commands/channel-sim.js';
 import { registerClearCommand } from './commands/clear.js';
@@ -111,6 +111,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
     }
     if (e instanceof LedgerError) return refuse(e.code, e.message);
     if (e instanceof AbortError) return refuse(e.code, e.message, e.nextStep);
+    // SQLITE_BUSY (and _SNAPSHOT, _RECOVERY): a lock held elsewhere, not a bug in settle.
+    const sqliteCode = (e as { code?: unknown }).code;
+    if (typeof sqliteCode === 'string' && sqliteCode.startsWith('SQLITE_BUSY')) {
+      return refuse('db_busy', `The database is busy (${sqliteCode}): ${(e as Error).message}.`, LEDGER_ERROR_CODES.db_busy);
+    }
     io.stderr(`settle: internal error (a bug; please report it with this output):\n${(e as Error).stack ?? String(e)}\n`);
     if (json) io.stdout(`${toJsonText({ ok: false, code: 'internal_error', message: (e as Error).message })}\n`);
     return EXIT.bug;

@@ -46,6 +46,7 @@ export const LEDGER_ERROR_CODES = {
   schema_too_new: 'The database was written by a newer settle; upgrade settle before opening it.',
   db_not_found: 'No database at that path; run settle init first or pass --db.',
   db_unreadable: 'The file is not a settle database or cannot be opened; check --db and the file permissions.',
+  db_busy: 'Another process held the database’s write lock for longer than this command waits; its open transaction was rolled back. Run it again (batch commands are idempotent per date).',
 } as const;
 
 export type LedgerErrorCode = keyof typeof LEDGER_ERROR_CODES;

@@ -422,7 +422,7 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   writeItemRows(rows: ItemRows, order: Int32Array): void {
-    this.db.transaction(() => this.insertItems(rows, order))();
+    this.db.transaction(() => this.insertItems(rows, order)).immediate();
   }
 
   writeBatches(writes: readonly BatchWrite[], nowMs: number): void {
@@ -435,7 +435,7 @@ export class SqliteClearingStore implements ClearingStore {
         }
         this.addVolumes(writes);
         this.post(writes, nowMs);
-      })();
+      }).immediate();
     } catch (e) {
       // The transaction rolled back: the ledger's cached counters may be ahead of the file.
       this.ledger.invalidateAccountCache();

@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseChart } from '../chart-config.js';
 import { LedgerError } from '../errors.js';
 import { Ledger } from '../ledger.js';
-import { openTestLedger, TEST_CHART, transfer } from '../test-support.js';
+import { openTestLedger, T0, TEST_CHART, transfer } from '../test-support.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { SqliteLedgerStore } from './store.js';
 
@@ -24,6 +26,42 @@ function codeOf(fn: () => unknown): string {
   }
   return 'no error';
 }
+
+describe('Given another connection committing writes all the time', () => {
+  it('When accounts are opened outside a transaction, Then each opening takes the write lock first and none fails with SQLITE_BUSY_SNAPSHOT', async () => {
+    const path = join(dir, 'busy.db');
+    const t = await openTestLedger(path);
+    t.store.db.exec('CREATE TABLE busy_probe (n INTEGER)');
+    // The other writer: a thread with its own connection, one small transaction after another until told to stop.
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const writer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const Database = require(workerData.module);
+       const db = new Database(workerData.path);
+       db.pragma('busy_timeout = 5000');
+       const insert = db.prepare('INSERT INTO busy_probe VALUES (?)');
+       let n = 0;
+       while (Atomics.load(workerData.stop, 0) === 0) db.transaction(() => insert.run(n++)).immediate();
+       db.close();`,
+      { eval: true, workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, stop } },
+    );
+    const exited = new Promise<number>((done) => writer.once('exit', done));
+    try {
+      while ((t.store.db.prepare('SELECT count(*) FROM busy_probe').pluck().get() as bigint) < 10n) await new Promise((done) => setTimeout(done, 5));
+      // A deferred transaction reads first; a commit by the writer before its insert makes SQLite refuse the
+      // upgrade to a write at once (SQLITE_BUSY_SNAPSHOT), whatever the busy timeout.
+      for (let i = 0; i < 2_000; i++) {
+        t.store.ensureAccountsSync([{ accountId: `busy-${i}`, subjectCode: '2202', ownerKind: 'merchant', ownerId: `MB${i}`, currency: 'CNY', flags: 0, status: 'active' }], T0);
+      }
+    } finally {
+      Atomics.store(stop, 0, 1);
+      expect(await exited).toBe(0);
+    }
+    expect(t.store.db.prepare("SELECT count(*) FROM accounts WHERE account_id LIKE 'busy-%'").pluck().get()).toBe(2000n);
+    expect(Number(t.store.db.prepare('SELECT count(*) FROM busy_probe').pluck().get())).toBeGreaterThan(10);
+    await t.store.close();
+  }, 60_000);
+});
 
 describe('Given a database file', () => {
   it('When it does not exist and create is not asked, Then db_not_found and no file appears', () => {

@@ -148,7 +148,7 @@ export class SqliteLedgerStore implements LedgerStore {
    */
   ensureAccountsSync(accounts: readonly AccountSpec[], nowMs: number): number {
     // Inside a caller's transaction (a unit of work) its savepoint already makes this atomic.
-    return this.db.inTransaction ? this.openAccounts(accounts, nowMs) : this.db.transaction(() => this.openAccounts(accounts, nowMs))();
+    return this.db.inTransaction ? this.openAccounts(accounts, nowMs) : this.db.transaction(() => this.openAccounts(accounts, nowMs)).immediate();
   }
 
   private openAccounts(accounts: readonly AccountSpec[], nowMs: number): number {

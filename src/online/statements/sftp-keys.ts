@@ -46,7 +46,7 @@ export class SqliteSftpKeyStore {
       if (Number(count.n) >= SFTP_KEYS_PER_MERCHANT_MAX) return { ok: false, code: 'sftp_keys_too_many', message: `${merchantId} has ${SFTP_KEYS_PER_MERCHANT_MAX} SFTP keys already.` };
       this.db.prepare('INSERT INTO statements_sftp_keys VALUES (?, ?, ?, ?, ?)').run(merchantId, fingerprint, key.type, line, nowMs);
       return { ok: true, fingerprint, keyType: key.type, added: true };
-    })();
+    }).immediate();
   }
 
   keysOf(merchantId: string): string[] {

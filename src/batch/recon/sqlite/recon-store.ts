@@ -527,7 +527,7 @@ export class SqliteReconStore implements ReconStore {
       // A streaming match runs on the file while it is staged: its unfinished run goes with the file.
       for (const run of this.stmt("SELECT run_id FROM recon_runs WHERE file_id = ? AND status = 'running'").all(fileId) as Row[]) this.deleteRun(num(run['run_id']));
       this.stmt("DELETE FROM recon_files WHERE file_id = ? AND status = 'staging'").run(fileId);
-    })();
+    }).immediate();
   }
 
   async *lines(fileId: number, chunkRows: number): AsyncIterable<readonly StatementLine[]> {
