@@ -203,7 +203,7 @@ const END_STATE_QUERIES: Readonly<Record<string, string>> = {
   settlement_batches: `SELECT batch_id, merchant_id, business_date, currency, gross_minor, refunds_minor, fees_minor, adjustments_minor, net_minor,
                               carried_in_minor, carried_out_minor, payout_minor, items, status
                          FROM settlement_batches ORDER BY batch_id`,
-  clearing_item_rows: `SELECT kind, COUNT(*), SUM(amount_minor), SUM(booked_fee_minor), SUM(fee_minor), COUNT(DISTINCT batch_no)
+  clearing_item_sums_by_kind: `SELECT kind, COUNT(*), SUM(amount_minor), SUM(booked_fee_minor), SUM(fee_minor), COUNT(DISTINCT batch_no)
                          FROM clearing_item_rows GROUP BY kind ORDER BY kind`,
   // Each payment with its split and seats resolved, not their ids.
   share_payments: `SELECT p.business_date, p.payment_id, p.merchant_id, p.currency, t.rule_id, t.platform_rate, t.seats,
