@@ -3,6 +3,7 @@
 
 import type { LedgerCommand, PostResult } from '../../ledger/index.js';
 import type { PartyKind, PaymentSplit, Route, ShareLine, SharePayment, ShareRefund } from './core.js';
+import type { StatementHalfJob } from './statement-halves.js';
 
 export interface PartyDayTotal {
   readonly partyId: string;
@@ -57,7 +58,13 @@ export interface ShareStore {
    *  clipped amount, in seat order, then the platform's when platformShareMinor is not null), then its
    *  clawback lines (visit.clawback; parties within one source in no set order). One pass in the order the
    *  lines are kept, no sort of the day's lines (streamed; the visitor must not write). */
-  eachSplitByPayment(businessDate: string, visit: SplitVisitor): void;
+  eachSplitByPayment(businessDate: string, visit: SplitVisitor, range?: PaymentRange): void;
+  /** Optional (statement-halves.ts): the id of the date's payment that ends the first `share` (0 to 1) of its
+   *  payments in id order, or null when the date has fewer than `paymentsMin` payments. */
+  paymentsCut?(businessDate: string, paymentsMin: number, share: number): string | null;
+  /** Optional (statement-halves.ts): starts another thread, with its own read-only access to what is
+   *  committed, that runs `writeStatementHalf(job, …)`; false when it cannot (then nothing started). */
+  startStatementWorker?(job: StatementHalfJob): boolean;
   /** Opens missing payable / expense accounts and posts the commands (idempotent by entry id). */
   postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]>;
 }
@@ -118,4 +125,10 @@ export interface StoredSplit {
 export interface SplitVisitor {
   split(s: StoredSplit): void;
   clawback(line: ShareLine): void;
+}
+
+/** Payment ids in (after, last]; null: open on that side. */
+export interface PaymentRange {
+  readonly after: string | null;
+  readonly last: string | null;
 }

@@ -10,7 +10,7 @@
 
 import type { SqliteStatement } from '../../ledger/sqlite/database.js';
 import type { PartyKind } from './core.js';
-import type { SplitVisitor, StoredSplit, StoredTable } from './port.js';
+import type { PaymentRange, SplitVisitor, StoredSplit, StoredTable } from './port.js';
 import { cachedUpTo } from './memo.js';
 
 /** Payments per page: one text of ~50 bytes each, and the lines of the page's refunds. */
@@ -35,6 +35,9 @@ const CLAWBACK_RECORD = `concat_ws(char(31), 'R', payment_id, source_id, party_i
 
 /** A split's amounts as kept in share_splits. */
 type SplitAmounts = Pick<StoredSplit, 'baseMinor' | 'sharesMinor' | 'clippedMinor' | 'platformShareMinor'>;
+
+/** Every payment of the date. */
+const ALL_PAYMENTS: PaymentRange = { after: null, last: null };
 
 /** The bounds of a page: payment ids in (after, last]; null = open on that side. */
 type Bounds = readonly [after: string | null, last: string | null];
@@ -114,12 +117,17 @@ export class SplitReader {
     if (!(Number.isSafeInteger(pagePayments) && pagePayments >= 1)) throw new Error(`pages of ${pagePayments} payments`);
   }
 
-  /** Visits the date's splits and clawback lines in (payment, source kind, source) order, page by page. */
-  each(businessDate: string, visit: SplitVisitor): void {
-    const bound = this.stmt('SELECT payment_id FROM share_payments WHERE business_date = ? AND payment_id > ? ORDER BY payment_id LIMIT 1 OFFSET ?').pluck(true);
-    const first = this.stmt('SELECT payment_id FROM share_payments WHERE business_date = ? ORDER BY payment_id LIMIT 1 OFFSET ?').pluck(true);
-    for (let after: string | null = null; ; ) {
-      const last: string | null = ((after === null ? first.get(businessDate, this.pagePayments - 1) : bound.get(businessDate, after, this.pagePayments - 1)) as string | undefined) ?? null;
+  /** Visits the date's splits and clawback lines in (payment, source kind, source) order, page by page; only
+   *  those of payment ids in `range` when given (clawbacks go with their payment id, shared on the date or not). */
+  each(businessDate: string, visit: SplitVisitor, range: PaymentRange = ALL_PAYMENTS): void {
+    const upTo = range.last === null ? '' : ' AND payment_id <= ?';
+    const bound = this.stmt(`SELECT payment_id FROM share_payments WHERE business_date = ? AND payment_id > ?${upTo} ORDER BY payment_id LIMIT 1 OFFSET ?`).pluck(true);
+    const first = this.stmt(`SELECT payment_id FROM share_payments WHERE business_date = ?${upTo} ORDER BY payment_id LIMIT 1 OFFSET ?`).pluck(true);
+    const capped = range.last === null ? [] : [range.last];
+    for (let after = range.after; ; ) {
+      // The page's last payment id; none found: the page runs to the range's end and is the last.
+      const found = (after === null ? first.get(businessDate, ...capped, this.pagePayments - 1) : bound.get(businessDate, after, ...capped, this.pagePayments - 1)) as string | undefined;
+      const last = found ?? range.last;
       const bounds: Bounds = [after, last];
       const [count, text] = this.stmt(packedPageSql(bounds)).raw(true).get(params(businessDate, bounds)) as [bigint, string | null];
       if (this.visitPacked(Number(count), text, visit)) this.pages.packed++;
@@ -127,8 +135,8 @@ export class SplitReader {
         this.visitRows(businessDate, bounds, visit);
         this.pages.rows++;
       }
-      if (last === null) return;
-      after = last;
+      if (found === undefined) return;
+      after = found;
     }
   }
 

@@ -20,10 +20,13 @@ import type { LedgerCommand, PostResult } from '../../ledger/index.js';
 import { hasTable, migrateModule, statementCache, type SqliteConnection, type SqliteStatement } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import type { BaseSplit, PartyKind, PaymentSplit, Route, ShareLine, SharePayment, ShareRefund, SplitTable } from './core.js';
-import type { PartyDayTotal, RoutedPage, RoutedPair, ShareAccount, ShareStore, SplitVisitor } from './port.js';
+import { startWorker } from '../workers.js';
+import type { PartyDayTotal, PaymentRange, RoutedPage, RoutedPair, ShareAccount, ShareStore, SplitVisitor } from './port.js';
 import { getOrMake } from './memo.js';
 import { SplitReader } from './sqlite-splits.js';
 import { monthPairsOf, SUCCEEDED, type MonthPairsOptions } from './sqlite/month-pairs.js';
+import type { StatementWorkerData } from './sqlite/statement-worker.js';
+import type { StatementHalfJob } from './statement-halves.js';
 import { foldTally, PageSums, PageTally, PartAmounts, partyAdd, type PartyAdd, type TallyTotals } from './totals.js';
 
 /** The key of a split in share_splits: its amounts (base, shares, clipped, platform's share) as one text, NULLs
@@ -764,8 +767,28 @@ export class SqliteShareStore implements ShareStore {
     }
   }
 
-  eachSplitByPayment(businessDate: string, visit: SplitVisitor): void {
-    new SplitReader(this.stmt, this.options.splitPagePayments).each(businessDate, visit);
+  eachSplitByPayment(businessDate: string, visit: SplitVisitor, range?: PaymentRange): void {
+    new SplitReader(this.stmt, this.options.splitPagePayments).each(businessDate, visit, range);
+  }
+
+  paymentsCut(businessDate: string, paymentsMin: number, share: number): string | null {
+    const at = this.stmt('SELECT payment_id FROM share_payments WHERE business_date = ? ORDER BY payment_id LIMIT 1 OFFSET ?').pluck(true);
+    if (at.get(businessDate, Math.max(0, paymentsMin - 1)) === undefined) return null;
+    const count = Number(this.stmt('SELECT COUNT(*) FROM share_payments WHERE business_date = ?').pluck(true).get(businessDate) as bigint);
+    const offset = Math.floor(count * share) - 1;
+    return offset < 0 ? null : ((at.get(businessDate, offset) as string | undefined) ?? null);
+  }
+
+  /** A worker on its own read-only connection to the file (sqlite/statement-worker.ts); none for a database
+   *  in memory, or with a transaction open here (the worker would not see its rows). */
+  startStatementWorker(job: StatementHalfJob): boolean {
+    const path = this.ledger.path;
+    if (path === '' || path === ':memory:' || this.db.inTransaction) return false;
+    const workerData: StatementWorkerData = { ...job, path, splitPagePayments: this.options.splitPagePayments };
+    const worker = startWorker(import.meta.url, './sqlite/statement-worker', { workerData, transferList: [job.port] });
+    worker.on('error', () => undefined); // shows as the half not handed over (statement-halves.ts)
+    worker.unref();
+    return true;
   }
 
   async postEntries(accounts: readonly ShareAccount[], commands: readonly LedgerCommand[], nowMs: number): Promise<PostResult[]> {

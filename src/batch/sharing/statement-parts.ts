@@ -5,7 +5,7 @@
 // buffer as encoded pieces (what many rows share is encoded once): no string per row, which cost more to
 // build, flatten and encode (or to keep until a spill, which made the collector copy them) than the copies.
 
-import { closeSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { getOrMake } from './memo.js';
 
 export interface PartLimits {
@@ -154,6 +154,22 @@ export class PartFiles {
     writeAll(first.fd, Buffer.from(tail, 'utf8'));
     this.close(first);
     renameSync(first.tmp, path); // a reader never sees half a file
+  }
+
+  /** Every part, spilled (its file holds the header and all its rows) and closed: a worker's half, handed over. */
+  finish(): Part[] {
+    const parts = [...this.parties.values()].flatMap((currencies) => [...currencies.values()]);
+    for (const part of parts) {
+      this.spill(part);
+      this.close(part);
+    }
+    return parts;
+  }
+
+  /** Closes and removes every part file (a worker's half that is not handed over). */
+  discard(): void {
+    this.closeAll();
+    for (const currencies of this.parties.values()) for (const p of currencies.values()) rmSync(p.tmp, { force: true });
   }
 
   /** Closes every part file still open (after a failure too). */

@@ -20,15 +20,16 @@
 // are written from ONE pass over the date's splits and clawbacks in payment order (store.eachSplitByPayment,
 // no sort of the day's millions of lines): each row is appended to its (party, currency) part, which
 // spills to a part file; at the end the parts become the party's file (statement-parts.ts). A payment's
-// cells are escaped once for all its rows, the cells a table's rows share once per table (statement-cells.ts).
+// cells are escaped once for all its rows, the cells a table's rows share once per table (statement-rows.ts,
+// statement-cells.ts). A large date's pass is cut in two, the second half written by a worker thread into
+// its own parts, joined after this thread's: the same bytes (statement-halves.ts).
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { csvCell, csvLine } from '../csv.js';
-import type { ShareLine } from './core.js';
-import type { ShareStore, StoredSeat, StoredSplit } from './port.js';
-import { amountCell, StatementCells } from './statement-cells.js';
+import { csvLine } from '../csv.js';
+import type { ShareStore } from './port.js';
+import { startSecondHalf, type StatementWorkerOptions } from './statement-halves.js';
 import { PartFiles, type Part, type PartLimits } from './statement-parts.js';
+import { statementPathOf, statementRows } from './statement-rows.js';
 
 export const STATEMENT_HEADER = ['business_date', 'party_id', 'party_kind', 'kind', 'source_id', 'payment_id', 'merchant_id', 'currency', 'rule_id', 'base_minor', 'rate', 'share_minor', 'clipped_minor'] as const;
 
@@ -54,77 +55,42 @@ const binaryOrder = (a: string, b: string): number => Buffer.compare(Buffer.from
 
 export type StatementLimits = { readonly [K in keyof typeof STATEMENT_LIMITS]: number };
 
-export function writeStatements(store: ShareStore, businessDate: string, dir: string, limits: StatementLimits = STATEMENT_LIMITS): StatementFile[] {
+export function writeStatements(store: ShareStore, businessDate: string, dir: string, limits: StatementLimits = STATEMENT_LIMITS, options: StatementWorkerOptions = {}): StatementFile[] {
   mkdirSync(dir, { recursive: true });
-  const pathOf = (partyId: string): string => join(dir, `share-${businessDate}-${partyId}.csv`);
+  const pathOf = statementPathOf(dir, businessDate);
   const files = new PartFiles(csvLine(STATEMENT_HEADER), limits, pathOf);
-  const cells = new StatementCells(csvCell(businessDate));
-  const partOf = (partyId: string, partyKind: string, currency: string): Part => files.part(partyId, partyKind, currency, () => utf8(cells.prefix(partyId, partyKind)));
-
-  // A clawback's row: csvLine's cells, those its source's lines share (its middle cells) escaped once.
-  let last: ShareLine | null = null;
-  let middle = '';
-  const clawback = (l: ShareLine): void => {
-    const part = partOf(l.partyId, l.partyKind, l.currency);
-    if (last === null || !sameSource(last, l)) middle = [l.sourceKind, l.sourceId, l.paymentId, l.merchantId, l.currency, l.ruleId, l.baseMinor].map(csvCell).join(',');
-    last = l;
-    const prefix = l.partyKind === part.partyKind ? part.prefix : utf8(cells.prefix(l.partyId, l.partyKind));
-    const rest = utf8(`${middle},${cells.text(l.rate)},${amountCell(l.shareMinor)},${amountCell(l.clippedMinor)}\r\n`);
-    files.append(part, prefix, rest, NOTHING, l.shareMinor, l.clippedMinor);
-  };
-  // A payment's rows: a seat's when it has a share or a clipped amount, in seat order, then the platform's.
-  // Its middle cells are encoded once; the first cells per party and the last per (seat, shares) are cached.
-  const middleBytes = new Scratch();
-  const split = (s: StoredSplit): void => {
-    last = null;
-    const t = cells.table(s.table, s.currency);
-    const id = cells.text(s.paymentId);
-    const mid = middleBytes.encode(`payment,${id},${id},${cells.text(s.merchantId)}${t.currencyRule}${amountCell(s.baseMinor)},`);
-    const tails = cells.seatTails(t, s.sharesMinor, s.clippedMinor);
-    const seats = s.table.seats;
-    for (let i = 0; i < seats.length; i++) {
-      const tail = tails[i];
-      if (tail === null || tail === undefined) continue;
-      const seat = seats[i] as StoredSeat;
-      const part = (t.parts[i] ??= partOf(seat.partyId, seat.partyKind, s.currency));
-      files.append(part, t.prefixes[i] as Uint8Array, mid, tail, s.sharesMinor[i] ?? 0n, s.clippedMinor?.[i] ?? 0n);
-    }
-    const platformShareMinor = s.platformShareMinor;
-    if (platformShareMinor === null) return;
-    const part = (t.platformPart ??= partOf('platform', 'platform', s.currency));
-    files.append(part, t.platformPrefix, mid, cells.platformTail(t, platformShareMinor), platformShareMinor, 0n);
-  };
-
+  const visit = statementRows(files, businessDate);
+  const half = startSecondHalf(store, { businessDate, dir, header: csvLine(STATEMENT_HEADER), limits }, options);
   try {
-    store.eachSplitByPayment(businessDate, { split, clawback });
+    // One pass; or this thread's half, then the worker's parts (or, when it failed, the rest of the pass here).
+    let theirs: ReadonlyMap<string, ReadonlyMap<string, Part>> = new Map();
+    if (half === null) store.eachSplitByPayment(businessDate, visit);
+    else {
+      store.eachSplitByPayment(businessDate, visit, { after: null, last: half.cutId });
+      theirs = half.finish(() => store.eachSplitByPayment(businessDate, visit, { after: half.cutId, last: null }));
+    }
     const written: StatementFile[] = [];
-    for (const partyId of [...files.parties.keys()].sort(binaryOrder)) {
-      const parts = [...(files.parties.get(partyId)?.values() ?? [])].sort((a, b) => binaryOrder(a.currency, b.currency));
-      if (parts.length === 0) continue;
-      const totals = parts.map((t) => csvLine([businessDate, partyId, t.partyKind, 'total', '', '', '', t.currency, '', '', '', t.shareMinor, t.clippedMinor])).join('');
+    for (const partyId of [...new Set([...files.parties.keys(), ...theirs.keys()])].sort(binaryOrder)) {
+      const mine = files.parties.get(partyId) ?? new Map<string, Part>();
+      const other = theirs.get(partyId) ?? new Map<string, Part>();
+      // Per currency, this thread's rows then the worker's (later payments); the totals of both.
+      const currencies = [...new Set([...mine.keys(), ...other.keys()])].sort(binaryOrder);
+      if (currencies.length === 0) continue;
+      const parts: Part[] = [];
+      const totals = currencies.map((currency) => {
+        const pair = [mine.get(currency), other.get(currency)].filter((p): p is Part => p !== undefined);
+        parts.push(...pair);
+        const [first] = pair as [Part];
+        const sum = (amountOf: (p: Part) => bigint): bigint => pair.reduce((n, p) => n + amountOf(p), 0n);
+        return csvLine([businessDate, partyId, first.partyKind, 'total', '', '', '', currency, '', '', '', sum((p) => p.shareMinor), sum((p) => p.clippedMinor)]);
+      });
       const path = pathOf(partyId);
-      files.assemble(parts, totals, path);
+      files.assemble(parts, totals.join(''), path);
       written.push({ partyId, path, lines: parts.reduce((n, p) => n + p.lines, 0) });
     }
     return written;
   } finally {
     files.closeAll();
+    half?.stop();
   }
 }
-
-const NOTHING = new Uint8Array(0);
-const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
-
-/** Encodes one text at a time into a reused buffer (the view is good until the next encode). */
-class Scratch {
-  private bytes = Buffer.allocUnsafe(4096);
-
-  encode(text: string): Uint8Array {
-    if (text.length * 3 > this.bytes.length) this.bytes = Buffer.allocUnsafe(text.length * 3);
-    return this.bytes.subarray(0, this.bytes.write(text, 0));
-  }
-}
-
-/** Whether two lines have the same cells but those of their party (then their middle cells are the same). */
-const sameSource = (a: ShareLine, b: ShareLine): boolean =>
-  a.sourceId === b.sourceId && a.sourceKind === b.sourceKind && a.paymentId === b.paymentId && a.merchantId === b.merchantId && a.currency === b.currency && a.ruleId === b.ruleId && a.baseMinor === b.baseMinor;
