@@ -62,6 +62,22 @@ describe('Given the job run log', () => {
     expect(localHolderGone(`h:${process.ppid}`)).toBe(false);
   });
 
+  it('When a heartbeat fails (the database busy), Then the job goes on, the next beat renews the lease, and the run finishes', async () => {
+    let beats = 0;
+    const flaky = Object.create(store) as SqliteJobRunStore;
+    flaky.heartbeat = (runId, nowMs, leaseMs) => {
+      beats += 1;
+      if (beats === 1) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      return store.heartbeat(runId, nowMs, leaseMs);
+    };
+    const r = await runJob({ store: flaky, clock, heartbeatMs: 5 }, 'share', '2026-11-26', async () => {
+      while (beats < 3) await new Promise((done) => setTimeout(done, 5));
+      return { result: beats, outcome: 'succeeded' };
+    });
+    expect(r.result).toBeGreaterThanOrEqual(3);
+    expect(store.list({ limit: 1 })[0]).toMatchObject({ job: 'share', outcome: 'succeeded' });
+  });
+
   it('When the work throws, Then the run is failed with the error and the error propagates', async () => {
     await expect(runJob({ store, clock }, 'clear', '2026-11-26', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(store.list({ limit: 1 })[0]).toMatchObject({ outcome: 'failed', exitCode: 1, error: 'Error: boom' });

@@ -76,7 +76,16 @@ export async function runJob<T>(
   }
   if (!begun.ok) throw new JobLockedError(begun.holder);
   const { run } = begun;
-  const timer = setInterval(() => deps.store.heartbeat(run.runId, deps.clock(), leaseMs), deps.heartbeatMs ?? JOB_HEARTBEAT_MS);
+  // A beat that fails (the database busy past its timeout while other jobs write) is let go: the lease
+  // lasts several beats, and the next one tries again. Thrown from a timer it would end the process.
+  const beat = (): void => {
+    try {
+      deps.store.heartbeat(run.runId, deps.clock(), leaseMs);
+    } catch {
+      // the next beat renews the lease
+    }
+  };
+  const timer = setInterval(beat, deps.heartbeatMs ?? JOB_HEARTBEAT_MS);
   timer.unref();
   try {
     const done = await work({ ...run, tookOver: begun.tookOver });

@@ -18,7 +18,7 @@ import { SqliteJobRunStore } from '../../batch/jobs/sqlite/job-store.js';
 import { describeZodIssue } from '../../ledger/chart-config.js';
 import { openSqlite } from '../../ledger/sqlite/database.js';
 import { loadConfig, type SettleConfig } from '../config.js';
-import type { CliIo, CommandContext, Run } from '../context.js';
+import { BATCH_BUSY_TIMEOUT_MS, type CliIo, type CommandContext, type Run } from '../context.js';
 import { AbortError, EXIT } from '../errors.js';
 import { childProcessExecutor, inProcessExecutor, nightOutDir, nightSteps, type StepExecutor } from '../night.js';
 import { table } from '../output.js';
@@ -79,7 +79,8 @@ export async function runNight(
   businessDate: string,
   options: { readonly exec: StepExecutor; readonly rerun: boolean; readonly json: boolean; readonly parallel: number },
 ): Promise<{ readonly report: ChainReport } | { readonly locked: string }> {
-  const db = openSqlite(ctx.dbPath);
+  // The chain records each step's run while other steps write: it waits for the lock as a batch job does.
+  const db = openSqlite(ctx.dbPath, { busyTimeoutMs: BATCH_BUSY_TIMEOUT_MS });
   try {
     const store = new SqliteJobRunStore(db);
     const deps = { store, clock: ctx.io.clock };
