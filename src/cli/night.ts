@@ -149,12 +149,7 @@ export function nightSteps(plan: NightPlan): ChainStep[] {
     },
   });
   const recon = plan.channels.map((c) => `recon:${c}`);
-  const statement = plan.night.statements ? ['statement'] : [];
-  // When steps run at once (night.parallel_steps), share runs beside the reconciliations and clearing; the
-  // trial balance, the position plan (which counts clearing's settlements due) and the report wait for
-  // everything before them, as in the listed order.
-  const everything = ['cutoff', ...recon, 'clear', ...statement, 'share'];
-  return [
+  const head = [
     // A day found closed already (by an earlier run cut short after its cutoff, or by hand) is done: the
     // day's status is asked first, so no refused cutoff run is left in the log for the report to count.
     closedAlready(step('cutoff', [], ['day', 'cutoff', '--date', d], (r, json) =>
@@ -163,14 +158,22 @@ export function nightSteps(plan: NightPlan): ChainStep[] {
     // Each channel waits for its file (the fetch retries until the source's deadline) and reconciles.
     ...plan.channels.map((c, i) => step(recon[i] ?? c, ['cutoff'], ['recon', 'run', '--channel', c, '--date', d, ...cfg])),
     // Clearing settles only what reconciliation matched; a channel whose file is late only holds its
-    // items back to a later batch, so clearing waits on the cutoff, not on every channel.
-    // It runs after every channel's reconciliation, whatever their outcome, to settle what they matched.
+    // items back to a later batch, so clearing waits on the cutoff, not on every channel. It runs after
+    // every channel's reconciliation, whatever their outcome, to settle what they matched.
     step('clear', ['cutoff'], ['clear', '--date', d, '--out', join(out, 'settlements'), ...cfg], undefined, recon),
     ...(plan.night.statements ? [step('statement', ['clear'], ['statement', '--date', d, ...cfg])] : []),
+    // When steps run at once (night.parallel_steps), share runs beside the reconciliations and clearing.
     step('share', ['cutoff'], ['share', '--date', d, '--out', join(out, 'shares'), ...cfg]),
-    step('trial-balance', ['cutoff'], ['trial-balance', '--date', d, ...cfg], undefined, everything),
-    step('position-plan', ['cutoff'], ['position', 'plan', '--date', d, '--out', join(out, 'position-plan.json'), ...cfg], undefined, [...everything, 'trial-balance']),
-    // The report always runs: a night with a failed step is the one the team most needs to read about.
-    step('report', [], ['report', '--date', d, '--out', join(out, `report-${d}.html`), ...cfg], undefined, [...everything, 'trial-balance', 'position-plan']),
   ];
+  // The tail runs each step after every step listed before it, as one at a time would: the trial balance,
+  // the position plan (which counts clearing's settlements due), and the report, which always runs: a
+  // night with a failed step is the one the team most needs to read about.
+  const tail: [name: string, dependsOn: readonly string[], argv: readonly string[]][] = [
+    ['trial-balance', ['cutoff'], ['trial-balance', '--date', d, ...cfg]],
+    ['position-plan', ['cutoff'], ['position', 'plan', '--date', d, '--out', join(out, 'position-plan.json'), ...cfg]],
+    ['report', [], ['report', '--date', d, '--out', join(out, `report-${d}.html`), ...cfg]],
+  ];
+  const steps = [...head];
+  for (const [name, dependsOn, argv] of tail) steps.push(step(name, dependsOn, argv, undefined, steps.map((s) => s.name)));
+  return steps;
 }
