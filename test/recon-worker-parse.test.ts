@@ -26,7 +26,8 @@ async function parseWith(mode: 'always' | 'never', path: string): Promise<{ sha2
   try {
     const sha256 = await parse.sha256;
     const blocks: EncodedLineBlock[] = [];
-    const summary = await parse.blocks((b) => void blocks.push(b));
+    // A block's bytes are the callback's only until it returns (the worker takes the buffer back): kept as copies.
+    const summary = await parse.blocks((b) => void blocks.push({ rows: b.rows, encoded: typeof b.encoded === 'string' ? b.encoded : Uint8Array.from(b.encoded), columns: b.columns && { ...b.columns } }));
     return { sha256, blocks, summary, onWorker: parse.onWorker };
   } finally {
     parse.close();
@@ -84,6 +85,77 @@ describe('Given a WeChat bill of 4,321 rows', () => {
       expect(a?.lines?.line(4320)).toEqual(b?.lines?.line(4320));
     } finally {
       await ledger.close();
+    }
+  });
+
+  it('When the importer is done with each block before the next is posted, Then the worker writes every block into one buffer and the stored lines are unchanged', async () => {
+    const ledger = SqliteLedgerStore.open(join(dir, 'reuse.db'), { create: true });
+    try {
+      const store = new SqliteReconStore(ledger);
+      const imported = [];
+      const made = [];
+      for (const [k, blocksInFlightMax] of [1, 24, 0].entries()) {
+        const parse = await startFileParse(bill, parseOptionsOf(channel, D), blocksInFlightMax === 0 ? { mode: 'never' } : { mode: 'always', blocksInFlightMax });
+        try {
+          const r = await importStatement(
+            store,
+            { channel: `reuse${k}`, businessDate: D, format: 'wechat-trade', sha256: await parse.sha256, sourceName: 'bill.csv', read: { blocks: parse.blocks } },
+            { clock: () => 0 },
+          );
+          imported.push(r);
+          made.push(parse.buffersMade);
+        } finally {
+          parse.close();
+        }
+      }
+      // One block in flight: blocks 2 and 3 go into block 1's buffer, handed back. 24 in flight: the parse
+      // may run ahead of the import, so it finds 0-2 buffers back. On this thread: no worker, no count.
+      expect(made[0]).toBe(1);
+      expect(made[1]).toBeGreaterThanOrEqual(1);
+      expect(made[1]).toBeLessThanOrEqual(3);
+      expect(made[2]).toBeUndefined();
+      const lines = async (fileId: number): Promise<unknown[]> => {
+        const out: unknown[] = [];
+        for await (const page of store.lines(fileId, 1000)) out.push(...page);
+        return out;
+      };
+      const [reused, ahead, here] = await Promise.all(imported.map((r) => lines(r.file.fileId)));
+      expect(here).toHaveLength(4321);
+      expect(reused).toEqual(here);
+      expect(ahead).toEqual(here);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('When the importer is still working on a block, Then its bytes stay as they came; when it is done, the buffer goes back to the worker', async () => {
+    const parse = await startFileParse(bill, parseOptionsOf(channel, D), { mode: 'always', blocksInFlightMax: 2 });
+    try {
+      const seen: { block: EncodedLineBlock; copy: Uint8Array; still: boolean }[] = [];
+      const working: Promise<void>[] = [];
+      await parse.blocks((b) => {
+        const copy = Uint8Array.from(b.encoded as Uint8Array);
+        // Long enough for the parser to post the next block and, were this buffer back, write into it.
+        const work = new Promise<void>((r) => setTimeout(r, 80)).then(() => void seen.push({ block: b, copy, still: Buffer.compare(b.encoded as Uint8Array, copy) === 0 }));
+        working.push(work);
+        return work;
+      });
+      await Promise.all(working);
+      await new Promise((r) => setImmediate(r));
+      expect(seen.map((s) => [s.block.rows, s.still])).toEqual([
+        [2000, true],
+        [2000, true],
+        [321, true],
+      ]);
+      // Moved back: this thread's views of every block are empty now.
+      expect(seen.map((s) => [(s.block.encoded as Uint8Array).byteLength, s.block.columns?.amount.length])).toEqual([
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]);
+      expect(parse.buffersMade).toBe(2);
+    } finally {
+      parse.close();
     }
   });
 

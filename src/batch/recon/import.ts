@@ -30,7 +30,9 @@ export type StatementSource = (onLine: (line: StatementLine) => void) => Promise
 
 /**
  * A parse that hands over the lines packed in blocks (line-block.ts), in file order: what a parse on a
- * worker thread sends (see worker-parse.ts). A throw from onBlock stops the parse.
+ * worker thread sends (see worker-parse.ts). A throw from onBlock stops the parse. A block's bytes (and
+ * the columns read off them) are onBlock's until it returns, or until the promise it returns fulfils:
+ * then a worker takes the buffer back for a later block. Whatever is kept longer must be copied.
  */
 export type BlockSource = (onBlock: (block: EncodedLineBlock) => void | Promise<void>) => Promise<StatementSummary>;
 

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { migrateModule } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
-import { decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type StoredBlock } from './line-block.js';
+import { BlockBufferPool, decodeBlock, LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type StoredBlock } from './line-block.js';
 import type { LineStatus, StatementLine } from './line.js';
 import { LineTable, PackedLines } from './match.js';
 import { RECON_MIGRATIONS } from './sqlite/migrations.js';
@@ -205,5 +205,57 @@ describe('Given a database whose line blocks were stored as JSON text (recon sch
       await ledger.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('Given a pool of block buffers (what the parse worker writes blocks into)', () => {
+  it('When buffers come back, Then a block goes into one that fits; a larger block gets a new one with room to spare, which replaces the largest of those too small', () => {
+    const pool = new BlockBufferPool(2);
+    const first = pool.bufferFor(1000);
+    expect(first.byteLength).toBe(1250);
+    pool.give(first);
+    expect(pool.bufferFor(1200)).toBe(first);
+    pool.give(first);
+    const larger = pool.bufferFor(2000);
+    expect(larger.byteLength).toBe(2500);
+    expect(pool.made).toBe(2);
+    // `first` was too small for 2,000 and was let go: only `larger` comes back out.
+    pool.give(larger);
+    expect(pool.bufferFor(10)).toBe(larger);
+    expect(pool.made).toBe(2);
+    // At most `max` are kept.
+    const a = pool.bufferFor(10);
+    const b = pool.bufferFor(10);
+    const c = pool.bufferFor(10);
+    for (const x of [a, b, c]) pool.give(x);
+    expect([pool.bufferFor(10), pool.bufferFor(10)]).toEqual([a, b]);
+    expect(pool.made).toBe(5);
+    expect(pool.bufferFor(10)).not.toBe(c);
+  });
+
+  it('When a block is encoded into a recycled buffer larger than it, Then its bytes are the buffer\u2019s start and decode as a fresh one would', () => {
+    const builder = new LineBlockBuilder();
+    const lines: StatementLine[] = Array.from({ length: 30 }, (_, i) => ({
+      kind: i % 7 === 3 ? 'refund' : 'payment',
+      channelTxnId: `4200${i}`,
+      originalChannelTxnId: i % 7 === 3 ? `4200${i - 1}` : null,
+      merchantOrderNo: `ord_${i}`,
+      merchantRefundNo: i % 7 === 3 ? `re_${i}` : null,
+      amountMinor: BigInt(100 + i),
+      currency: 'CNY',
+      status: 'succeeded',
+      occurredAt: `2026-11-26T10:00:${String(i).padStart(2, '0')}+08:00`,
+      fee: '0.06000',
+      line: i + 3,
+    }));
+    for (const l of lines) builder.add(l);
+    const fresh = builder.take();
+    for (const l of lines) builder.add(l);
+    const big = new ArrayBuffer(1 << 20);
+    new Uint8Array(big).fill(0xee);
+    const reused = builder.take(() => big);
+    expect((reused.encoded as Uint8Array).buffer).toBe(big);
+    expect(Buffer.from(reused.encoded as Uint8Array).equals(Buffer.from(fresh.encoded as Uint8Array))).toBe(true);
+    expect(decodeBlock(reused.encoded as Uint8Array)).toEqual(decodeBlock(fresh.encoded as Uint8Array));
   });
 });

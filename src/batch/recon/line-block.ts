@@ -229,11 +229,14 @@ export class LineBlockBuilder {
     };
   }
 
-  /** The block so far as stored (binary, or JSON when it cannot be packed), and a fresh start. */
-  take(): EncodedLineBlock {
+  /**
+   * The block so far as stored (binary, or JSON when it cannot be packed), and a fresh start. `bufferFor`
+   * gives the memory the binary form is written into (see encodeBlock).
+   */
+  take(bufferFor?: BlockBufferSource): EncodedLineBlock {
     const columns = this.packColumns();
     if (columns === undefined) return this.takeJson();
-    const encoded = encodeBlock(columns);
+    const encoded = encodeBlock(columns, bufferFor);
     this.reset();
     return { rows: columns.rows, encoded };
   }
@@ -299,16 +302,58 @@ function checkEndianness(): void {
   if (!LITTLE_ENDIAN) throw new Error('packed line blocks need a little-endian platform');
 }
 
-/** Packed columns as the stored bytes: one buffer of its own (offset 0), so a worker thread can move it. */
-export function encodeBlock(c: PackedColumns): Uint8Array {
+/**
+ * Where a binary block's bytes are written: an ArrayBuffer of at least `size` bytes, used from offset 0
+ * (the block is the first `size` bytes). The parse worker hands back buffers the importing thread is done
+ * with (parse-worker.ts); by default each block gets a new one.
+ */
+export type BlockBufferSource = (size: number) => ArrayBuffer;
+
+const newBlockBuffer: BlockBufferSource = (size) => Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
+
+/**
+ * Buffers for binary blocks that come back once their reader is done with them (parse-worker.ts): a block
+ * is written into one that fits, else into a new one with room to spare, as block sizes vary a little.
+ */
+export class BlockBufferPool {
+  private readonly spare: ArrayBuffer[] = [];
+  /** Buffers made rather than reused. */
+  made = 0;
+
+  /** `max`: buffers kept at most (more given back are let go). `headroom`: a new buffer's size over the block's. */
+  constructor(
+    private readonly max: number,
+    private readonly headroom = 1.25,
+  ) {}
+
+  give(buffer: ArrayBuffer): void {
+    if (this.spare.length < this.max) this.spare.push(buffer);
+  }
+
+  readonly bufferFor: BlockBufferSource = (size) => {
+    const fits = this.spare.findIndex((b) => b.byteLength >= size);
+    if (fits >= 0) return this.spare.splice(fits, 1)[0] as ArrayBuffer;
+    // None fits: the new one takes the place of the largest of those too small, so they do not pile up.
+    if (this.spare.length > 0) this.spare.splice(this.spare.indexOf(this.spare.reduce((a, b) => (b.byteLength > a.byteLength ? b : a))), 1);
+    this.made++;
+    return newBlockBuffer(Math.ceil(size * this.headroom));
+  };
+}
+
+/**
+ * Packed columns as the stored bytes: the start of a buffer of its own (offset 0), so a worker thread can
+ * move it.
+ */
+export function encodeBlock(c: PackedColumns, bufferFor: BlockBufferSource = newBlockBuffer): Uint8Array {
   checkEndianness();
   const n = c.rows;
   const texts = [c.txn, c.orig, c.order, c.refund, c.dict.join('\n'), c.wideAmounts.length === 0 ? '' : JSON.stringify(c.wideAmounts)];
   const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'));
   const fixed = 8 + 26 * n;
   const size = fixed + 4 + lengths.reduce((sum, l) => sum + 4 + l, 0);
-  const out = Buffer.allocUnsafeSlow(size);
-  const buf = out.buffer;
+  const buf = bufferFor(size);
+  if (buf.byteLength < size) throw new Error(`encodeBlock: a buffer of ${buf.byteLength} bytes for a block of ${size}`);
+  const out = Buffer.from(buf, 0, size);
   const view = new DataView(buf, 0, size);
   view.setUint32(0, BLOCK_MAGIC, true);
   view.setUint32(4, n, true);

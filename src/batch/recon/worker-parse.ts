@@ -8,7 +8,7 @@
 // their stable codes across the thread boundary.
 
 import { stat } from 'node:fs/promises';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { ReconError, type ReconErrorCode } from './errors.js';
 import type { ParseOptions } from './formats/index.js';
 import { blocksOf, fileSha256, type BlockSource } from './import.js';
@@ -41,12 +41,14 @@ export interface ParseJob {
   readonly blocksInFlightMax: number;
   /** Tests: a SharedArrayBuffer of one Int32 the hasher waits on until it is set non-zero (a late hash). */
   readonly hashGate?: SharedArrayBuffer | undefined;
+  /** The parser's: the buffers of blocks this thread is done with come back over it, to be written again. */
+  readonly recycle?: MessagePort | undefined;
 }
 
 export type WorkerMessage =
   | { readonly t: 'sha256'; readonly hex: string }
   | { readonly t: 'block'; readonly rows: number; readonly encoded: StoredBlock }
-  | { readonly t: 'done'; readonly summary: StatementSummary }
+  | { readonly t: 'done'; readonly summary: StatementSummary; readonly buffersMade?: number }
   | { readonly t: 'error'; readonly code: ReconErrorCode | null; readonly message: string };
 
 /** A file being hashed, and then parsed when `blocks` is called; `close` when it is not wanted. */
@@ -54,6 +56,8 @@ export interface FileParse {
   readonly sha256: Promise<string>;
   readonly blocks: BlockSource;
   readonly onWorker: boolean;
+  /** On a worker, once the parse has ended: the block buffers it made (it reuses those given back). */
+  readonly buffersMade: number | undefined;
   close(): void;
 }
 
@@ -64,7 +68,11 @@ export interface FileParse {
 function startParseWorker(job: ParseJob): Worker {
   // A small young generation: the parser's garbage is short-lived (a line's cells, a block's texts), and
   // V8's default lets it take ~30 MiB more of the process's memory for no measurable speed.
-  return startWorker(import.meta.url, './parse-worker', { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: WORKER_PARSE.youngGenerationMb } });
+  return startWorker(import.meta.url, './parse-worker', {
+    workerData: job,
+    transferList: job.recycle ? [job.recycle] : [],
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_PARSE.youngGenerationMb },
+  });
 }
 
 function onThisThread(path: string, options: Omit<ParseOptions, 'onProgress'>, knownSha256: string | undefined): FileParse {
@@ -72,6 +80,7 @@ function onThisThread(path: string, options: Omit<ParseOptions, 'onProgress'>, k
     sha256: knownSha256 !== undefined ? Promise.resolve(knownSha256) : fileSha256(path),
     blocks: blocksOf((onLine) => parseStatementFile(path, options, onLine)),
     onWorker: false,
+    buffersMade: undefined,
     close: () => undefined,
   };
 }
@@ -83,7 +92,13 @@ function onThisThread(path: string, options: Omit<ParseOptions, 'onProgress'>, k
 export async function startFileParse(
   path: string,
   options: Omit<ParseOptions, 'onProgress'>,
-  opts: { readonly mode?: 'auto' | 'always' | 'never'; readonly knownSha256?: string; readonly hashGate?: SharedArrayBuffer } = {},
+  opts: {
+    readonly mode?: 'auto' | 'always' | 'never';
+    readonly knownSha256?: string;
+    readonly hashGate?: SharedArrayBuffer;
+    /** Tests: blocks the parser may run ahead (default WORKER_PARSE.blocksInFlightMax). */
+    readonly blocksInFlightMax?: number;
+  } = {},
 ): Promise<FileParse> {
   const mode = opts.mode ?? 'auto';
   if (mode === 'never') return onThisThread(path, options, opts.knownSha256);
@@ -96,8 +111,10 @@ export async function startFileParse(
   }
   const inFlight = new SharedArrayBuffer(4);
   const counter = new Int32Array(inFlight);
-  const base = { path, options, inFlight, blocksInFlightMax: WORKER_PARSE.blocksInFlightMax };
-  const parser = startParseWorker({ ...base, task: 'parse' });
+  const base = { path, options, inFlight, blocksInFlightMax: opts.blocksInFlightMax ?? WORKER_PARSE.blocksInFlightMax };
+  const recycle = new MessageChannel();
+  recycle.port1.unref();
+  const parser = startParseWorker({ ...base, task: 'parse', recycle: recycle.port2 });
   const hasher = opts.knownSha256 === undefined ? startParseWorker({ ...base, task: 'hash', hashGate: opts.hashGate }) : undefined;
   // Not unref'd: while this thread awaits only a worker's message (the hash, the next block), the workers
   // are what keep the process alive. Each ends by itself after its last message, or at close().
@@ -111,11 +128,13 @@ export async function startFileParse(
   // Blocks that came before anyone asked for them (the importing thread waits for the hash first).
   let waiting: Extract<WorkerMessage, { t: 'block' }>[] = [];
   let summary: StatementSummary | undefined;
+  let buffersMade: number | undefined;
 
   const stop = (): void => {
     if (closed) return;
     closed = true;
     for (const w of workers) void w.terminate();
+    recycle.port1.close();
   };
   let hashEnded = opts.knownSha256 !== undefined;
   const failed = (e: unknown): void => {
@@ -138,9 +157,16 @@ export async function startFileParse(
       Atomics.sub(counter, 0, 1);
       Atomics.notify(counter, 0);
     };
+    // Once the importer is done with a block (stored, matched: nothing keeps a view of its bytes), its
+    // buffer goes back to the parser to hold a later block. Moving it leaves this thread's views empty.
+    // It is posted before the release, so the parser, woken by the release, finds it.
+    const reuse = (): void => {
+      if (typeof m.encoded !== 'string' && !closed) recycle.port1.postMessage(m.encoded.buffer, [m.encoded.buffer as ArrayBuffer]);
+      release();
+    };
     // A block the importer is still working on counts as in flight, so the parser never runs far ahead.
-    if (done instanceof Promise) done.then(release, release);
-    else release();
+    if (done instanceof Promise) done.then(reuse, release);
+    else reuse();
     return true;
   };
   // The parse ending does not stop the hasher: the import still waits for the hash (a small file is parsed
@@ -171,6 +197,7 @@ export async function startFileParse(
         return;
       case 'done':
         summary = m.summary;
+        buffersMade = m.buffersMade;
         finish();
         return;
       case 'error':
@@ -192,6 +219,9 @@ export async function startFileParse(
   return {
     sha256,
     onWorker: true,
+    get buffersMade() {
+      return buffersMade;
+    },
     close: stop,
     blocks: (onBlock) =>
       new Promise<StatementSummary>((resolve, reject) => {
