@@ -176,13 +176,40 @@ export function nextDate(date: string): string {
 
 /** JSON with bigints as strings and object keys sorted: the same content always serialises the same. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
+  return flatCanonicalJson(value) ?? JSON.stringify(value, canonicalValue);
+}
+
+function canonicalValue(_key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return v.toString();
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  return v;
+}
+
+/**
+ * The canonical JSON of the usual metadata, a flat object of strings, numbers, booleans and nulls, written
+ * without the copies the replacer makes (it is hashed twice per entry: fingerprint and chain). The same
+ * text as the replacer's: keys sorted by code unit (what sort() does), each key and value as
+ * JSON.stringify writes it. undefined for anything else, which takes the replacer: nested values, a
+ * toJSON, or a key starting with a digit (an object enumerates index-like keys first, whatever the
+ * order they were added in).
+ */
+function flatCanonicalJson(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const object = value as Record<string, unknown>;
+  if (typeof object['toJSON'] === 'function') return undefined;
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  for (const key of keys) {
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) return undefined;
+    const v = object[key];
+    if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return undefined;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(key)}:${JSON.stringify(v)}`;
+  }
+  return `${out}}`;
 }
 
 export function sha256Hex(text: string): string {

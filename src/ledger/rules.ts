@@ -152,8 +152,13 @@ function addTo(deltas: Map<number, Delta>, postings: readonly RecordedPosting[],
       d = { debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 0n };
       deltas.set(p.accountNo, d);
     }
-    const key = `${p.side === 'debit' ? 'debits' : 'credits'}${column}` as const;
-    d[key] += sign * p.amountMinor;
+    // Each field named outright: a computed key made this a keyed lookup on every posting.
+    const amount = sign * p.amountMinor;
+    if (p.side === 'debit') {
+      if (column === 'Pending') d.debitsPending += amount;
+      else d.debitsPosted += amount;
+    } else if (column === 'Pending') d.creditsPending += amount;
+    else d.creditsPosted += amount;
   }
 }
 

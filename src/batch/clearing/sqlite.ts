@@ -32,7 +32,7 @@ import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { migrateRecon } from '../recon/sqlite/recon-store.js';
 import { CandidateColumns, ITEM_KINDS, KIND_CAPTURE, KIND_PAYMENT, KIND_REFUND, kindCode, type CandidateItem } from './columns.js';
 import { LOCAL_PRODUCTS } from './config.js';
-import { batchKey, volumeKey, type BatchFigures } from './core.js';
+import { batchKey, volumeKey } from './core.js';
 import { numberAt, wordsOf } from './exact.js';
 import type { BatchWrite, ClearingRunState, ClearingStore, ItemRows, ItemWrite, StoredBatch } from './port.js';
 import { ReconciledIds } from './reconciled.js';
@@ -146,6 +146,9 @@ const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const boundInteger = (v: bigint): bigint | number => (v <= SAFE_MAX && v >= -SAFE_MAX ? Number(v) : v);
 /** A business date (yyyy-mm-dd) as the integer yyyymmdd that clearing_item_rows keeps. */
 const dayNumber = (date: string): number => Number(date.slice(0, 4)) * 10_000 + Number(date.slice(5, 7)) * 100 + Number(date.slice(8, 10));
+/** Rows per multi-row INSERT of batches, batch numbers and volumes (15 values a batch row: 480 bound values). */
+const ROWS_PER_INSERT = 32;
+const VOLUMES_UPSERT = 'ON CONFLICT (merchant_id, currency, month) DO UPDATE SET volume_minor = volume_minor + excluded.volume_minor';
 /** Commands per ledger call: below LIMITS.commandsPerBatchMax. */
 const COMMANDS_PER_POST = 4_000;
 
@@ -428,11 +431,7 @@ export class SqliteClearingStore implements ClearingStore {
   writeBatches(writes: readonly BatchWrite[], nowMs: number): void {
     try {
       this.db.transaction(() => {
-        const numbered = this.stmt('INSERT INTO clearing_batch_numbers (batch_no, batch_id) VALUES (?, ?)');
-        for (const w of writes) {
-          this.insertBatch(w.batch, nowMs);
-          numbered.run(w.batchNo, w.batch.batchId);
-        }
+        this.insertBatches(writes, nowMs);
         this.addVolumes(writes);
         this.post(writes, nowMs);
       }).immediate();
@@ -444,11 +443,22 @@ export class SqliteClearingStore implements ClearingStore {
   }
 
   private addVolumes(writes: readonly BatchWrite[]): void {
-    const add = this.stmt(
-      `INSERT INTO clearing_volumes (merchant_id, currency, month, volume_minor) VALUES (?, ?, ?, ?)
-       ON CONFLICT (merchant_id, currency, month) DO UPDATE SET volume_minor = volume_minor + excluded.volume_minor`,
-    );
-    for (const { batch } of writes) for (const [month, volume] of batch.monthVolumesMinor) add.run(batch.merchantId, batch.currency, month, volume);
+    const values: unknown[] = [];
+    for (const { batch } of writes) for (const [month, volume] of batch.monthVolumesMinor) values.push(batch.merchantId, batch.currency, month, volume);
+    this.insertRows('clearing_volumes (merchant_id, currency, month, volume_minor)', 4, values, VOLUMES_UPSERT);
+  }
+
+  /**
+   * `values` (`width` a row) as multi-row INSERTs of up to ROWS_PER_INSERT rows: a statement per row was
+   * a tenth of writing a chunk of batches. Rows go in the order given, so an upsert adds up as row by row.
+   */
+  private insertRows(into: string, width: number, values: readonly unknown[], tail = ''): void {
+    const rows = values.length / width;
+    const row = `(${Array<string>(width).fill('?').join(', ')})`;
+    for (let at = 0; at < rows; at += ROWS_PER_INSERT) {
+      const n = Math.min(ROWS_PER_INSERT, rows - at);
+      this.stmt(`INSERT INTO ${into} VALUES ${Array<string>(n).fill(row).join(', ')} ${tail}`).run(values.slice(at * width, (at + n) * width));
+    }
   }
 
   /**
@@ -524,27 +534,37 @@ export class SqliteClearingStore implements ClearingStore {
     return s;
   }
 
-  private insertBatch(batch: BatchFigures, nowMs: number): void {
-    this.stmt(
-      `INSERT INTO settlement_batches (batch_id, merchant_id, business_date, currency, gross_minor, refunds_minor, fees_minor, adjustments_minor,
-         net_minor, carried_in_minor, carried_out_minor, payout_minor, items, status, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      batch.batchId,
-      batch.merchantId,
-      batch.businessDate,
-      batch.currency,
-      batch.grossMinor,
-      batch.refundsMinor,
-      batch.feesMinor,
-      batch.adjustmentsMinor,
-      batch.netMinor,
-      batch.carriedInMinor,
-      batch.carriedOutMinor,
-      batch.payoutMinor,
-      batch.itemCount,
-      batch.status,
-      nowMs,
+  /** The batch rows and their numbers (which settle their items once the transaction commits). */
+  private insertBatches(writes: readonly BatchWrite[], nowMs: number): void {
+    const batches: unknown[] = [];
+    const numbers: unknown[] = [];
+    for (const { batch, batchNo } of writes) {
+      batches.push(
+        batch.batchId,
+        batch.merchantId,
+        batch.businessDate,
+        batch.currency,
+        batch.grossMinor,
+        batch.refundsMinor,
+        batch.feesMinor,
+        batch.adjustmentsMinor,
+        batch.netMinor,
+        batch.carriedInMinor,
+        batch.carriedOutMinor,
+        batch.payoutMinor,
+        batch.itemCount,
+        batch.status,
+        nowMs,
+      );
+      numbers.push(batchNo, batch.batchId);
+    }
+    this.insertRows(
+      `settlement_batches (batch_id, merchant_id, business_date, currency, gross_minor, refunds_minor, fees_minor, adjustments_minor,
+         net_minor, carried_in_minor, carried_out_minor, payout_minor, items, status, created_at_ms)`,
+      15,
+      batches,
     );
+    this.insertRows('clearing_batch_numbers (batch_no, batch_id)', 2, numbers);
   }
 
   /** The entries of a chunk in as few ledger batches as its limit allows (one plan context per call). */

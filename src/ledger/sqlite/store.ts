@@ -31,6 +31,7 @@ import {
   type RecordedPosting,
   type StoredEntry,
 } from '../rules.js';
+import { EntryWriter } from './entry-writer.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type { SqliteOptions, SynchronousMode } from './database.js';
@@ -86,6 +87,7 @@ export class SqliteLedgerStore implements LedgerStore {
   readonly db: SqliteConnection;
   readonly path: string;
   private readonly stmt: ReturnType<typeof prepareStatements>;
+  private readonly writer: EntryWriter;
 
   private readonly accountCache = new Map<string, AccountState>();
   private dataVersion = -1;
@@ -97,6 +99,7 @@ export class SqliteLedgerStore implements LedgerStore {
     this.db = db;
     this.path = path;
     this.stmt = prepareStatements(db);
+    this.writer = new EntryWriter(db);
     this.postTransaction = db.transaction((commands: readonly (LedgerCommand | ExpireHoldCommand)[], nowMs: number) => this.postBatch(commands, nowMs));
   }
 
@@ -152,28 +155,35 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   private openAccounts(accounts: readonly AccountSpec[], nowMs: number): number {
-    {
-      let accountsAdded = 0;
-      for (const a of accounts) {
+    let accountsAdded = 0;
+    // Subjects are never removed: each code is looked up once per call (a clearing chunk opens a thousand
+    // accounts of three subjects).
+    const subjects = new Set<string>();
+    for (const a of accounts) {
+      if (!subjects.has(a.subjectCode)) {
         if (!this.stmt.subjectByCode.get(a.subjectCode)) {
           throw new LedgerError('config_unknown_subject', `Account ${a.accountId} names subject ${a.subjectCode}.`);
         }
-        const have = this.stmt.accountById.get(a.accountId) as Row | undefined;
-        if (!have) {
-          this.stmt.insertAccount.run(a.accountId, a.subjectCode, a.ownerKind, a.ownerId, a.currency, a.status, a.flags, nowMs);
-          accountsAdded++;
-        } else if (
-          have['subject_code'] !== a.subjectCode ||
-          have['owner_kind'] !== a.ownerKind ||
-          have['owner_id'] !== a.ownerId ||
-          have['currency'] !== a.currency ||
-          num(have['flags']) !== a.flags
-        ) {
-          throw new LedgerError('config_conflict', `Account ${a.accountId} exists with other attributes.`);
-        }
+        subjects.add(a.subjectCode);
       }
-      return accountsAdded;
+      // One statement for a new account; an existing one (the insert did nothing) is read and compared.
+      if (this.stmt.insertAccount.run(a.accountId, a.subjectCode, a.ownerKind, a.ownerId, a.currency, a.status, a.flags, nowMs).changes === 1) {
+        accountsAdded++;
+        continue;
+      }
+      const have = this.stmt.accountById.get(a.accountId) as Row | undefined;
+      invariant(have, `account ${a.accountId} was neither added nor found`);
+      if (
+        have['subject_code'] !== a.subjectCode ||
+        have['owner_kind'] !== a.ownerKind ||
+        have['owner_id'] !== a.ownerId ||
+        have['currency'] !== a.currency ||
+        num(have['flags']) !== a.flags
+      ) {
+        throw new LedgerError('config_conflict', `Account ${a.accountId} exists with other attributes.`);
+      }
     }
+    return accountsAdded;
   }
 
   /** The open business day, read inside the caller's transaction. */
@@ -354,7 +364,8 @@ export class SqliteLedgerStore implements LedgerStore {
     const tail = this.stmt.lastEntry.get() as Row | undefined;
     const chain = { seq: tail ? num(tail['seq']) : 0, hash: tail ? (tail['hash'] as string) : GENESIS_HASH };
     const ctx = this.planContext(open['business_date'] as string, nowMs);
-    return commands.map((cmd): PostResult => {
+    this.writer.begin();
+    const results = commands.map((cmd): PostResult => {
       const planned = planCommand(cmd, ctx);
       if (!planned.ok) return planned;
       if (planned.replay) {
@@ -365,6 +376,8 @@ export class SqliteLedgerStore implements LedgerStore {
       chain.hash = this.writePlan(planned.plan, chain.seq, chain.hash, nowMs);
       return { ok: true, entryId: planned.plan.entryId, seq: chain.seq, businessDate: planned.plan.businessDate, replayed: false };
     });
+    this.writer.finish();
+    return results;
   }
 
   // ---- the account cache ----
@@ -427,6 +440,8 @@ export class SqliteLedgerStore implements LedgerStore {
         return state;
       },
       entry: (entryId) => {
+        // An id used twice in one batch: its first entry may still be in the writer.
+        if (this.writer.holds(entryId)) this.writer.flush();
         const r = s.storedEntry.get(entryId) as Row | undefined;
         if (!r) return undefined;
         const stored: StoredEntry = {
@@ -441,10 +456,14 @@ export class SqliteLedgerStore implements LedgerStore {
         };
         return stored;
       },
-      postingsOf: (seq) => (s.postingsOf.all(seq) as Row[]).map(toPosting),
+      postingsOf: (seq) => {
+        this.writer.flush();
+        return (s.postingsOf.all(seq) as Row[]).map(toPosting);
+      },
     };
   }
 
+  /** Hashes the entry into the chain and hands its rows to the writer; rows that reference it go out at once. */
   private writePlan(plan: EntryPlan, seq: number, prevHash: string, nowMs: number): string {
     const s = this.stmt;
     const hash = entryHash(prevHash, {
@@ -463,32 +482,9 @@ export class SqliteLedgerStore implements LedgerStore {
       createdAtMs: nowMs,
       postings: plan.postings,
     });
-    s.insertEntry.run(
-      seq,
-      plan.entryId,
-      plan.kind,
-      plan.businessDate,
-      plan.eventType,
-      plan.reference,
-      plan.memo,
-      plan.metadata === null ? null : JSON.stringify(plan.metadata),
-      plan.expiresAtMs,
-      plan.hold?.entry.seq ?? null,
-      plan.reverses?.seq ?? null,
-      plan.fingerprint,
-      nowMs,
-      hash,
-    );
-    const [first, second] = plan.postings;
-    if (plan.postings.length === 2 && first && second) {
-      s.insertTwoPostings.run(seq, 0, first.accountNo, first.side, first.amountMinor, first.currency, seq, 1, second.accountNo, second.side, second.amountMinor, second.currency);
-    } else {
-      plan.postings.forEach((p, idx) => s.insertPosting.run(seq, idx, p.accountNo, p.side, p.amountMinor, p.currency));
-    }
-    for (const { account, after } of plan.changes) {
-      s.updateCounters.run(after.debitsPending, after.debitsPosted, after.creditsPending, after.creditsPosted, account.accountNo);
-      this.accountCache.set(account.accountId, { ...account, ...after });
-    }
+    this.writer.add(plan, seq, hash, nowMs);
+    for (const { account, after } of plan.changes) this.accountCache.set(account.accountId, { ...account, ...after });
+    if (plan.kind === 'pending' || plan.hold || plan.reverses) this.writer.flush();
     if (plan.kind === 'pending') s.insertHold.run(seq, plan.expiresAtMs);
     if (plan.hold) {
       const info = s.resolveHold.run(plan.hold.status, seq, plan.hold.entry.seq);
@@ -603,13 +599,9 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
     | 'storedEntry'
     | 'postingsOf'
     | 'postingsBetween'
-    | 'insertEntry'
-    | 'insertPosting'
-    | 'insertTwoPostings'
     | 'dataVersion'
     | 'accountWithSide'
     | 'accountState'
-    | 'updateCounters'
     | 'insertHold'
     | 'resolveHold'
     | 'insertReversal']: SqliteStatement;
@@ -620,7 +612,7 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
     accountById: db.prepare('SELECT * FROM accounts WHERE account_id = ?'),
     insertAccount: db.prepare(
       `INSERT INTO accounts (account_id, subject_code, owner_kind, owner_id, currency, status, flags, created_at_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id) DO NOTHING`,
     ),
     openDay: db.prepare("SELECT business_date FROM business_days WHERE status = 'open'"),
     lastEntry: db.prepare('SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1'),
@@ -639,23 +631,14 @@ function prepareStatements(db: SqliteConnection): Record<string, SqliteStatement
       `SELECT p.entry_seq, p.account_no, a.account_id, p.side, p.amount_minor, p.currency FROM postings p
        JOIN accounts a ON a.account_no = p.account_no WHERE p.entry_seq BETWEEN ? AND ? ORDER BY p.entry_seq, p.idx`,
     ),
-    insertEntry: db.prepare(
-      `INSERT INTO entries (seq, entry_id, kind, business_date, event_type, reference, memo, metadata, expires_at_ms,
-         hold_seq, reverses_seq, fingerprint, created_at_ms, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertPosting: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?)'),
     dataVersion: db.prepare('PRAGMA data_version').pluck(),
     accountWithSide: db.prepare('SELECT a.*, s.normal_side FROM accounts a JOIN subjects s ON s.code = a.subject_code WHERE a.account_id = ?'),
-    insertTwoPostings: db.prepare('INSERT INTO postings (entry_seq, idx, account_no, side, amount_minor, currency) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)'),
     accountState: db
       .prepare(
         `SELECT account_no, account_id, subject_code, currency, status, flags, debits_pending, debits_posted, credits_pending, credits_posted
          FROM accounts WHERE account_id = ?`,
       )
       .raw(true),
-    updateCounters: db.prepare(
-      'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE account_no = ?',
-    ),
     insertHold: db.prepare("INSERT INTO holds (entry_seq, status, expires_at_ms) VALUES (?, 'pending', ?)"),
     resolveHold: db.prepare("UPDATE holds SET status = ?, resolved_by_seq = ? WHERE entry_seq = ? AND status = 'pending'"),
     insertReversal: db.prepare('INSERT INTO reversals (original_seq, reversal_seq) VALUES (?, ?)'),
