@@ -97,7 +97,15 @@ export function statementCache(db: SqliteConnection): (sql: string) => SqliteSta
   };
 }
 
+/** hasTable's query, prepared once per connection (a share run asks once per merchant of the config: preparing it each time was 0.2 s for 10,000). */
+const tableQueries = new WeakMap<SqliteConnection, SqliteStatement>();
+
 /** Whether the file has the table (another module's tables exist only once that module has opened it). */
 export function hasTable(db: SqliteConnection, name: string): boolean {
-  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  let query = tableQueries.get(db);
+  if (query === undefined) {
+    query = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    tableQueries.set(db, query);
+  }
+  return query.get(name) !== undefined;
 }
