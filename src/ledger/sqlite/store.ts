@@ -147,7 +147,8 @@ export class SqliteLedgerStore implements LedgerStore {
   /**
    * Opens the accounts that do not exist yet; an existing account with other attributes is
    * config_conflict. Synchronous, so the online core can open a merchant's or user's account inside
-   * the unit of work that first needs it.
+   * the unit of work that first needs it. It writes even when every account exists (each is inserted
+   * first, and read only when the insert did nothing): a write connection's call.
    */
   ensureAccountsSync(accounts: readonly AccountSpec[], nowMs: number): number {
     // Inside a caller's transaction (a unit of work) its savepoint already makes this atomic.
