@@ -27,7 +27,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AccountSpec } from '../../ledger/index.js';
 import type { SqliteConnection, SqliteStatement } from '../../ledger/sqlite/database.js';
-import { hasTable, migrateModule, statementCache } from '../../ledger/sqlite/database.js';
+import { hasTable, insertRows, migrateModule, statementCache } from '../../ledger/sqlite/database.js';
 import type { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { migrateRecon } from '../recon/sqlite/recon-store.js';
 import { CandidateColumns, ITEM_KINDS, KIND_CAPTURE, KIND_PAYMENT, KIND_REFUND, kindCode, type CandidateItem } from './columns.js';
@@ -146,7 +146,7 @@ const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const boundInteger = (v: bigint): bigint | number => (v <= SAFE_MAX && v >= -SAFE_MAX ? Number(v) : v);
 /** A business date (yyyy-mm-dd) as the integer yyyymmdd that clearing_item_rows keeps. */
 const dayNumber = (date: string): number => Number(date.slice(0, 4)) * 10_000 + Number(date.slice(5, 7)) * 100 + Number(date.slice(8, 10));
-/** Rows per multi-row INSERT of batches, batch numbers and volumes (15 values a batch row: 480 bound values). */
+/** Rows per multi-row INSERT of batches, batch numbers and volumes (15 values a batch row: 480 bound values; a statement per row was a tenth of writing a chunk of batches). */
 const ROWS_PER_INSERT = 32;
 const VOLUMES_UPSERT = 'ON CONFLICT (merchant_id, currency, month) DO UPDATE SET volume_minor = volume_minor + excluded.volume_minor';
 /** Commands per ledger call: below LIMITS.commandsPerBatchMax. */
@@ -445,21 +445,10 @@ export class SqliteClearingStore implements ClearingStore {
   private addVolumes(writes: readonly BatchWrite[]): void {
     const values: unknown[] = [];
     for (const { batch } of writes) for (const [month, volume] of batch.monthVolumesMinor) values.push(batch.merchantId, batch.currency, month, volume);
-    this.insertRows('clearing_volumes (merchant_id, currency, month, volume_minor)', 4, values, VOLUMES_UPSERT);
+    insertRows(this.stmt, 'clearing_volumes (merchant_id, currency, month, volume_minor)', 4, values, ROWS_PER_INSERT, VOLUMES_UPSERT);
   }
 
-  /**
-   * `values` (`width` a row) as multi-row INSERTs of up to ROWS_PER_INSERT rows: a statement per row was
-   * a tenth of writing a chunk of batches. Rows go in the order given, so an upsert adds up as row by row.
-   */
-  private insertRows(into: string, width: number, values: readonly unknown[], tail = ''): void {
-    const rows = values.length / width;
-    const row = `(${Array<string>(width).fill('?').join(', ')})`;
-    for (let at = 0; at < rows; at += ROWS_PER_INSERT) {
-      const n = Math.min(ROWS_PER_INSERT, rows - at);
-      this.stmt(`INSERT INTO ${into} VALUES ${Array<string>(n).fill(row).join(', ')} ${tail}`).run(values.slice(at * width, (at + n) * width));
-    }
-  }
+
 
   /**
    * The rows of the items `order` names, in that order (key order: one B-tree walk instead of a seek per
@@ -558,13 +547,15 @@ export class SqliteClearingStore implements ClearingStore {
       );
       numbers.push(batchNo, batch.batchId);
     }
-    this.insertRows(
+    insertRows(
+      this.stmt,
       `settlement_batches (batch_id, merchant_id, business_date, currency, gross_minor, refunds_minor, fees_minor, adjustments_minor,
          net_minor, carried_in_minor, carried_out_minor, payout_minor, items, status, created_at_ms)`,
       15,
       batches,
+      ROWS_PER_INSERT,
     );
-    this.insertRows('clearing_batch_numbers (batch_no, batch_id)', 2, numbers);
+    insertRows(this.stmt, 'clearing_batch_numbers (batch_no, batch_id)', 2, numbers, ROWS_PER_INSERT);
   }
 
   /** The entries of a chunk in as few ledger batches as its limit allows (one plan context per call). */

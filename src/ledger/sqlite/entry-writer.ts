@@ -11,7 +11,7 @@
 
 import type { Counters } from '../chart.js';
 import type { EntryPlan } from '../rules.js';
-import type { SqliteConnection, SqliteStatement } from './database.js';
+import { insertRows, statementCache, type SqliteConnection, type SqliteStatement } from './database.js';
 
 /** Entries per multi-row INSERT: 14 values each, 224 bound values a statement. */
 const ENTRIES_PER_INSERT = 16;
@@ -23,14 +23,10 @@ const POSTING_VALUES = 6;
 const ENTRY_INTO = `entries (seq, entry_id, kind, business_date, event_type, reference, memo, metadata, expires_at_ms, hold_seq,
   reverses_seq, fingerprint, created_at_ms, hash)`;
 const POSTING_INTO = 'postings (entry_seq, idx, account_no, side, amount_minor, currency)';
-const ENTRY_ROW = `(${Array<string>(ENTRY_VALUES).fill('?').join(', ')})`;
-const POSTING_ROW = `(${Array<string>(POSTING_VALUES).fill('?').join(', ')})`;
 
 export class EntryWriter {
-  private readonly db: SqliteConnection;
-  /** Multi-row INSERTs by row count, prepared when first needed. */
-  private readonly entryInserts: SqliteStatement[] = [];
-  private readonly postingInserts: SqliteStatement[] = [];
+  /** The multi-row INSERTs, prepared when first needed. */
+  private readonly statementFor: (sql: string) => SqliteStatement;
   private readonly updateCounters: SqliteStatement;
 
   private entryValues: unknown[] = [];
@@ -39,7 +35,7 @@ export class EntryWriter {
   private readonly counters = new Map<number, Counters>();
 
   constructor(db: SqliteConnection) {
-    this.db = db;
+    this.statementFor = statementCache(db);
     this.updateCounters = db.prepare(
       'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ? WHERE account_no = ?',
     );
@@ -85,12 +81,12 @@ export class EntryWriter {
   /** Writes the gathered entries, then their postings (which reference them). */
   flush(): void {
     if (this.entryValues.length > 0) {
-      this.insertRows(this.entryValues, ENTRY_VALUES, ENTRIES_PER_INSERT, this.entryInserts, ENTRY_INTO, ENTRY_ROW);
+      insertRows(this.statementFor, ENTRY_INTO, ENTRY_VALUES, this.entryValues, ENTRIES_PER_INSERT);
       this.entryValues = [];
       this.heldIds.clear();
     }
     if (this.postingValues.length > 0) {
-      this.insertRows(this.postingValues, POSTING_VALUES, POSTINGS_PER_INSERT, this.postingInserts, POSTING_INTO, POSTING_ROW);
+      insertRows(this.statementFor, POSTING_INTO, POSTING_VALUES, this.postingValues, POSTINGS_PER_INSERT);
       this.postingValues = [];
     }
   }
@@ -100,19 +96,5 @@ export class EntryWriter {
     this.flush();
     for (const [accountNo, c] of this.counters) this.updateCounters.run(c.debitsPending, c.debitsPosted, c.creditsPending, c.creditsPosted, accountNo);
     this.counters.clear();
-  }
-
-  /** `values` (`width` a row) in INSERTs of at most rowsMax rows, each statement prepared once per row count. */
-  private insertRows(values: unknown[], width: number, rowsMax: number, cache: SqliteStatement[], into: string, row: string): void {
-    const rows = values.length / width;
-    for (let at = 0; at < rows; at += rowsMax) {
-      const n = Math.min(rowsMax, rows - at);
-      let s = cache[n];
-      if (s === undefined) {
-        s = this.db.prepare(`INSERT INTO ${into} VALUES ${Array<string>(n).fill(row).join(', ')}`);
-        cache[n] = s;
-      }
-      s.run(at === 0 && n === rows ? values : values.slice(at * width, (at + n) * width));
-    }
   }
 }
