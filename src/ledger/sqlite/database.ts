@@ -64,15 +64,22 @@ export function asOpenError(e: unknown, path: string): unknown {
  * The ledger keeps its version in PRAGMA user_version (see store.ts), as it always has.
  */
 export function migrateModule(db: SqliteConnection, module: string, migrations: readonly string[]): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT');
-  const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: bigint } | undefined;
-  const version = row ? Number(row.version) : 0;
-  if (version > migrations.length) {
-    throw new LedgerError('schema_too_new', `The database has ${module} schema version ${version}; this settle knows up to ${migrations.length}.`);
-  }
-  if (version === migrations.length) return;
+  const current = (): number => {
+    if (!hasTable(db, 'schema_migrations')) return 0;
+    const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: bigint } | undefined;
+    const version = row ? Number(row.version) : 0;
+    if (version > migrations.length) {
+      throw new LedgerError('schema_too_new', `The database has ${module} schema version ${version}; this settle knows up to ${migrations.length}.`);
+    }
+    return version;
+  };
+  // Up to date: nothing is written, so opening a migrated file never waits for the write lock.
+  if (current() === migrations.length) return;
   db.transaction(() => {
-    for (let v = version; v < migrations.length; v++) {
+    // Read again under the write lock: another process (the night chain starts two steps at once) may have
+    // migrated between the read above and this transaction, and running its migrations twice fails.
+    db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT PRIMARY KEY, version INTEGER NOT NULL) STRICT');
+    for (let v = current(); v < migrations.length; v++) {
       const sql = migrations[v];
       invariant(sql !== undefined, `migration ${module}/${v + 1} is missing`);
       db.exec(sql);

@@ -575,14 +575,18 @@ export class SqliteLedgerStore implements LedgerStore {
 }
 
 function migrate(db: SqliteConnection, readonly: boolean): void {
-  const version = Number(db.pragma('user_version', { simple: true }) as bigint);
-  if (version > SCHEMA_VERSION) {
-    throw new LedgerError('schema_too_new', `The database has schema version ${version}; this settle knows up to ${SCHEMA_VERSION}.`);
-  }
-  if (version === SCHEMA_VERSION) return;
+  const current = (): number => {
+    const version = Number(db.pragma('user_version', { simple: true }) as bigint);
+    if (version > SCHEMA_VERSION) {
+      throw new LedgerError('schema_too_new', `The database has schema version ${version}; this settle knows up to ${SCHEMA_VERSION}.`);
+    }
+    return version;
+  };
+  if (current() === SCHEMA_VERSION) return;
   invariant(!readonly, 'a read-only database must already be migrated');
   db.transaction(() => {
-    for (let v = version; v < SCHEMA_VERSION; v++) {
+    // Read again under the write lock: another process may have migrated since (see migrateModule).
+    for (let v = current(); v < SCHEMA_VERSION; v++) {
       db.exec(MIGRATIONS[v] ?? '');
       db.pragma(`user_version = ${v + 1}`);
     }
