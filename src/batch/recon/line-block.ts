@@ -383,47 +383,101 @@ export function isBinaryBlock(bytes: Uint8Array): boolean {
   return bytes.byteLength >= 8 && new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(0, true) === BLOCK_MAGIC;
 }
 
-/** The columns of a binary block: views of its bytes (copied first when they do not start 8-aligned). */
+/**
+ * The columns of a binary block: views of its bytes (copied first when they do not start 8-aligned). The
+ * key columns' text is decoded the first time it is read, not here: a block waits its turn behind up to
+ * WORKER_PARSE.blocksInFlightMax others, and text decoded on arrival outlived the young generation's
+ * collections, reaching the old one as garbage (~30 MiB of a 1M-row import's main-thread heap at its peak).
+ */
 export function decodeBlock(stored: Uint8Array): PackedColumns {
   checkEndianness();
   if (!isBinaryBlock(stored)) throw new Error('a stored line block is neither JSON nor a packed block (SLB 3)');
   const bytes = stored.byteOffset % 8 === 0 ? stored : Uint8Array.prototype.slice.call(stored);
-  const buf = bytes.buffer;
-  const o = bytes.byteOffset;
-  const view = new DataView(buf, o, bytes.byteLength);
-  const text = Buffer.from(buf, o, bytes.byteLength);
-  const n = view.getUint32(4, true);
-  let pos = 8 + 26 * n;
-  const next = (): string => {
-    const length = view.getUint32(pos, true);
-    const t = text.toString('utf8', pos + 4, pos + 4 + length);
-    pos += 4 + length;
+  return new DecodedBlock(bytes);
+}
+
+/** decodeBlock's columns: the numbers as views, each text column decoded once, when first read. */
+class DecodedBlock implements PackedColumns {
+  readonly rows: number;
+  readonly amount: BigInt64Array;
+  readonly line: Int32Array;
+  readonly cur: Int32Array;
+  readonly at: Int32Array;
+  readonly fee: Int32Array;
+  readonly kindStatus: Uint8Array;
+  readonly nulls: Uint8Array;
+  private readonly text: Buffer;
+  /** Where each text column starts (after its length), and its length: txn, orig, order, refund, dict, wide. */
+  private readonly starts: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly dictCount: number;
+  private readonly decoded: (string | undefined)[] = [];
+  private dictValue: readonly string[] | undefined;
+  private wideValue: readonly (readonly [number, string])[] | undefined;
+
+  constructor(bytes: Uint8Array) {
+    const buf = bytes.buffer;
+    const o = bytes.byteOffset;
+    const view = new DataView(buf, o, bytes.byteLength);
+    this.text = Buffer.from(buf, o, bytes.byteLength);
+    const n = view.getUint32(4, true);
+    this.rows = n;
+    this.amount = new BigInt64Array(buf, o + 8, n);
+    this.line = new Int32Array(buf, o + 8 + 8 * n, n);
+    this.cur = new Int32Array(buf, o + 8 + 12 * n, n);
+    this.at = new Int32Array(buf, o + 8 + 16 * n, n);
+    this.fee = new Int32Array(buf, o + 8 + 20 * n, n);
+    this.kindStatus = new Uint8Array(buf, o + 8 + 24 * n, n);
+    this.nulls = new Uint8Array(buf, o + 8 + 25 * n, n);
+    this.starts = new Int32Array(6);
+    this.lengths = new Int32Array(6);
+    let pos = 8 + 26 * n;
+    let dictCount = 0;
+    for (let k = 0; k < 6; k++) {
+      if (k === 4) {
+        dictCount = view.getUint32(pos, true);
+        pos += 4;
+      }
+      const length = view.getUint32(pos, true);
+      this.starts[k] = pos + 4;
+      this.lengths[k] = length;
+      pos += 4 + length;
+    }
+    this.dictCount = dictCount;
+  }
+
+  private column(k: number): string {
+    let t = this.decoded[k];
+    if (t === undefined) {
+      const start = this.starts[k] as number;
+      t = this.text.toString('utf8', start, start + (this.lengths[k] as number));
+      this.decoded[k] = t;
+    }
     return t;
-  };
-  const txn = next();
-  const orig = next();
-  const order = next();
-  const refund = next();
-  const dictCount = view.getUint32(pos, true);
-  pos += 4;
-  const dictText = next();
-  const wideText = next();
-  return {
-    rows: n,
-    amount: new BigInt64Array(buf, o + 8, n),
-    line: new Int32Array(buf, o + 8 + 8 * n, n),
-    cur: new Int32Array(buf, o + 8 + 12 * n, n),
-    at: new Int32Array(buf, o + 8 + 16 * n, n),
-    fee: new Int32Array(buf, o + 8 + 20 * n, n),
-    kindStatus: new Uint8Array(buf, o + 8 + 24 * n, n),
-    nulls: new Uint8Array(buf, o + 8 + 25 * n, n),
-    txn,
-    orig,
-    order,
-    refund,
-    dict: dictCount === 0 ? [] : dictText.split('\n'),
-    wideAmounts: wideText === '' ? [] : (JSON.parse(wideText) as [number, string][]),
-  };
+  }
+  get txn(): string {
+    return this.column(0);
+  }
+  get orig(): string {
+    return this.column(1);
+  }
+  get order(): string {
+    return this.column(2);
+  }
+  get refund(): string {
+    return this.column(3);
+  }
+  get dict(): readonly string[] {
+    this.dictValue ??= this.dictCount === 0 ? [] : this.column(4).split('\n');
+    return this.dictValue;
+  }
+  get wideAmounts(): readonly (readonly [number, string])[] {
+    if (this.wideValue === undefined) {
+      const wideText = this.column(5);
+      this.wideValue = wideText === '' ? [] : (JSON.parse(wideText) as [number, string][]);
+    }
+    return this.wideValue;
+  }
 }
 
 /** A stored block, read: its columns when binary, its JSON columns otherwise. */

@@ -529,6 +529,7 @@ class StreamRun implements ImportObserver {
   /** Stops the read of our payments (its worker thread), when the run ends however it ends. */
   close(): void {
     this.window?.close();
+    this.matcher.close();
   }
 
   /** null when the store cannot serve a streaming match or the pool is not of its shape. */

@@ -4,8 +4,11 @@
 //     one and in order, and so do the counts and the number of records;
 //   - on a day of the usual shape (each line names its own record once) it never falls back.
 
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { LineStatus, StatementLine } from './line.js';
 import { foldVoids, lineArrayColumns, matchStatement, recordKind, type OurRecord, type Outcome, type OutcomeCounts } from './match.js';
 import { HashLog, keyHash, StreamFallback, StreamMatcher, type NamedRecord, type StreamFolds } from './stream-match.js';
@@ -320,25 +323,53 @@ describe('Given a day of the usual shape (each line names its own record once; a
 });
 
 describe('Given the log of 52-bit key hashes', () => {
-  it('When keys are logged, Then it tells whether one repeats, and finds a key only when logged, across chunks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'settle-hash-log-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('When keys are logged, Then it tells whether one repeats, and finds a key only when logged, across spilled runs', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 3000 }), fc.integer({ min: 0, max: 4 }), fc.nat(), (keys, extra, pick) => {
-        const half = keys.slice(0, keys.length >> 1);
-        const rest = keys.slice(keys.length >> 1);
-        // Past one chunk (65,536) when asked: filler hashes of their own tag.
-        const log = new HashLog();
-        for (let i = 0; i < extra * 30_000; i++) log.add(keyHash(3, String(i)));
-        for (const k of half) log.add(keyHash(1, k));
-        const repeat = half.length > 0 && pick % 2 === 0;
-        if (repeat) log.add(keyHash(1, half[pick % half.length] as string));
-        expect(log.seal()).toBe(repeat);
-        for (const k of half) expect(log.has(keyHash(1, k))).toBe(true);
-        for (const k of rest) expect(log.has(keyHash(1, k))).toBe(false);
-        // The tag keeps the kinds apart.
-        for (const k of half) expect(log.has(keyHash(2, k))).toBe(false);
-        expect(() => log.add(1)).toThrow(/sealed/);
-      }),
-      { numRuns: 40 },
+      fc.property(
+        fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 3000, size: 'max' }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.nat(),
+        fc.constantFrom(1, 2, 7, 64, 1000, HashLog.RUN),
+        fc.constantFrom(1, 3, 50, HashLog.PAGE),
+        (keys, extra, pick, runSize, pageSize) => {
+          const half = keys.slice(0, keys.length >> 1);
+          const rest = keys.slice(keys.length >> 1);
+          // The keys spread among filler hashes of their own tag, over several runs and pages of a run.
+          const log = new HashLog(runSize, dir, pageSize);
+          half.forEach((k, i) => {
+            log.add(keyHash(1, k));
+            for (let j = 0; j < extra; j++) log.add(keyHash(3, `${i}.${j}`));
+          });
+          const repeat = half.length > 0 && pick % 2 === 0;
+          if (repeat) log.add(keyHash(1, half[pick % half.length] as string));
+          // Looked for: every logged key, every other one, and the logged keys under another tag (kinds apart).
+          const lookFor = [...half.map((k) => keyHash(1, k)), ...rest.map((k) => keyHash(1, k)), ...half.map((k) => keyHash(2, k))];
+          const { repeat: got, found } = log.seal(lookFor);
+          expect(got).toBe(repeat);
+          expect([...found].sort()).toEqual(half.map((k) => keyHash(1, k)).sort());
+          expect(() => log.add(1)).toThrow(/sealed/);
+          // Nothing is left in the folder: the spill file is unlinked as soon as it is opened.
+          expect(readdirSync(dir)).toEqual([]);
+        },
+      ),
+      { numRuns: 60 },
     );
+  });
+
+  it('When a run is spilled and the log is closed before its seal, Then its file is closed and the folder stays empty', () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const log = new HashLog(4, dir);
+    for (let i = 1; i <= 4; i++) log.add(i);
+    expect(fds()).toBe(before);
+    log.add(5); // the first run is full: spilled
+    expect(fds()).toBe(before + 1);
+    expect(readdirSync(dir)).toEqual([]);
+    log.close();
+    log.close();
+    expect(fds()).toBe(before);
   });
 });

@@ -1,7 +1,8 @@
 // Matching a file while it is read (a streaming hash join on our records), for `recon run`: each block
 // of lines is matched as it arrives against our records looked up by the ids the lines name, so neither
-// the file's lines nor the day's records are ever all in memory. Memory grows by 8 bytes a line (a log of
-// the lines' transaction id hashes, checked for a repeat at the end), not by the lines themselves.
+// the file's lines nor the day's records are ever all in memory. The lines' transaction id hashes, checked
+// for a repeat at the end, are logged 8 bytes a line into runs spilled to a temporary file (HashLog), so
+// memory does not grow with the file.
 //
 // It gives the same outcomes, in the same order, as matchColumns (match.ts) — the rules are written
 // once there; this is a second way to run them, for the shape nearly every day has:
@@ -17,6 +18,10 @@
 // being read falls back at its first void row. The property test checks that every run of this matcher
 // that does not fall back equals matchColumns, outcome by outcome, with and without the folds.
 
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BIT, compareSides, detached, differencesOf, DISCREPANCY_TYPES, extraOutcome, feeParser, feeValueOfMinor, isVoidRow, recordKind, recordMoved } from './match.js';
 import type { DiscrepancyType, FeeValue, LineColumns, Outcome, OutcomeCounts, OurRecord, SideView } from './match.js';
 import type { LineKind, LineStatus, StatementLine } from './line.js';
@@ -70,53 +75,145 @@ export function keyHash(tag: number, s: string): number {
 }
 
 /**
- * Key hashes logged as they are seen (8 bytes each, appended in chunks: no table to probe or grow), sorted
- * once at the end to tell whether one repeats and to look some up. Two keys with one hash count as a
- * repeat: a false repeat makes the matcher fall back, never match wrongly.
+ * Key hashes logged as they are seen, to tell at the end whether one repeats and which of some other
+ * hashes were logged. Memory does not grow with the lines: hashes fill one run (RUN hashes, 8 bytes each);
+ * a full run is sorted and spilled to a temporary file (unlinked as soon as it is opened, so nothing is
+ * left behind whatever ends the process), and the run's array is filled again. `seal` merges the runs in
+ * order, a page of each at a time. Two keys with one hash count as a repeat: a false repeat makes the
+ * matcher fall back, never match wrongly.
  */
 export class HashLog {
-  private static readonly CHUNK = 1 << 16;
-  private readonly full: Float64Array[] = [];
-  private last = new Float64Array(HashLog.CHUNK);
+  /** Hashes a run holds (2 MiB); a file of fewer lines never touches the disk. */
+  static readonly RUN = 1 << 18;
+  /** Hashes of a spilled run read at a time when merging. */
+  static readonly PAGE = 1 << 13;
+  private readonly run: Float64Array;
   private at = 0;
-  private sorted: Float64Array | undefined;
+  private spilled = 0;
+  private fd: number | undefined;
+  private sealed = false;
+
+  constructor(
+    runSize = HashLog.RUN,
+    private readonly dir = tmpdir(),
+    private readonly pageSize = HashLog.PAGE,
+  ) {
+    this.run = new Float64Array(runSize);
+  }
 
   add(h: number): void {
-    if (this.sorted !== undefined) throw new Error('HashLog.add: sealed');
-    if (this.at === HashLog.CHUNK) {
-      this.full.push(this.last);
-      this.last = new Float64Array(HashLog.CHUNK);
-      this.at = 0;
-    }
-    this.last[this.at++] = h;
+    if (this.sealed) throw new Error('HashLog.add: sealed');
+    if (this.at === this.run.length) this.spill();
+    this.run[this.at++] = h;
   }
 
-  /** Ends the log and sorts it: whether a hash was added twice. */
-  seal(): boolean {
-    if (this.sorted !== undefined) throw new Error('HashLog.seal: sealed twice');
-    const all = new Float64Array(this.full.length * HashLog.CHUNK + this.at);
-    this.full.forEach((c, k) => all.set(c, k * HashLog.CHUNK));
-    all.set(this.last.subarray(0, this.at), this.full.length * HashLog.CHUNK);
-    this.full.length = 0;
-    this.last = new Float64Array(0);
-    all.sort();
-    this.sorted = all;
-    for (let i = 1; i < all.length; i++) if (all[i] === all[i - 1]) return true;
-    return false;
+  /**
+   * Ends the log: whether a hash was added twice, and which of `lookFor` were added. Reads back what was
+   * spilled and closes the file.
+   */
+  seal(lookFor: readonly number[]): { readonly repeat: boolean; readonly found: ReadonlySet<number> } {
+    if (this.sealed) throw new Error('HashLog.seal: sealed twice');
+    this.sealed = true;
+    try {
+      const wanted = Float64Array.from(lookFor).sort();
+      const found = new Set<number>();
+      let w = 0;
+      let previous = 0; // hashes are never 0
+      let repeat = false;
+      for (const h of this.merged()) {
+        if (h === previous) repeat = true;
+        previous = h;
+        while (w < wanted.length && (wanted[w] as number) < h) w++;
+        if (w < wanted.length && wanted[w] === h) found.add(h);
+      }
+      return { repeat, found };
+    } finally {
+      this.close();
+    }
   }
 
-  /** Whether the hash was added (after seal). */
-  has(h: number): boolean {
-    const all = this.sorted;
-    if (all === undefined) throw new Error('HashLog.has: not sealed');
-    let lo = 0;
-    let hi = all.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((all[mid] as number) < h) lo = mid + 1;
-      else hi = mid;
+  /** Closes (and so frees) the spill file, if any: a log dropped before its seal. */
+  close(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private spill(): void {
+    if (this.fd === undefined) {
+      const path = join(this.dir, `settle-txn-hashes-${process.pid}-${randomBytes(6).toString('hex')}`);
+      this.fd = openSync(path, 'wx+', 0o600);
+      unlinkSync(path);
     }
-    return lo < all.length && all[lo] === h;
+    const run = this.run.subarray(0, this.at).sort();
+    const bytes = new Uint8Array(run.buffer, run.byteOffset, run.byteLength);
+    let done = 0;
+    const position = this.spilled * this.run.byteLength;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done);
+    this.spilled++;
+    this.at = 0;
+  }
+
+  /** Every hash logged, ascending: the spilled runs and the one in memory, merged. */
+  private *merged(): Generator<number> {
+    const last = this.run.subarray(0, this.at).sort();
+    if (this.spilled === 0) {
+      yield* last;
+      return;
+    }
+    const fd = this.fd as number;
+    const runBytes = this.run.byteLength;
+    // Each spilled run: a page read at a time. The run in memory is the last source.
+    const pages: Float64Array[] = Array.from({ length: this.spilled }, () => new Float64Array(this.pageSize));
+    const read = new Int32Array(this.spilled); // hashes of the run read so far
+    const ends = new Int32Array(this.spilled + 1); // hashes in the page now held
+    const heads = new Int32Array(this.spilled + 1); // next hash of the page
+    const fill = (k: number): void => {
+      const page = pages[k] as Float64Array;
+      const want = Math.min(this.pageSize, this.run.length - (read[k] as number)) * 8;
+      const bytes = new Uint8Array(page.buffer);
+      let got = 0;
+      while (got < want) {
+        const n = readSync(fd, bytes, got, want - got, k * runBytes + (read[k] as number) * 8 + got);
+        if (n === 0) throw new Error('HashLog: the spill file ended early');
+        got += n;
+      }
+      read[k] = (read[k] as number) + want / 8;
+      ends[k] = want / 8;
+      heads[k] = 0;
+    };
+    for (let k = 0; k < this.spilled; k++) fill(k);
+    pages.push(last);
+    ends[this.spilled] = last.length;
+    // A binary heap of the sources by their next hash.
+    const heap: number[] = [];
+    const value = (k: number): number => (pages[k] as Float64Array)[heads[k] as number] as number;
+    const down = (i: number): void => {
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) return;
+        const r = l + 1;
+        const c = r < heap.length && value(heap[r] as number) < value(heap[l] as number) ? r : l;
+        if (value(heap[c] as number) >= value(heap[i] as number)) return;
+        [heap[c], heap[i]] = [heap[i] as number, heap[c] as number];
+        i = c;
+      }
+    };
+    for (let k = 0; k <= this.spilled; k++) if ((ends[k] as number) > 0) heap.push(k);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+    while (heap.length > 0) {
+      const k = heap[0] as number;
+      yield value(k);
+      heads[k] = (heads[k] as number) + 1;
+      if (heads[k] === ends[k]) {
+        if (k < this.spilled && (read[k] as number) < this.run.length) fill(k);
+        else {
+          heap[0] = heap[heap.length - 1] as number;
+          heap.pop();
+        }
+      }
+      down(0);
+    }
   }
 }
 
@@ -473,6 +570,11 @@ export class StreamMatcher {
     }
   }
 
+  /** Frees what the log of transaction ids holds on disk, if the run ends before `finish`. */
+  close(): void {
+    this.txnSeen.close();
+  }
+
   /** Today's captures and refunds the lines took, as `source:id`. */
   takenOthers(): ReadonlySet<string> {
     return this.othersTaken;
@@ -483,22 +585,25 @@ export class StreamMatcher {
    * took, in the order recordsForDay gives them — of the `due` records due on the date in all.
    */
   finish(untaken: readonly OurRecord[], due: number, sink: StreamSink): { readonly counts: OutcomeCounts; readonly records: number } {
-    // Two lines with one transaction id: the outcomes written so far are not the reference's (the run is dropped).
-    if (this.txnSeen.seal()) throw new StreamFallback('a transaction id twice');
-    const check = (r: OurRecord): void => {
-      if (r.channelTxnId && this.txnSeen.has(keyHash(TXN_TAG[recordKind(r.source)], r.channelTxnId))) {
-        throw new StreamFallback('an unmatched record has the transaction id of a line');
-      }
-    };
+    // Two lines with one transaction id, or a record left unmatched with a line's transaction id: the
+    // reference (matchColumns) pairs these otherwise. Asked before any of these outcomes is written.
+    const txnHash = (r: OurRecord, txn: string): number => keyHash(TXN_TAG[recordKind(r.source)], txn);
+    const left: number[] = [];
+    this.poolRecords.forEach((_, k) => {
+      const r = this.poolValues[k] as OurRecord;
+      if (this.poolTaken[k] !== 1 && r.channelTxnId) left.push(txnHash(r, r.channelTxnId));
+    });
+    for (const r of untaken) if (r.channelTxnId && !this.poolIndex.has(recordKey(r.source, r.recordId))) left.push(txnHash(r, r.channelTxnId));
+    const seen = this.txnSeen.seal(left);
+    if (seen.repeat) throw new StreamFallback('a transaction id twice');
+    if (seen.found.size > 0) throw new StreamFallback('an unmatched record has the transaction id of a line');
     this.poolRecords.forEach((p, k) => {
       if (this.poolTaken[k] === 1) return;
       const r = this.poolValues[k] as OurRecord;
-      check(r);
       this.ledgerSingle(r, p.untilDate, p.suspenseId, sink);
     });
     for (const r of untaken) {
       if (this.poolIndex.has(recordKey(r.source, r.recordId))) continue;
-      check(r);
       this.ledgerSingle(r, null, null, sink);
     }
     for (const { line, index } of this.voidLines) {
