@@ -12,6 +12,7 @@
 //   BENCH_PAYMENTS=1000000   payments on the day (product quick, channel bank; fee 0.6 %, channel cost 0.38 %)
 //   BENCH_ROUNDS=2           rounds of (sequential, at once), alternating so machine noise hits both
 //   BENCH_BASELINE=100000    entries in the baseline posting loop (batches of 1,000)
+//   BENCH_KEEP_DAY=DIR       prepare the day in DIR and keep it (settle.db, the config), to profile the commands
 //
 // The day is prepared once in os.tmpdir(): the payments as rows only, a current recon run matching every
 // one (so clearing settles without --include-unreconciled), the merchants, the cutoff; the WAL is
@@ -304,7 +305,10 @@ function median(values: readonly number[]): number {
 
 async function main(): Promise<void> {
   const loadBefore = load1();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'settle-night-bench-'));
+  // BENCH_KEEP_DAY=DIR: prepare the day in DIR (created) and leave it there, to profile the commands on it.
+  const keep = process.env['BENCH_KEEP_DAY'];
+  if (keep !== undefined && keep !== '') mkdirSync(keep, { recursive: true });
+  const dir = keep !== undefined && keep !== '' ? keep : mkdtempSync(path.join(os.tmpdir(), 'settle-night-bench-'));
   try {
     const day = await prepareDay(dir);
     const { runs, baseline, reference } = await measure(dir, day);
@@ -374,7 +378,7 @@ async function main(): Promise<void> {
     console.log(`baseline ledger batch path, ${fmt(baseline.entries)} entries in batches of 1,000: ${fmt(baseline.entriesPerS)} entries/s (same run, on round 1's cleared file)`);
     console.log(`check    every run's end state equals round 1 sequential's (${Object.entries(reference).map(([part, s]) => `${part} ${fmt(s.rows)} rows`).join(', ')}); integrity_check ok`);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (keep === undefined || keep === '') rmSync(dir, { recursive: true, force: true });
   }
 }
 
