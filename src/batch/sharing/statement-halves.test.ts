@@ -8,13 +8,14 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../../ledger/sqlite/database.js';
 import { SqliteLedgerStore } from '../../ledger/sqlite/store.js';
 import { compileSharing } from './config.js';
 import { clawBack, splitPayment, type DayCapState, type ShareLine, type SharePayment } from './core.js';
 import { SqliteShareStore } from './sqlite.js';
-import type { StatementWorkerOptions } from './statement-halves.js';
+import { HALF_STATE, type StatementHalfJob, type StatementWorkerOptions } from './statement-halves.js';
 import { STATEMENT_LIMITS, writeStatements, type StatementLimits } from './statement.js';
 
 const D0 = '2026-11-19';
@@ -133,6 +134,36 @@ describe('share statements on two threads', () => {
     writeStatements(silent, D, join(dir, 'silent'), STATEMENT_LIMITS, forced(counted, { workerStartWaitMs: 50 }));
     expect(counted).toEqual({ here: 1, worker: 0 });
     expect(contents(join(dir, 'silent'))).toEqual(contents(join(dir, 'one')));
+  });
+
+  it('Given a worker taken back after it began its part files, When written, Then this thread writes the half and returns only once the worker has removed them', { timeout: 60_000 }, () => {
+    const { store, dir } = fixture();
+    writeStatements(store, D, join(dir, 'one'));
+    // A stand-in worker: claims the half, leaves a part file, and removes it 300 ms after it sees the take-back.
+    const slow = Object.assign(Object.create(store) as SqliteShareStore, {
+      startStatementWorker: (job: StatementHalfJob): boolean => {
+        const code = `const { workerData: w } = require('node:worker_threads');
+          const fs = require('node:fs');
+          const s = new Int32Array(w.state);
+          const { OWNER, DONE, FREE, WORKER } = w.at;
+          if (Atomics.compareExchange(s, OWNER, FREE, WORKER) === FREE) {
+            fs.mkdirSync(w.dir, { recursive: true });
+            const part = w.dir + '/share-' + w.date + '-A1.csv.w.0.tmp';
+            fs.writeFileSync(part, 'half');
+            Atomics.notify(s, OWNER);
+            while (Atomics.load(s, OWNER) === WORKER) Atomics.wait(s, OWNER, WORKER, 5);
+            setTimeout(() => { fs.rmSync(part); Atomics.store(s, DONE, 1); Atomics.notify(s, DONE); }, 300);
+          }`;
+        new Worker(code, { eval: true, workerData: { state: job.state, dir: job.dir, date: job.businessDate, at: HALF_STATE } }).unref();
+        job.port.close();
+        return true;
+      },
+    });
+    const counted = { here: 0, worker: 0 };
+    writeStatements(slow, D, join(dir, 'back'), STATEMENT_LIMITS, forced(counted, { stallMs: 0 }));
+    expect(counted).toEqual({ here: 1, worker: 0 });
+    // Checked at once: the process could end here, and the worker does not keep it alive.
+    expect(contents(join(dir, 'back'))).toEqual(contents(join(dir, 'one')));
   });
 
   it('Given a day below the gate, or no core to spare, When written, Then no worker starts', () => {

@@ -30,6 +30,9 @@ export const STATEMENT_WORKER = {
   coresSpareMin: 0.5,
   /** How long this thread waits for a started worker to make progress before it writes the half itself. */
   stallMs: 10_000,
+  /** How long `stop` waits, after taking the half back from a worker that had begun it, for the worker to
+   *  remove its part files (it looks every PROGRESS_MASK + 1 payments): the process may end right after. */
+  cleanupWaitMs: 5_000,
 } as const;
 
 export interface StatementWorkerOptions {
@@ -41,12 +44,14 @@ export interface StatementWorkerOptions {
   readonly workerStartWaitMs?: number;
   /** STATEMENT_WORKER.stallMs unless given. */
   readonly stallMs?: number;
+  /** STATEMENT_WORKER.cleanupWaitMs unless given. */
+  readonly cleanupWaitMs?: number;
   /** Counts which thread wrote the second half (tests). */
   readonly counted?: { here: number; worker: number };
 }
 
 /** What the worker needs: the date, the statements' directory, header and limits, where its half starts,
- *  `state` (Int32 [OWNER, payments visited]) and the port it hands its parts over on. */
+ *  `state` (Int32 [OWNER, payments visited, DONE]) and the port it hands its parts over on. */
 export interface StatementHalfJob {
   readonly businessDate: string;
   readonly dir: string;
@@ -62,12 +67,16 @@ type HalfPart = Pick<Part, 'partyId' | 'partyKind' | 'currency' | 'tmp' | 'lines
 
 const OWNER = 0;
 const PROGRESS = 1;
+/** Set to 1 by the worker once it is done with the job, its part files removed unless handed over. */
+const DONE = 2;
 /** OWNER: nobody yet, the worker (writing), this thread (or taken back), handed over, the worker failed. */
 const FREE = 0;
 const WORKER = 1;
 const HERE = 2;
 const HANDED = 3;
 const FAILED = 4;
+/** The slots and owners of `state`, for a test's stand-in worker. */
+export const HALF_STATE = { OWNER, PROGRESS, DONE, FREE, WORKER, HERE } as const;
 /** The worker shows progress (and looks whether it was taken back) every this many payments (+1, a mask). */
 const PROGRESS_MASK = 4095;
 
@@ -89,13 +98,15 @@ export function startSecondHalf(store: ShareStore, job: Pick<StatementHalfJob, '
   if (store.paymentsCut === undefined || store.startStatementWorker === undefined || !(options.spareCore ?? coreToSpare)()) return null;
   const cutId = store.paymentsCut(job.businessDate, options.workerPaymentsMin ?? STATEMENT_WORKER.workerPaymentsMin, STATEMENT_WORKER.shareHere);
   if (cutId === null) return null;
-  const state = new Int32Array(new SharedArrayBuffer(8));
+  const state = new Int32Array(new SharedArrayBuffer(12));
   const { port1, port2 } = new MessageChannel();
   if (!store.startStatementWorker({ ...job, afterId: cutId, state: state.buffer as SharedArrayBuffer, port: port2 })) {
     port1.close();
     return null;
   }
   let handed: readonly HalfPart[] = [];
+  /** Whether this thread took the half from a worker that had begun it (whose part files may still exist). */
+  let takenBack = false;
   return {
     cutId,
     finish(writeHere) {
@@ -106,7 +117,7 @@ export function startSecondHalf(store: ShareStore, job: Pick<StatementHalfJob, '
       while (Atomics.load(state, OWNER) === WORKER) {
         const progress = Atomics.load(state, PROGRESS);
         Atomics.wait(state, OWNER, WORKER, stallMs);
-        if (Atomics.load(state, PROGRESS) === progress) Atomics.compareExchange(state, OWNER, WORKER, HERE); // stalled: taken back
+        if (Atomics.load(state, PROGRESS) === progress && Atomics.compareExchange(state, OWNER, WORKER, HERE) === WORKER) takenBack = true; // stalled
       }
       if (Atomics.load(state, OWNER) === HANDED) {
         const message = receiveMessageOnPort(port1)?.message as { parts: readonly HalfPart[] } | undefined;
@@ -121,7 +132,13 @@ export function startSecondHalf(store: ShareStore, job: Pick<StatementHalfJob, '
     },
     stop() {
       Atomics.compareExchange(state, OWNER, FREE, HERE);
-      Atomics.compareExchange(state, OWNER, WORKER, HERE);
+      if (Atomics.compareExchange(state, OWNER, WORKER, HERE) === WORKER) takenBack = true;
+      // The worker removes its part files when it sees the take-back; the process may end right after this
+      // (the worker does not keep it alive), so wait for that, a bounded time.
+      if (takenBack) {
+        const until = performance.now() + (options.cleanupWaitMs ?? STATEMENT_WORKER.cleanupWaitMs);
+        while (Atomics.load(state, DONE) === 0 && performance.now() < until) Atomics.wait(state, DONE, 0, Math.max(1, until - performance.now()));
+      }
       port1.close();
       // After a failure before they were joined (joined ones were renamed or removed already).
       for (const part of handed) rmSync(part.tmp, { force: true });
@@ -169,6 +186,8 @@ export function writeStatementHalf(job: StatementHalfJob, each: (visit: SplitVis
       Atomics.compareExchange(state, OWNER, WORKER, FAILED);
     }
   } finally {
+    Atomics.store(state, DONE, 1);
+    Atomics.notify(state, DONE);
     Atomics.notify(state, OWNER);
     job.port.close();
   }
