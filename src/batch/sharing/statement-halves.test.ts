@@ -121,8 +121,10 @@ describe('share statements on two threads', () => {
     writeStatements(store, D, join(dir, 'one'));
     const wrongPath = new SqliteShareStore(SqliteLedgerStore.attach(openSqlite(ledger.path), join(dir, 'missing', 'settle.db')));
     const counted = { here: 0, worker: 0 };
-    writeStatements(wrongPath, D, join(dir, 'failed'), STATEMENT_LIMITS, forced(counted));
+    const reasons: string[] = [];
+    writeStatements(wrongPath, D, join(dir, 'failed'), STATEMENT_LIMITS, forced(counted, { onWorkerFailed: (r) => reasons.push(r) }));
     expect(counted).toEqual({ here: 1, worker: 0 });
+    expect(reasons).toEqual([expect.stringContaining('missing')]);
     expect(contents(join(dir, 'failed'))).toEqual(contents(join(dir, 'one')));
   });
 

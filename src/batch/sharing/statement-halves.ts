@@ -48,6 +48,8 @@ export interface StatementWorkerOptions {
   readonly cleanupWaitMs?: number;
   /** Counts which thread wrote the second half (tests). */
   readonly counted?: { here: number; worker: number };
+  /** Told why, when the worker failed and this thread wrote the second half instead (the files are whole). */
+  readonly onWorkerFailed?: (reason: string) => void;
 }
 
 /** What the worker needs: the date, the statements' directory, header and limits, where its half starts,
@@ -126,6 +128,10 @@ export function startSecondHalf(store: ShareStore, job: Pick<StatementHalfJob, '
         if (options.counted !== undefined) options.counted.worker++;
         return partsByParty(handed);
       }
+      if (Atomics.load(state, OWNER) === FAILED) {
+        const message = receiveMessageOnPort(port1)?.message as { failed?: string } | undefined;
+        options.onWorkerFailed?.(message?.failed ?? 'no reason given');
+      }
       if (options.counted !== undefined) options.counted.here++;
       writeHere();
       return new Map();
@@ -180,9 +186,10 @@ export function writeStatementHalf(job: StatementHalfJob, each: (visit: SplitVis
       const parts: HalfPart[] = files.finish().map(({ partyId, partyKind, currency, tmp, lines, shareMinor, clippedMinor }) => ({ partyId, partyKind, currency, tmp, lines, shareMinor, clippedMinor }));
       job.port.postMessage({ parts });
       if (Atomics.compareExchange(state, OWNER, WORKER, HANDED) !== WORKER) files.discard();
-    } catch {
-      // This thread writes the half itself; what went wrong shows as the half not handed over.
+    } catch (e) {
+      // This thread writes the half itself, and says why (posted before FAILED, so it is there when seen).
       files.discard();
+      if (Atomics.load(state, OWNER) === WORKER) job.port.postMessage({ failed: e instanceof Error ? e.message : String(e) });
       Atomics.compareExchange(state, OWNER, WORKER, FAILED);
     }
   } finally {

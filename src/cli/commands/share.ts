@@ -30,7 +30,7 @@ export function registerShareCommand(program: Command, run: Run): void {
         const { ShareError } = await import('../../batch/sharing/errors.js');
         const { SqliteShareStore } = await import('../../batch/sharing/sqlite.js');
         const { shareDay } = await import('../../batch/sharing/run.js');
-        const { writeStatements } = await import('../../batch/sharing/statement.js');
+        const { STATEMENT_LIMITS, writeStatements } = await import('../../batch/sharing/statement.js');
         const outDir = flags.out === undefined ? resolve(dirname(ctx.dbPath), 'share', date) : resolve(ctx.io.cwd, flags.out);
         const products = new Set<string>([...PRODUCT_NAMES, 'preauth', 'payout']);
         const progress = await progressOf(ctx, `share ${date}`);
@@ -39,9 +39,12 @@ export function registerShareCommand(program: Command, run: Run): void {
           try {
             const rules = compileSharing(config.sections.sharing, { isMerchant: (m) => store.isMerchant(m), products });
             const shared = await shareDay(store, rules, date, { nowMs: ctx.io.clock(), onProgress: shareEvents(progress) });
-            const files = writeStatements(store, date, outDir);
+            const warnings: string[] = [];
+            const files = writeStatements(store, date, outDir, STATEMENT_LIMITS, {
+              onWorkerFailed: (reason) => warnings.push(`the statements' second thread failed (${reason}); this one wrote its half: the files are whole`),
+            });
             return {
-              result: { shared, files },
+              result: { shared, files, warnings },
               outcome: shared.findingsCount > 0 ? 'findings' : 'succeeded',
               counts: { payments: shared.payments, refunds: shared.refunds, lines_written: shared.linesWritten, entries: shared.entries.length, findings: shared.findingsCount },
             };
@@ -50,7 +53,7 @@ export function registerShareCommand(program: Command, run: Run): void {
             throw e;
           }
         }).finally(() => progress.close());
-        const { shared, files } = result;
+        const { shared, files, warnings } = result;
         ctx.out.result(
           {
             ok: true,
@@ -65,6 +68,7 @@ export function registerShareCommand(program: Command, run: Run): void {
             statements: files.map((f) => ({ party_id: f.partyId, path: f.path, lines: f.lines })),
             findings_count: shared.findingsCount,
             findings: shared.findings.map((f) => (f.code === 'base_negative' ? { code: f.code, payment_id: f.paymentId, base_minor: f.baseMinor.toString() } : { code: f.code, refund_id: f.refundId, payment_id: f.paymentId })),
+            ...(warnings.length > 0 ? { warnings } : {}),
           },
           () =>
             [
@@ -72,6 +76,7 @@ export function registerShareCommand(program: Command, run: Run): void {
               shared.totals.length > 0 ? table(['party', 'kind', 'currency', '>net (minor)'], shared.totals.map((t) => [t.partyId, t.partyKind, t.currency, t.netMinor.toString()])) : 'No agent or ISV shares.',
               shared.clippedPayments > 0 ? `Caps clipped ${shared.clippedMinor} minor units on ${shared.clippedPayments} payment(s) (kept by the platform).` : '',
               `Statements: ${files.length} file(s) in ${outDir}.`,
+              ...warnings.map((w) => `warning: ${w}`),
               ...shared.findings.slice(0, 20).map((f) => (f.code === 'base_negative' ? `finding base_negative: payment ${f.paymentId} base ${f.baseMinor}` : `finding refund_unshared_payment: refund ${f.refundId} of ${f.paymentId} (share its payment's date first)`)),
             ]
               .filter(Boolean)
