@@ -39,11 +39,14 @@ const FLAG_ENCRYPTED = 0x0001;
 const FLAG_UTF8 = 0x0800;
 const METHOD_STORED = 0;
 /**
- * Bytes of each buffer the inflater fills. Each buffer is a round trip to the thread pool and back: 32 KiB
- * ones made a million-row Alipay import 0.4–1.6 s slower end to end on 2 busy cores (six alternating
- * runs), for ~15 MiB less at its peak (the buffers reach the parsing thread's old generation and wait there).
+ * Bytes of each buffer the inflater fills. Node's inflater makes a new buffer for every one, before the
+ * last is consumed, so each outlives the parsing thread's young collections and waits for an old one: the
+ * larger they are, the more memory waits (32.9 MiB at the peak of a 1M-row Alipay zip with 256 KiB ones,
+ * heaptrack). Each buffer is also a round trip to the thread pool. Alipay 1M, five alternated pairs in
+ * session 12: 64 KiB peaked at 215-225 MiB in 4.52-4.79 s, 256 KiB at 224-233 MiB in 4.49-4.82 s; 32 KiB
+ * saved ~5 MiB more for up to 0.6 s (earlier, on busy cores, 32 KiB cost 0.4-1.6 s).
  */
-const INFLATE_CHUNK_BYTES = 256 * 1024;
+const INFLATE_CHUNK_BYTES = 64 * 1024;
 const METHOD_DEFLATED = 8;
 /** The central directory of at most zipEntriesMax entries with long names; more is not a statement zip. */
 const DIRECTORY_BYTES_PER_ENTRY_MAX = CENTRAL_BYTES + 3 * 1024;
