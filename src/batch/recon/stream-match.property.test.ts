@@ -326,7 +326,7 @@ describe('Given the log of 52-bit key hashes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'settle-hash-log-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('When keys are logged, Then it tells whether one repeats, and finds a key only when logged, across spilled runs', () => {
+  it('When keys are logged, Then it tells whether one repeats, and finds a key only when logged, across spilled runs (or runs kept in memory)', () => {
     fc.assert(
       fc.property(
         fc.uniqueArray(fc.string({ maxLength: 12 }), { maxLength: 3000, size: 'max' }),
@@ -334,11 +334,13 @@ describe('Given the log of 52-bit key hashes', () => {
         fc.nat(),
         fc.constantFrom(1, 2, 7, 64, 1000, HashLog.RUN),
         fc.constantFrom(1, 3, 50, HashLog.PAGE),
-        (keys, extra, pick, runSize, pageSize) => {
+        fc.boolean(),
+        (keys, extra, pick, runSize, pageSize, writable) => {
           const half = keys.slice(0, keys.length >> 1);
           const rest = keys.slice(keys.length >> 1);
           // The keys spread among filler hashes of their own tag, over several runs and pages of a run.
-          const log = new HashLog(runSize, dir, pageSize);
+          // A folder that does not exist: no spill file can be made, and the runs stay in memory.
+          const log = new HashLog(runSize, writable ? dir : join(dir, 'missing'), pageSize);
           half.forEach((k, i) => {
             log.add(keyHash(1, k));
             for (let j = 0; j < extra; j++) log.add(keyHash(3, `${i}.${j}`));

@@ -79,8 +79,9 @@ export function keyHash(tag: number, s: string): number {
  * hashes were logged. Memory does not grow with the lines: hashes fill one run (RUN hashes, 8 bytes each);
  * a full run is sorted and spilled to a temporary file (unlinked as soon as it is opened, so nothing is
  * left behind whatever ends the process), and the run's array is filled again. `seal` merges the runs in
- * order, a page of each at a time. Two keys with one hash count as a repeat: a false repeat makes the
- * matcher fall back, never match wrongly.
+ * order, a page of each at a time. Where no file can be made (no writable temporary folder), the sorted runs
+ * stay in memory instead: 8 bytes a line, as before. Two keys with one hash count as a repeat: a false
+ * repeat makes the matcher fall back, never match wrongly.
  */
 export class HashLog {
   /** Hashes a run holds (2 MiB); a file of fewer lines never touches the disk. */
@@ -91,6 +92,8 @@ export class HashLog {
   private at = 0;
   private spilled = 0;
   private fd: number | undefined;
+  /** Sorted runs kept in memory, when the spill file could not be made. */
+  private readonly kept: Float64Array[] = [];
   private sealed = false;
 
   constructor(
@@ -140,12 +143,13 @@ export class HashLog {
   }
 
   private spill(): void {
-    if (this.fd === undefined) {
-      const path = join(this.dir, `settle-txn-hashes-${process.pid}-${randomBytes(6).toString('hex')}`);
-      this.fd = openSync(path, 'wx+', 0o600);
-      unlinkSync(path);
-    }
     const run = this.run.subarray(0, this.at).sort();
+    if (this.fd === undefined && this.kept.length === 0) this.fd = openSpillFile(this.dir);
+    if (this.fd === undefined) {
+      this.kept.push(run.slice());
+      this.at = 0;
+      return;
+    }
     const bytes = new Uint8Array(run.buffer, run.byteOffset, run.byteLength);
     let done = 0;
     const position = this.spilled * this.run.byteLength;
@@ -154,24 +158,27 @@ export class HashLog {
     this.at = 0;
   }
 
-  /** Every hash logged, ascending: the spilled runs and the one in memory, merged. */
+  /** Every hash logged, ascending: the spilled runs, those kept in memory and the one being filled, merged. */
   private *merged(): Generator<number> {
     const last = this.run.subarray(0, this.at).sort();
-    if (this.spilled === 0) {
+    if (this.spilled === 0 && this.kept.length === 0) {
       yield* last;
       return;
     }
-    const fd = this.fd as number;
+    // Sources 0..spilled-1 are the file's runs, a page read at a time; then each run in memory, whole.
+    const whole = [...this.kept, last];
+    const count = this.spilled + whole.length;
+    const pages: Float64Array[] = [...Array.from({ length: this.spilled }, () => new Float64Array(this.pageSize)), ...whole];
+    const read = new Int32Array(this.spilled); // hashes of a file run read so far
+    const ends = new Int32Array(count); // hashes in the page a source holds now
+    const heads = new Int32Array(count); // its next hash
+    whole.forEach((run, j) => (ends[this.spilled + j] = run.length));
+    const fd = this.fd;
     const runBytes = this.run.byteLength;
-    // Each spilled run: a page read at a time. The run in memory is the last source.
-    const pages: Float64Array[] = Array.from({ length: this.spilled }, () => new Float64Array(this.pageSize));
-    const read = new Int32Array(this.spilled); // hashes of the run read so far
-    const ends = new Int32Array(this.spilled + 1); // hashes in the page now held
-    const heads = new Int32Array(this.spilled + 1); // next hash of the page
     const fill = (k: number): void => {
-      const page = pages[k] as Float64Array;
+      if (fd === undefined) throw new Error('HashLog: runs spilled without a file');
+      const bytes = new Uint8Array((pages[k] as Float64Array).buffer);
       const want = Math.min(this.pageSize, this.run.length - (read[k] as number)) * 8;
-      const bytes = new Uint8Array(page.buffer);
       let got = 0;
       while (got < want) {
         const n = readSync(fd, bytes, got, want - got, k * runBytes + (read[k] as number) * 8 + got);
@@ -183,8 +190,6 @@ export class HashLog {
       heads[k] = 0;
     };
     for (let k = 0; k < this.spilled; k++) fill(k);
-    pages.push(last);
-    ends[this.spilled] = last.length;
     // A binary heap of the sources by their next hash.
     const heap: number[] = [];
     const value = (k: number): number => (pages[k] as Float64Array)[heads[k] as number] as number;
@@ -199,7 +204,7 @@ export class HashLog {
         i = c;
       }
     };
-    for (let k = 0; k <= this.spilled; k++) if ((ends[k] as number) > 0) heap.push(k);
+    for (let k = 0; k < count; k++) if ((ends[k] as number) > 0) heap.push(k);
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
     while (heap.length > 0) {
       const k = heap[0] as number;
@@ -215,6 +220,25 @@ export class HashLog {
       down(0);
     }
   }
+}
+
+/** A temporary file for spilled runs, unlinked at once (it lives while open); undefined when none can be made. */
+function openSpillFile(dir: string): number | undefined {
+  const path = join(dir, `settle-txn-hashes-${process.pid}-${randomBytes(6).toString('hex')}`);
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx+', 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    unlinkSync(path);
+  } catch {
+    // Not removable (a folder where one may create but not delete): keep the runs in memory instead.
+    closeSync(fd);
+    return undefined;
+  }
+  return fd;
 }
 
 const TXN_TAG: Readonly<Record<LineKind, number>> = { payment: 1, refund: 2 };
