@@ -387,7 +387,9 @@ export function isBinaryBlock(bytes: Uint8Array): boolean {
  * The columns of a binary block: views of its bytes (copied first when they do not start 8-aligned). The
  * key columns' text is decoded the first time it is read, not here: a block waits its turn behind up to
  * WORKER_PARSE.blocksInFlightMax others, and text decoded on arrival outlived the young generation's
- * collections, reaching the old one as garbage (~30 MiB of a 1M-row import's main-thread heap at its peak).
+ * collections and reached the old one as garbage: ~30 MiB of it over a 1M-row import (a sampling heap
+ * profile of objects a mark-compact collected). A column read after its block's callback is over (its bytes
+ * gone back to the parser) would be wrong: BlockSource's contract already rules that out.
  */
 export function decodeBlock(stored: Uint8Array): PackedColumns {
   checkEndianness();

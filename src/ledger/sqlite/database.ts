@@ -73,7 +73,7 @@ export function migrateModule(db: SqliteConnection, module: string, migrations: 
     }
     return version;
   };
-  // Up to date: nothing is written, so opening a migrated file never waits for the write lock.
+  // Up to date: nothing is written.
   if (current() === migrations.length) return;
   db.transaction(() => {
     // Read again under the write lock: another process (the night chain starts two steps at once) may have
