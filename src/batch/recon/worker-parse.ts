@@ -23,9 +23,11 @@ export const WORKER_PARSE = {
   /**
    * Blocks the parser may be ahead of the importing thread before it waits (a block is 2,000 lines, ~0.2
    * MB, and counts until it is stored and matched): enough to even out the two threads' pace, few enough
-   * that a million-line import holds no more memory than a small one.
+   * that a million-line import holds no more memory than a small one. WeChat 1M, alternated (session 12):
+   * 24 peaked at 209-219 MiB, 8 at 189-206 MiB in the same time (3.60-3.75 s), 4 at 203-214 MiB and
+   * slower (3.88-3.98 s); at 100k, 187 MiB either way. Alipay 1M: 214, 218 against 210, 213 MiB.
    */
-  blocksInFlightMax: 24,
+  blocksInFlightMax: 8,
   /** Each worker's young generation (V8 semi-spaces), MiB. */
   youngGenerationMb: 12,
 } as const;
