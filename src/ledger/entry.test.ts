@@ -4,17 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from './entry.js';
-
-/** The canonical form as first written: every object copied with its keys sorted, bigints as strings. */
-function replacerJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
-}
+import { sortedKeyJson as replacerJson } from './test-support.js';
 
 const key = fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constantFrom('', '0', '1', '10', '9', '01', '-1', '1.5', 'a', 'B', 'é', '😀', 'toJSON'));
 const flatValue = fc.oneof(fc.string({ unit: 'grapheme' }), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined));

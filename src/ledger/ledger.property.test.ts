@@ -19,6 +19,7 @@ import { AMOUNT_MINOR_MAX, COUNTER_MAX } from './money.js';
 import type { PostResult } from './port.js';
 import type { HoldStatus } from './rules.js';
 import { SqliteLedgerStore } from './sqlite/store.js';
+import { sortedKeyJson as contentKey } from './test-support.js';
 
 // ---------------------------------------------------------------------------------------------
 // The chart: 8 CNY accounts and 2 USD accounts; three must not go negative on the debit side and one
@@ -74,16 +75,6 @@ function pick<T>(items: readonly T[], n: number): T | undefined {
   return items.length === 0 ? undefined : items[n % items.length];
 }
 
-/** "Same content" as the ledger's idempotency key understands it: key order and bigint-vs-string do not matter. */
-function contentKey(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') return v.toString();
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    }
-    return v;
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The model

@@ -57,3 +57,18 @@ export function snapshot(store: SqliteLedgerStore): string {
     (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v),
   );
 }
+
+/**
+ * JSON with every object's keys sorted and bigints as strings, by a replacer that copies each object: the
+ * canonical form as first written (entry.test.ts checks canonicalJson against it), and "same content" as the
+ * ledger's idempotency key understands it (key order and bigint-vs-string do not matter).
+ */
+export function sortedKeyJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'bigint') return v.toString();
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
