@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileSha256 } from '../import.js';
-import { READ_CHUNK_BYTES, fileSource } from './source.js';
+import { READ_CHUNK_BYTES, bytesSource, fileSource } from './source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'settle-source-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +29,18 @@ describe('Given a file of two and a bit read chunks', () => {
     expect(copies.map((c) => c.length)).toEqual([READ_CHUNK_BYTES, READ_CHUNK_BYTES, 12_345 - 7]);
     if (reuse) expect(buffers.size).toBe(1);
     else expect(buffers.size).toBe(3);
+  });
+
+  it.each([false, true])('When read from a file and from memory in chunks of 64 KiB (file reuse %s), Then the chunks are that size and are the bytes', async (reuse) => {
+    const piece = 64 * 1024;
+    const file = await fileSource(path);
+    for (const source of [file, bytesSource(bytes)]) {
+      const copies: Buffer[] = [];
+      for await (const chunk of source.chunks(3, 5 * piece + 10, { reuse, chunkBytes: piece })) copies.push(Buffer.from(chunk));
+      expect(copies.map((c) => c.length)).toEqual([piece, piece, piece, piece, piece, 10]);
+      expect(Buffer.concat(copies).equals(bytes.subarray(3, 3 + 5 * piece + 10))).toBe(true);
+    }
+    await file.close();
   });
 
   it('Then its SHA-256, read through one reused buffer, is the hash of its bytes', async () => {

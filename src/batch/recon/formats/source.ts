@@ -14,7 +14,7 @@ export interface ByteSource {
   /** Up to `length` bytes at `offset` (fewer only at the end). */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
-   * `length` bytes from `offset` in chunks of at most READ_CHUNK_BYTES. With `reuse`, a file source reads
+   * `length` bytes from `offset` in chunks of at most `chunkBytes` (READ_CHUNK_BYTES). With `reuse`, a file source reads
    * every chunk into one buffer, so a chunk is valid only until the next is asked for: for a consumer that
    * copies what it keeps (the line splitters), not for one that queues chunks (an inflater, a collector).
    */
@@ -24,6 +24,8 @@ export interface ByteSource {
 
 export interface ChunkOptions {
   readonly reuse?: boolean;
+  /** The most bytes a chunk holds (default READ_CHUNK_BYTES). */
+  readonly chunkBytes?: number;
 }
 
 /** Reports how far a sequential read has got, for progress and for the streaming tests. */
@@ -34,10 +36,11 @@ export function bytesSource(bytes: Uint8Array, name = '(bytes)', onProgress?: Pr
     name,
     sizeBytes: bytes.length,
     read: (offset, length) => Promise.resolve(bytes.subarray(offset, Math.min(bytes.length, offset + length))),
-    async *chunks(offset, length) {
+    async *chunks(offset, length, options) {
       const end = Math.min(bytes.length, offset + length);
-      for (let at = offset; at < end; at += READ_CHUNK_BYTES) {
-        const chunk = bytes.subarray(at, Math.min(end, at + READ_CHUNK_BYTES));
+      const step = options?.chunkBytes ?? READ_CHUNK_BYTES;
+      for (let at = offset; at < end; at += step) {
+        const chunk = bytes.subarray(at, Math.min(end, at + step));
         onProgress?.(at + chunk.length, bytes.length);
         yield chunk;
       }
@@ -79,9 +82,10 @@ export async function fileSource(path: string, onProgress?: ProgressListener): P
     read,
     async *chunks(offset, length, options) {
       const end = Math.min(sizeBytes, offset + length);
-      const shared = options?.reuse === true ? Buffer.allocUnsafeSlow(Math.min(READ_CHUNK_BYTES, Math.max(0, end - offset))) : undefined;
+      const step = options?.chunkBytes ?? READ_CHUNK_BYTES;
+      const shared = options?.reuse === true ? Buffer.allocUnsafeSlow(Math.min(step, Math.max(0, end - offset))) : undefined;
       for (let at = offset; at < end; ) {
-        const size = Math.min(READ_CHUNK_BYTES, end - at);
+        const size = Math.min(step, end - at);
         const chunk = await (shared !== undefined ? readInto(shared, at, size) : read(at, size));
         if (chunk.length === 0) return;
         at += chunk.length;
