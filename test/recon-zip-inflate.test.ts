@@ -7,12 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryOut } from '../../../online/channel-sim/bills/sinks.js';
-import { ZipWriter } from '../../../online/channel-sim/bills/zip.js';
-import { ReconError } from '../errors.js';
-import { PARSE_LIMITS } from './limits.js';
-import { bytesSource, fileSource, type ByteSource, type ChunkOptions } from './source.js';
-import { entryChunks, readZipDirectory } from './zip.js';
+import { MemoryOut } from '../src/online/channel-sim/bills/sinks.js';
+import { ZipWriter } from '../src/online/channel-sim/bills/zip.js';
+import { ReconError } from '../src/batch/recon/errors.js';
+import { PARSE_LIMITS } from '../src/batch/recon/formats/limits.js';
+import { bytesSource, fileSource, type ByteSource, type ChunkOptions } from '../src/batch/recon/formats/source.js';
+import { entryChunks, readZipDirectory } from '../src/batch/recon/formats/zip.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'settle-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
