@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { importStatement, parseOptionsOf } from '../src/batch/recon/import.js';
@@ -235,5 +235,18 @@ describe('Given the built JavaScript (dist, as `settle` runs it)', () => {
     const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 60_000, env });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual({ onWorker: true, sha: createHash('sha256').update(readFileSync(bill)).digest('hex'), rows: 4321, summaryRows: 4321, totals: 'ok' });
+  });
+
+  it('When the hash worker starts, Then its module loads only the file source and the error codes, not the parsers or the matcher', () => {
+    // The modules a worker module loads at run time: its relative imports, less `import type`, followed through.
+    const reached = new Set<string>();
+    const visit = (file: string): void => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/^import (?!type )[^'"]*from '(\.{1,2}\/[^']+)\.js';$/gm)) visit(join(dirname(file), `${m[1]}.ts`));
+    };
+    const src = join(import.meta.dirname, '..', 'src', 'batch', 'recon');
+    visit(join(src, 'hash-worker.ts'));
+    expect([...reached].map((f) => relative(src, f)).sort()).toEqual(['errors.ts', 'formats/source.ts', 'hash-worker.ts']);
   });
 });

@@ -57,3 +57,9 @@ export class ReconError extends Error {
     return RECON_ERROR_CODES[this.code].hint;
   }
 }
+
+/** A failure as a worker thread posts it: a ReconError keeps its code across the thread boundary. */
+export function failureMessage(e: unknown): { readonly t: 'error'; readonly code: ReconErrorCode | null; readonly message: string } {
+  if (e instanceof ReconError) return { t: 'error', code: e.code, message: e.message };
+  return { t: 'error', code: null, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+}

@@ -8,11 +8,9 @@
 // occurred on that date: a channel's file for day D holds D's transactions (and perhaps a few that
 // crossed midnight from D-1), so a file with nothing on D is the wrong file.
 
-import { createHash } from 'node:crypto';
 import type { FormatName, ReconChannelConfig } from './config.js';
 import { ReconError } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
-import { fileSource } from './formats/source.js';
 import { LINE_BLOCK_ROWS, LineBlockBuilder, linesOnDate, readStoredBlock, type EncodedLineBlock, type ReadBlock } from './line-block.js';
 import type { StatementLine, StatementSummary } from './line.js';
 import { LineTable } from './match.js';
@@ -188,23 +186,6 @@ class SameFile extends Error {
   }
 }
 
-/**
- * SHA-256 (hex) of a file, read through the file source's one reused buffer: a read stream's fresh chunk
- * per read is garbage its thread collects only now and then, which held ~34 MiB at the peak of a 1M-row
- * import.
- */
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const source = await fileSource(path);
-  try {
-    for await (const chunk of source.chunks(0, source.sizeBytes, { reuse: true })) hash.update(chunk);
-  } catch (e) {
-    throw new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
-  } finally {
-    await source.close();
-  }
-  return hash.digest('hex');
-}
 
 /** The parse options of a channel's file: its format, currency and mapping from the config; the date for formats whose times have no year. */
 export function parseOptionsOf(channel: Pick<ReconChannelConfig, 'format' | 'currency' | 'mapping'>, businessDate: string, fileName?: string): Omit<ParseOptions, 'onProgress'> {

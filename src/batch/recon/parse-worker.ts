@@ -1,5 +1,5 @@
-// The worker threads of a parallel import (see worker-parse.ts): one hashes the file, the other parses it
-// and posts its lines in packed blocks (line-block.ts). The parser blocks on a shared counter while the
+// The parse worker of a parallel import (see worker-parse.ts; hash-worker.ts hashes the file beside it):
+// it parses the file and posts its lines in packed blocks (line-block.ts). The parser blocks on a shared counter while the
 // importing thread is WORKER_PARSE.blocksInFlightMax blocks behind, so a slow writer never lets a whole
 // file pile up in memory.
 //
@@ -9,9 +9,8 @@
 // blocks to pile up: the peak would grow with the file.
 
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { ReconError } from './errors.js';
+import { failureMessage } from './errors.js';
 import { parseStatementFile, type ParseOptions } from './formats/index.js';
-import { fileSha256 } from './import.js';
 import { BlockBufferPool, LINE_BLOCK_ROWS, LineBlockBuilder, type BlockBufferSource } from './line-block.js';
 import type { ParseJob, WorkerMessage } from './worker-parse.js';
 
@@ -57,16 +56,5 @@ async function parse(): Promise<void> {
   post({ t: 'done', summary, buffersMade: pool.made });
 }
 
-function fail(e: unknown): void {
-  if (e instanceof ReconError) post({ t: 'error', code: e.code, message: e.message });
-  else post({ t: 'error', code: null, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-}
-
-// A worker either hashes the file or parses it; both start at once, so an unchanged file is known early
-// and a new one is parsed without waiting for its hash.
 // Nothing keeps the thread alive once its last message is posted: it ends by itself, after the message.
-if (job.task === 'hash') {
-  if (job.hashGate !== undefined) Atomics.wait(new Int32Array(job.hashGate), 0, 0);
-  fileSha256(job.path).then((hex) => post({ t: 'sha256', hex }), fail);
-}
-else parse().catch(fail);
+parse().catch((e: unknown) => post(failureMessage(e)));

@@ -11,7 +11,8 @@ import { stat } from 'node:fs/promises';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { ReconError, type ReconErrorCode } from './errors.js';
 import type { ParseOptions } from './formats/index.js';
-import { blocksOf, fileSha256, type BlockSource } from './import.js';
+import { fileSha256 } from './formats/source.js';
+import { blocksOf, type BlockSource } from './import.js';
 import { decodeBlock, type EncodedLineBlock, type StoredBlock } from './line-block.js';
 import type { StatementSummary } from './line.js';
 import { parseStatementFile } from './formats/index.js';
@@ -70,7 +71,7 @@ export interface FileParse {
 function startParseWorker(job: ParseJob): Worker {
   // A small young generation: the parser's garbage is short-lived (a line's cells, a block's texts), and
   // V8's default lets it take ~30 MiB more of the process's memory for no measurable speed.
-  return startWorker(import.meta.url, './parse-worker', {
+  return startWorker(import.meta.url, job.task === 'hash' ? './hash-worker' : './parse-worker', {
     workerData: job,
     transferList: job.recycle ? [job.recycle] : [],
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_PARSE.youngGenerationMb },

@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fileSha256 } from '../import.js';
-import { READ_CHUNK_BYTES, bytesSource, fileSource } from './source.js';
+import { READ_CHUNK_BYTES, bytesSource, fileSha256, fileSource } from './source.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'settle-source-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

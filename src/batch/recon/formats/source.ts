@@ -1,6 +1,7 @@
 // Where a parser's bytes come from: a file read in bounded chunks, or bytes already in memory. Both allow
 // random access (a zip's directory is at its end) and sequential chunks (everything else streams).
 
+import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ReconError } from '../errors.js';
 
@@ -95,4 +96,22 @@ export async function fileSource(path: string, onProgress?: ProgressListener): P
     },
     close: () => handle.close(),
   };
+}
+
+/**
+ * SHA-256 (hex) of a file, read through the file source's one reused buffer: a read stream's fresh chunk
+ * per read is garbage its thread collects only now and then, which held ~34 MiB at the peak of a 1M-row
+ * import.
+ */
+export async function fileSha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const source = await fileSource(path);
+  try {
+    for await (const chunk of source.chunks(0, source.sizeBytes, { reuse: true })) hash.update(chunk);
+  } catch (e) {
+    throw new ReconError('file_unreadable', `Cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}.`);
+  } finally {
+    await source.close();
+  }
+  return hash.digest('hex');
 }
