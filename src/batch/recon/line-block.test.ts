@@ -26,7 +26,8 @@ const STATUSES: readonly LineStatus[] = ['succeeded', 'failed', 'closed', 'proce
 
 const lineArb: fc.Arbitrary<StatementLine> = fc.record({
   kind: fc.constantFrom('payment' as const, 'refund' as const),
-  channelTxnId: fc.string({ maxLength: 40 }),
+  // Now and then a key with control characters, a line feed among them, anywhere in the block.
+  channelTxnId: fc.oneof({ arbitrary: fc.string({ maxLength: 40 }), weight: 30 }, { arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 8 }), weight: 1 }),
   originalChannelTxnId: fc.option(fc.string({ maxLength: 30 })),
   merchantOrderNo: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 })),
   merchantRefundNo: fc.option(fc.string({ maxLength: 20 })),

@@ -100,6 +100,65 @@ export interface LineBlock {
 }
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+const LF = 0x0a;
+
+/**
+ * One key column of a block being built: the UTF-8 bytes of its keys joined by LF (the stored form),
+ * written as each line is added. Kept as strings, each key was a slice of its parser's decoded text and
+ * held that whole text (~64 KB for ~150 lines) until the block was taken, 2,000 lines later: long enough,
+ * once V8 shrank the parsing thread's young generation late in a large file, for every text to reach the
+ * old generation (~100 MiB over a 2M-row Alipay parse, a sampling heap profile) and grow the peak.
+ */
+class KeyColumn {
+  private bytes = Buffer.allocUnsafeSlow(16 * 1024);
+  private used = 0;
+  count = 0;
+
+  add(key: string): void {
+    const n = key.length;
+    if (this.used + 1 + 3 * n > this.bytes.length) {
+      const more = Buffer.allocUnsafeSlow(Math.max(this.bytes.length * 2, this.used + 1 + 3 * n));
+      this.bytes.copy(more, 0, 0, this.used);
+      this.bytes = more;
+    }
+    const b = this.bytes;
+    let at = this.used;
+    if (this.count++ > 0) b[at++] = LF;
+    // Ids are ASCII: byte by byte, without a call into the encoder per key; anything else from there on is encoded.
+    for (let i = 0; i < n; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) {
+        at += b.write(key.slice(i), at, 'utf8');
+        break;
+      }
+      b[at++] = c;
+    }
+    this.used = at;
+  }
+
+  /** The column's bytes: valid until the next add or reset. */
+  get view(): Uint8Array {
+    return this.bytes.subarray(0, this.used);
+  }
+
+  /** The keys, for a block stored as JSON (valid only while no key holds a line feed). */
+  keys(): string[] {
+    return this.count === 0 ? [] : this.bytes.toString('utf8', 0, this.used).split('\n');
+  }
+
+  reset(): void {
+    this.used = 0;
+    this.count = 0;
+  }
+}
+
+/** Packed columns whose key columns are already their stored bytes (the keys' UTF-8 joined by LF). */
+type EncodableColumns = Omit<PackedColumns, 'txn' | 'orig' | 'order' | 'refund'> & {
+  readonly txn: Uint8Array;
+  readonly orig: Uint8Array;
+  readonly order: Uint8Array;
+  readonly refund: Uint8Array;
+};
 
 /**
  * Collects lines into blocks: `add` each line in file order, `take` the block when full (or at the end).
@@ -116,12 +175,10 @@ export class LineBlockBuilder {
   private at = new Int32Array(LINE_BLOCK_ROWS);
   private fee = new Int32Array(LINE_BLOCK_ROWS);
   private wideAmounts: [number, string][] = [];
-  // Keys with '' for null (the nulls column says which); a key holding a line feed makes the block JSON.
-  private txn: string[] = [];
-  private orig: string[] = [];
-  private order: string[] = [];
-  private refund: string[] = [];
-  private keyHasLf = false;
+  // Keys with '' for null (the nulls column says which), as bytes; once a key holds a line feed the block
+  // will be JSON, and from then on its keys are kept as strings (`keyStrings`).
+  private readonly keyColumns = [new KeyColumn(), new KeyColumn(), new KeyColumn(), new KeyColumn()] as const;
+  private keyStrings: [string[], string[], string[], string[]] | undefined;
   private dict: string[] = [];
   private dictIndex = new Map<string, number>();
 
@@ -179,11 +236,24 @@ export class LineBlockBuilder {
     const order = l.merchantOrderNo;
     const refund = l.merchantRefundNo;
     this.nulls[i] = (orig === null ? 1 : 0) | (order === null ? 2 : 0) | (refund === null ? 4 : 0);
-    this.txn.push(l.channelTxnId);
-    this.orig.push(orig ?? '');
-    this.order.push(order ?? '');
-    this.refund.push(refund ?? '');
-    if (l.channelTxnId.includes('\n') || orig?.includes('\n') === true || order?.includes('\n') === true || refund?.includes('\n') === true) this.keyHasLf = true;
+    const txn = l.channelTxnId;
+    if (this.keyStrings === undefined && (txn.includes('\n') || orig?.includes('\n') === true || order?.includes('\n') === true || refund?.includes('\n') === true)) {
+      const [t, o, r, f] = this.keyColumns;
+      this.keyStrings = [t.keys(), o.keys(), r.keys(), f.keys()];
+    }
+    if (this.keyStrings !== undefined) {
+      const [t, o, r, f] = this.keyStrings;
+      t.push(txn);
+      o.push(orig ?? '');
+      r.push(order ?? '');
+      f.push(refund ?? '');
+    } else {
+      const [t, o, r, f] = this.keyColumns;
+      t.add(txn);
+      o.add(orig ?? '');
+      r.add(order ?? '');
+      f.add(refund ?? '');
+    }
     if (l.currency !== this.lastCur) {
       this.lastCur = l.currency;
       this.lastCurAt = this.ref(l.currency);
@@ -209,18 +279,27 @@ export class LineBlockBuilder {
    * or undefined when a key or a dict text holds a line feed (such a block is stored as JSON).
    */
   packColumns(): PackedColumns | undefined {
-    if (this.keyHasLf || this.dict.some((t) => t.includes('\n'))) return undefined;
+    const c = this.encodable();
+    if (c === undefined) return undefined;
+    const text = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    return { ...c, txn: text(c.txn), orig: text(c.orig), order: text(c.order), refund: text(c.refund) };
+  }
+
+  /** packColumns with the key columns as their bytes, as encodeBlock writes them. */
+  private encodable(): EncodableColumns | undefined {
+    if (this.keyStrings !== undefined || this.dict.some((t) => t.includes('\n'))) return undefined;
     const n = this.n;
+    const [txn, orig, order, refund] = this.keyColumns;
     return {
       rows: n,
       line: this.line.subarray(0, n),
       kindStatus: this.kindStatus.subarray(0, n),
       amount: this.amount.subarray(0, n),
       wideAmounts: this.wideAmounts,
-      txn: this.txn.join('\n'),
-      orig: this.orig.join('\n'),
-      order: this.order.join('\n'),
-      refund: this.refund.join('\n'),
+      txn: txn.view,
+      orig: orig.view,
+      order: order.view,
+      refund: refund.view,
       nulls: this.nulls.subarray(0, n),
       dict: this.dict,
       cur: this.cur.subarray(0, n),
@@ -234,7 +313,7 @@ export class LineBlockBuilder {
    * gives the memory the binary form is written into (see encodeBlock).
    */
   take(bufferFor?: BlockBufferSource): EncodedLineBlock {
-    const columns = this.packColumns();
+    const columns = this.encodable();
     if (columns === undefined) return this.takeJson();
     const encoded = encodeBlock(columns, bufferFor);
     this.reset();
@@ -256,6 +335,7 @@ export class LineBlockBuilder {
       amounts.push(typeof a === 'bigint' && a <= SAFE_MAX && a >= -SAFE_MAX ? Number(a) : a.toString());
     }
     const nullable = (keys: readonly string[], bit: number): (string | null)[] => keys.map((k, i) => (((this.nulls[i] as number) & bit) !== 0 ? null : k));
+    const [txn, orig, order, refund] = this.keyStrings ?? this.keyColumns.map((c) => c.keys());
     const block: LineBlock = {
       v: 2,
       n,
@@ -263,10 +343,10 @@ export class LineBlockBuilder {
       kind: kinds.join(''),
       status: statuses.join(''),
       amount: amounts,
-      txn: this.txn,
-      orig: nullable(this.orig, 1),
-      order: nullable(this.order, 2),
-      refund: nullable(this.refund, 4),
+      txn: txn as string[],
+      orig: nullable(orig as string[], 1),
+      order: nullable(order as string[], 2),
+      refund: nullable(refund as string[], 4),
       dict: this.dict,
       cur: Array.from(this.cur.subarray(0, n)),
       at: Array.from(this.at.subarray(0, n)),
@@ -280,11 +360,8 @@ export class LineBlockBuilder {
   private reset(): void {
     this.n = 0;
     this.wideAmounts = [];
-    this.txn = [];
-    this.orig = [];
-    this.order = [];
-    this.refund = [];
-    this.keyHasLf = false;
+    for (const c of this.keyColumns) c.reset();
+    this.keyStrings = undefined;
     this.dict = [];
     this.dictIndex = new Map();
     this.lastCur = this.lastAt = this.lastFee = undefined;
@@ -344,11 +421,11 @@ export class BlockBufferPool {
  * Packed columns as the stored bytes: the start of a buffer of its own (offset 0), so a worker thread can
  * move it.
  */
-export function encodeBlock(c: PackedColumns, bufferFor: BlockBufferSource = newBlockBuffer): Uint8Array {
+export function encodeBlock(c: PackedColumns | EncodableColumns, bufferFor: BlockBufferSource = newBlockBuffer): Uint8Array {
   checkEndianness();
   const n = c.rows;
   const texts = [c.txn, c.orig, c.order, c.refund, c.dict.join('\n'), c.wideAmounts.length === 0 ? '' : JSON.stringify(c.wideAmounts)];
-  const lengths = texts.map((t) => Buffer.byteLength(t, 'utf8'));
+  const lengths = texts.map((t) => (typeof t === 'string' ? Buffer.byteLength(t, 'utf8') : t.byteLength));
   const fixed = 8 + 26 * n;
   const size = fixed + 4 + lengths.reduce((sum, l) => sum + 4 + l, 0);
   const buf = bufferFor(size);
@@ -372,7 +449,8 @@ export function encodeBlock(c: PackedColumns, bufferFor: BlockBufferSource = new
     }
     const length = lengths[k] as number;
     view.setUint32(pos, length, true);
-    out.write(t, pos + 4, length, 'utf8');
+    if (typeof t === 'string') out.write(t, pos + 4, length, 'utf8');
+    else out.set(t, pos + 4);
     pos += 4 + length;
   });
   return new Uint8Array(buf, 0, size);
