@@ -3,7 +3,7 @@
 // that is not wanted (an unchanged file) is closed without running.
 
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -13,7 +13,9 @@ import { importStatement, parseOptionsOf } from '../src/batch/recon/import.js';
 import type { EncodedLineBlock } from '../src/batch/recon/line-block.js';
 import type { StatementSummary } from '../src/batch/recon/line.js';
 import { SqliteReconStore } from '../src/batch/recon/sqlite/recon-store.js';
-import { startFileParse } from '../src/batch/recon/worker-parse.js';
+import { MemoryOut } from '../src/online/channel-sim/bills/sinks.js';
+import { ZipWriter } from '../src/online/channel-sim/bills/zip.js';
+import { WORKER_PARSE, bytesToParse, startFileParse } from '../src/batch/recon/worker-parse.js';
 import { writeWechatBill } from './support/wechat-bill.js';
 
 const D = '2026-11-26';
@@ -213,6 +215,50 @@ describe('Given a WeChat bill of 4,321 rows', () => {
     } finally {
       parse.close();
     }
+  });
+});
+
+describe('Given files smaller and larger to parse than they are on disk', () => {
+  /** A zip of one entry of `bytes` bytes that compress about as well as a statement (random hex in each line). */
+  const zipOf = (bytes: number): Buffer => {
+    const out = new MemoryOut();
+    const zip = new ZipWriter(out, { year: 2026, month: 11, day: 27, hour: 9, minute: 0, second: 0 });
+    const e = zip.entry(Buffer.from('detail.csv'));
+    for (let written = 0, i = 0; written < bytes; i++) {
+      const line = Buffer.from(`${i},${randomBytes(6).toString('hex')},交易,bench order,80.19\r\n`);
+      e.write(line.subarray(0, Math.min(line.length, bytes - written)));
+      written += line.length;
+    }
+    e.end();
+    zip.finish();
+    return out.bytes();
+  };
+
+  it('When counted, Then a plain file is its size, a zip the sizes its entries declare, a damaged zip its size and a missing file nothing', async () => {
+    const inflated = WORKER_PARSE.minBytes + 12_345;
+    const big = join(dir, 'big.zip');
+    writeFileSync(big, zipOf(inflated));
+    const damaged = join(dir, 'damaged.zip');
+    writeFileSync(damaged, zipOf(1_000).subarray(0, 200));
+    expect(readFileSync(big).length).toBeLessThan(WORKER_PARSE.minBytes / 2);
+    expect(await bytesToParse(big, {})).toBe(inflated);
+    expect(await bytesToParse(bill, {})).toBe(readFileSync(bill).length);
+    expect(await bytesToParse(damaged, {})).toBe(200);
+    expect(await bytesToParse(join(dir, 'missing.zip'), {})).toBe(0);
+  });
+
+  it('When parsed with the automatic choice, Then a small zip that inflates past the threshold goes to a worker and a small file stays here', async () => {
+    const big = join(dir, 'auto-big.zip');
+    writeFileSync(big, zipOf(WORKER_PARSE.minBytes));
+    const small = join(dir, 'auto-small.zip');
+    writeFileSync(small, zipOf(WORKER_PARSE.minBytes - 1));
+    const options = parseOptionsOf({ format: 'alipay-trade', currency: 'CNY', mapping: undefined }, D);
+    const onWorker = async (path: string): Promise<boolean> => {
+      const parse = await startFileParse(path, options);
+      parse.close();
+      return parse.onWorker;
+    };
+    expect([await onWorker(big), await onWorker(small), await onWorker(bill)]).toEqual([true, false, false]);
   });
 });
 
