@@ -238,21 +238,21 @@ export class LineBlockBuilder {
     this.nulls[i] = (orig === null ? 1 : 0) | (order === null ? 2 : 0) | (refund === null ? 4 : 0);
     const txn = l.channelTxnId;
     if (this.keyStrings === undefined && (txn.includes('\n') || orig?.includes('\n') === true || order?.includes('\n') === true || refund?.includes('\n') === true)) {
-      const [t, o, r, f] = this.keyColumns;
-      this.keyStrings = [t.keys(), o.keys(), r.keys(), f.keys()];
+      const [txnKeys, origKeys, orderKeys, refundKeys] = this.keyColumns;
+      this.keyStrings = [txnKeys.keys(), origKeys.keys(), orderKeys.keys(), refundKeys.keys()];
     }
     if (this.keyStrings !== undefined) {
-      const [t, o, r, f] = this.keyStrings;
-      t.push(txn);
-      o.push(orig ?? '');
-      r.push(order ?? '');
-      f.push(refund ?? '');
+      const [txnKeys, origKeys, orderKeys, refundKeys] = this.keyStrings;
+      txnKeys.push(txn);
+      origKeys.push(orig ?? '');
+      orderKeys.push(order ?? '');
+      refundKeys.push(refund ?? '');
     } else {
-      const [t, o, r, f] = this.keyColumns;
-      t.add(txn);
-      o.add(orig ?? '');
-      r.add(order ?? '');
-      f.add(refund ?? '');
+      const [txnKeys, origKeys, orderKeys, refundKeys] = this.keyColumns;
+      txnKeys.add(txn);
+      origKeys.add(orig ?? '');
+      orderKeys.add(order ?? '');
+      refundKeys.add(refund ?? '');
     }
     if (l.currency !== this.lastCur) {
       this.lastCur = l.currency;
