@@ -12,21 +12,20 @@
 // (bulk INSERTs through the SQLite adapter, not the HTTP API). A few hundred differences are injected:
 // an amount off by a fen, a row missing from the file, an order we failed, a fee we expected differently,
 // and a file row we never had. Each measured run copies the template and runs `runDay` (the code of
-// `settle recon run`) in a child process, so peak RSS (VmHWM) is that child's alone. The child runs the
-// compiled product in dist/ — what `settle` runs (`npm run bench:recon` builds it first);
-// BENCH_FROM=src runs the TypeScript through tsx instead (slower: tsx's start-up, in the worker threads too).
+// `settle recon run`) in a child process (bench/recon-child.mjs), so peak RSS (VmHWM) is that child's alone.
+// The child is plain JavaScript on bare node and runs the compiled product in dist/, as `settle` does
+// (`npm run bench:recon` builds it first). Until session 13 it ran under tsx, whose loader thread added
+// ~30 MiB to every peak: figures before then are that much higher. BENCH_FROM=src runs the TypeScript
+// through tsx instead (slower: tsx's start-up, in the worker threads too).
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
 import type { ReconChannelConfig } from '../src/batch/recon/config.js';
 import type { OutcomeCounts } from '../src/batch/recon/match.js';
-import type * as RunModule from '../src/batch/recon/run.js';
-import type * as StoreModule from '../src/batch/recon/sqlite/recon-store.js';
-import type * as LedgerModule from '../src/ledger/sqlite/store.js';
 import { SqliteReconStore } from '../src/batch/recon/sqlite/recon-store.js';
 import { SqliteLedgerStore } from '../src/ledger/sqlite/store.js';
 import { nextDate } from '../src/ledger/index.js';
@@ -49,7 +48,6 @@ const ROWS_MAX = 5_000_000;
 const TROUBLE_EVERY = 4999;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const self = fileURLToPath(import.meta.url);
 
 type ChannelName = 'wechat' | 'alipay';
 const CHANNELS: Readonly<Record<ChannelName, Pick<ReconChannelConfig, 'channel' | 'format' | 'currency' | 'suspense_days'>>> = {
@@ -231,74 +229,6 @@ interface ChildResult {
   readonly counts: OutcomeCounts;
 }
 
-function vmHwmKiB(pid: number | 'self'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmHWM:\s+(\d+) kB/.exec(status);
-  return m ? Number(m[1]) : 0;
-}
-
-/** BENCH_MEMORY=1: the child's heap and RSS at each step, on stderr. */
-function memo(step: string): void {
-  if (process.env['BENCH_MEMORY'] !== '1') return;
-  (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  const mb = (n: number): string => (n / 1048576).toFixed(0);
-  process.stderr.write(`  ${step}: rss ${mb(m.rss)} heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)} MiB\n`);
-}
-
-/** The product's modules the child runs: from the tree's dist/ (as `settle` runs), or its src/ (BENCH_FROM=src). */
-async function productModules(): Promise<{ runDay: typeof RunModule.runDay; SqliteReconStore: typeof StoreModule.SqliteReconStore; SqliteLedgerStore: typeof LedgerModule.SqliteLedgerStore }> {
-  const root = path.join(here, '..', process.env['BENCH_FROM'] === 'src' ? 'src' : 'dist');
-  const ext = process.env['BENCH_FROM'] === 'src' ? '.ts' : '.js';
-  const load = async <M>(rel: string): Promise<M> => (await import(pathToFileURL(path.join(root, rel + ext)).href)) as M;
-  const [run, store, ledger] = await Promise.all([load<typeof RunModule>('batch/recon/run'), load<typeof StoreModule>('batch/recon/sqlite/recon-store'), load<typeof LedgerModule>('ledger/sqlite/store')]);
-  return { runDay: run.runDay, SqliteReconStore: store.SqliteReconStore, SqliteLedgerStore: ledger.SqliteLedgerStore };
-}
-
-async function child(dbPath: string, channelName: ChannelName, file: string): Promise<void> {
-  const product = await productModules();
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  const ledgerStore = product.SqliteLedgerStore.open(dbPath, { synchronous: 'NORMAL' });
-  const store = new product.SqliteReconStore(ledgerStore);
-  const openMs = Math.round(performance.now() - started);
-  const phases = { importMs: 0, loadedMs: 0, matchedMs: 0, storedMs: 0 };
-  const result = await product.runDay(
-    store,
-    { channel: { ...CHANNELS[channelName], source: undefined, mapping: undefined }, businessDate: DATE, file },
-    {
-      clock: () => Math.round(performance.now()),
-      fetch: () => Promise.reject(new Error('bench: no fetch')),
-      // BENCH_PARSE_ON_WORKER=always: a small file parsed on the worker threads too (the threads' fixed cost at every size).
-      ...(process.env['BENCH_PARSE_ON_WORKER'] === 'always' ? { parseOnWorker: 'always' as const } : {}),
-      onImportProgress: (e) => {
-        phases.importMs = e.elapsedMs;
-        memo(`import ${e.rows}`);
-      },
-      onProgress: (e) => {
-        memo(e.kind);
-        if (e.kind === 'loaded') phases.loadedMs = e.elapsedMs;
-        else if (e.kind === 'matched') phases.matchedMs = e.elapsedMs;
-        else phases.storedMs = e.elapsedMs;
-      },
-    },
-  );
-  const runMs = Math.round(performance.now() - started);
-  await ledgerStore.close();
-  const cpu = process.cpuUsage(cpu0);
-  const out: ChildResult = {
-    rows: result.imported.file.rows,
-    elapsedMs: Math.round(performance.now() - started),
-    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    hwmKiB: vmHwmKiB('self'),
-    ...phases,
-    openMs,
-    runMs,
-    counts: result.matched.counts,
-  };
-  process.stdout.write(`${JSON.stringify(out)}\n`);
-}
-
 /**
  * BENCH_BASELINE=DIR: also run each size with the bench child of another checkout of settle (e.g.
  * `git archive HEAD src bench package.json tsconfig.json tsconfig.build.json | tar -x -C DIR`, node_modules
@@ -315,11 +245,14 @@ function runChild(inputs: Inputs, channel: ChannelName, tree = path.join(here, '
   clean();
   copyFileSync(inputs.db, work);
   try {
-    const script = path.join(tree, 'bench', path.basename(self));
-    if (process.env['BENCH_FROM'] !== 'src' && !existsSync(path.join(tree, 'dist', 'batch', 'recon', 'run.js'))) {
+    // This tree's child, on the given tree's modules: a baseline is measured by the same harness.
+    const fromSrc = process.env['BENCH_FROM'] === 'src';
+    const root = path.join(tree, fromSrc ? 'src' : 'dist');
+    if (!fromSrc && !existsSync(path.join(root, 'batch', 'recon', 'run.js'))) {
       throw new Error(`${tree} has no dist/: build it (npx tsc -p tsconfig.build.json there), or run with BENCH_FROM=src`);
     }
-    const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--child', work, channel, channel === 'wechat' ? inputs.wechat : inputs.alipay], {
+    const args = [path.join(here, 'recon-child.mjs'), root, work, JSON.stringify(CHANNELS[channel]), DATE, channel === 'wechat' ? inputs.wechat : inputs.alipay];
+    const r = spawnSync(process.execPath, fromSrc ? ['--import', 'tsx', ...args] : args, {
       cwd: tree,
       encoding: 'utf8',
       maxBuffer: 16 * 1024 * 1024,
@@ -415,9 +348,4 @@ async function main(): Promise<void> {
   say(`load average after: ${loadAfter}`);
 }
 
-if (process.argv[2] === '--child') {
-  const [, , , dbPath = '', channel = 'wechat', file = ''] = process.argv;
-  await child(dbPath, channel as ChannelName, file);
-} else {
-  await main();
-}
+await main();
