@@ -186,7 +186,6 @@ class SameFile extends Error {
   }
 }
 
-
 /** The parse options of a channel's file: its format, currency and mapping from the config; the date for formats whose times have no year. */
 export function parseOptionsOf(channel: Pick<ReconChannelConfig, 'format' | 'currency' | 'mapping'>, businessDate: string, fileName?: string): Omit<ParseOptions, 'onProgress'> {
   return {

@@ -1,7 +1,7 @@
 // The parse worker of a parallel import (see worker-parse.ts; hash-worker.ts hashes the file beside it):
-// it parses the file and posts its lines in packed blocks (line-block.ts). The parser blocks on a shared counter while the
-// importing thread is WORKER_PARSE.blocksInFlightMax blocks behind, so a slow writer never lets a whole
-// file pile up in memory.
+// it parses the file and posts its lines in packed blocks (line-block.ts). It blocks on a shared counter
+// while the importing thread is WORKER_PARSE.blocksInFlightMax blocks behind, so a slow writer never lets a
+// whole file pile up in memory.
 //
 // A block's buffer comes back over the job's `recycle` port once the importing thread has stored and
 // matched it, and the next block is written into it. A new buffer per block would be freed only by the

@@ -15,9 +15,10 @@ export interface ByteSource {
   /** Up to `length` bytes at `offset` (fewer only at the end). */
   read(offset: number, length: number): Promise<Uint8Array>;
   /**
-   * `length` bytes from `offset` in chunks of at most `chunkBytes` (READ_CHUNK_BYTES). With `reuse`, a file source reads
-   * every chunk into one buffer, so a chunk is valid only until the next is asked for: for a consumer that
-   * copies what it keeps (the line splitters), not for one that queues chunks (an inflater, a collector).
+   * `length` bytes from `offset` in chunks of at most `chunkBytes` (default READ_CHUNK_BYTES). With
+   * `reuse`, a file source reads every chunk into one buffer, so a chunk is valid only until the next is
+   * asked for: for a consumer that copies what it keeps (the line splitters) or waits until it is done with
+   * each (the zip reader's inflater), not for one that queues chunks (a collector).
    */
   chunks(offset: number, length: number, options?: ChunkOptions): AsyncIterable<Uint8Array>;
   close(): Promise<void>;
