@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { MemoryOut } from '../src/online/channel-sim/bills/sinks.js';
 import { ZipWriter } from '../src/online/channel-sim/bills/zip.js';
 import { ReconError } from '../src/batch/recon/errors.js';
@@ -107,10 +107,9 @@ describe('Given a deflated entry of 3 MiB, many read pieces long', () => {
       expect(chunk.length).toBeGreaterThan(0);
       break;
     }
-    // The feeder's pending write fails once the inflater is gone; let it unwind.
-    await new Promise((r) => setTimeout(r, 20));
+    // The feeder's pending write fails once the inflater is gone, and its read of the source unwinds.
+    await vi.waitFor(() => expect(reads[0]!.ended).toBe(true), { timeout: 10_000 });
     await source.close();
-    expect(reads[0]!.ended).toBe(true);
     expect(reads[0]!.pieces).toBeLessThan(4);
   });
 
