@@ -153,7 +153,7 @@ class KeyColumn {
 }
 
 /** Packed columns whose key columns are already their stored bytes (the keys' UTF-8 joined by LF). */
-type EncodableColumns = Omit<PackedColumns, 'txn' | 'orig' | 'order' | 'refund'> & {
+export type EncodableColumns = Omit<PackedColumns, 'txn' | 'orig' | 'order' | 'refund'> & {
   readonly txn: Uint8Array;
   readonly orig: Uint8Array;
   readonly order: Uint8Array;
@@ -275,18 +275,11 @@ export class LineBlockBuilder {
   }
 
   /**
-   * The block so far as packed columns — views of this builder's arrays, valid until the next add or take —
-   * or undefined when a key or a dict text holds a line feed (such a block is stored as JSON).
+   * The block so far as packed columns, the key columns as their stored bytes — views of this builder's
+   * arrays, valid until the next add or take — or undefined when a key or a dict text holds a line feed
+   * (such a block is stored as JSON).
    */
-  packColumns(): PackedColumns | undefined {
-    const c = this.encodable();
-    if (c === undefined) return undefined;
-    const text = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    return { ...c, txn: text(c.txn), orig: text(c.orig), order: text(c.order), refund: text(c.refund) };
-  }
-
-  /** packColumns with the key columns as their bytes, as encodeBlock writes them. */
-  private encodable(): EncodableColumns | undefined {
+  packColumns(): EncodableColumns | undefined {
     if (this.keyStrings !== undefined || this.dict.some((t) => t.includes('\n'))) return undefined;
     const n = this.n;
     const [txn, orig, order, refund] = this.keyColumns;
@@ -313,7 +306,7 @@ export class LineBlockBuilder {
    * gives the memory the binary form is written into (see encodeBlock).
    */
   take(bufferFor?: BlockBufferSource): EncodedLineBlock {
-    const columns = this.encodable();
+    const columns = this.packColumns();
     if (columns === undefined) return this.takeJson();
     const encoded = encodeBlock(columns, bufferFor);
     this.reset();
